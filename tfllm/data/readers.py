@@ -1,0 +1,235 @@
+"""Readers for classification data in CSV, TSV and JSONL files, and TFDS datasets.
+
+Every row either becomes a `TextExample` or a `BadRow` naming file, line and field. Nothing is dropped
+silently: with `on_bad_rows="error"` (the default) any bad row stops the read with all of them listed;
+with `"skip"` they are left out, logged and returned in the `ReadResult`.
+"""
+
+import csv
+import dataclasses
+import json
+import logging
+import os
+from typing import List
+
+import tensorflow as tf
+
+from tfllm.data.examples import BadRow, DataError, TextExample
+
+_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+
+
+@dataclasses.dataclass
+class ReadResult:
+    examples: List[TextExample]
+    bad_rows: List[BadRow]
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnSpec:
+    """Which fields hold the text, the optional second text, and the label.
+
+    Args:
+        text: the text column.
+        text_pair: the second text's column, for sentence-pair tasks.
+        label: the label column (strings or integers); None for unlabeled data.
+        multi_label: labels are lists (JSONL) or `label_separator`-joined strings (CSV/TSV).
+        label_separator: separator of several labels in one CSV/TSV field.
+    """
+
+    text: str = "text"
+    text_pair: str = None
+    label: str = "label"
+    multi_label: bool = False
+    label_separator: str = "|"
+
+
+def _decoded_lines(path, bad_rows):
+    """Yields (line number, text) for each line; undecodable lines become bad rows."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                bad_rows.append(BadRow(path, number, "<row>", f"not valid UTF-8 ({error.reason} at byte {error.start})"))
+
+
+def _label_value(value, columns, path, line, bad_rows):
+    """Normalizes a label to a string (or a tuple of strings); returns None and records a bad row if invalid."""
+    if columns.multi_label:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(columns.label_separator) if part.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+            bad_rows.append(BadRow(path, line, columns.label, f"expected a list of labels, got {value!r}"))
+            return None
+        return tuple(str(v) for v in value)
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
+        bad_rows.append(BadRow(path, line, columns.label, f"missing or invalid label {value!r}"))
+        return None
+    return str(value).strip()
+
+
+def _example_from_record(record, columns, path, line, bad_rows):
+    """Builds an example from a {field: value} record, or records bad rows and returns None."""
+    before = len(bad_rows)
+    texts = {}
+    for field in filter(None, (columns.text, columns.text_pair)):
+        value = record.get(field)
+        if value is None:
+            bad_rows.append(BadRow(path, line, field, "missing"))
+        elif not isinstance(value, str):
+            bad_rows.append(BadRow(path, line, field, f"expected a string, got {type(value).__name__}"))
+        elif not value.strip():
+            bad_rows.append(BadRow(path, line, field, "empty text"))
+        else:
+            texts[field] = value.strip()
+    label = None
+    if columns.label:
+        if columns.label not in record:
+            bad_rows.append(BadRow(path, line, columns.label, "missing"))
+        else:
+            label = _label_value(record[columns.label], columns, path, line, bad_rows)
+    if len(bad_rows) > before:
+        return None
+    return TextExample(texts[columns.text], texts.get(columns.text_pair), label, f"{path}:{line}")
+
+
+def file_kind(delimiter):
+    return "TSV" if delimiter == "\t" else "CSV"
+
+
+def _read_delimited(path, columns, delimiter, bad_rows):
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # TSV (GLUE) keeps quotes as text
+    lines = _decoded_lines(path, bad_rows)
+    line_numbers = []
+
+    def text_lines():
+        for number, text in lines:
+            line_numbers.append(number)
+            yield text
+
+    reader = csv.reader(text_lines(), delimiter=delimiter, quoting=quoting)
+    header = next(reader, None)
+    if header is None:
+        raise DataError([BadRow(path, 1, "<header>", "the file is empty; a header row naming the columns is needed")])
+    header = [name.strip() for name in header]
+    wanted = [c for c in (columns.text, columns.text_pair, columns.label) if c]
+    absent = [c for c in wanted if c not in header]
+    if absent:
+        raise DataError([BadRow(path, 1, c, f"no such column; the header has {header}") for c in absent])
+    examples = []
+    while True:
+        first_line = len(line_numbers)  # a quoted field may span lines: report the row's first one
+        try:
+            row = next(reader, None)
+        except csv.Error as error:
+            bad_rows.append(BadRow(path, line_numbers[-1], "<row>", f"unreadable {file_kind(delimiter)}: {error}"))
+            break
+        if row is None:
+            break
+        line = line_numbers[min(first_line, len(line_numbers) - 1)]
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line: there is no row to lose
+        if len(row) != len(header):
+            bad_rows.append(BadRow(path, line, "<row>", f"has {len(row)} fields, the header has {len(header)}"))
+            continue
+        example = _example_from_record(dict(zip(header, row)), columns, path, line, bad_rows)
+        if example:
+            examples.append(example)
+    return examples
+
+
+def _read_jsonl(path, columns, bad_rows):
+    examples = []
+    for line, text in _decoded_lines(path, bad_rows):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            bad_rows.append(BadRow(path, line, "<row>", f"invalid JSON: {error.msg} at column {error.colno}"))
+            continue
+        if not isinstance(record, dict):
+            bad_rows.append(BadRow(path, line, "<row>", "expected a JSON object"))
+            continue
+        example = _example_from_record(record, columns, path, line, bad_rows)
+        if example:
+            examples.append(example)
+    return examples
+
+
+def _apply_policy(result, on_bad_rows):
+    if on_bad_rows not in ("error", "skip"):
+        raise ValueError(f"on_bad_rows must be 'error' or 'skip', not {on_bad_rows!r}")
+    if result.bad_rows and on_bad_rows == "error":
+        raise DataError(result.bad_rows)
+    for row in result.bad_rows:
+        logging.warning("skipped bad row: %s", row)
+    return result
+
+
+def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows="error"):
+    """Reads a CSV, TSV or JSONL file of texts (and labels) into validated examples.
+
+    Args:
+        path: the file (any `tf.io.gfile` path). CSV and TSV files start with a header row.
+        columns: a `ColumnSpec` naming the fields.
+        file_format: "csv", "tsv" or "jsonl"; by default from the file's extension.
+        on_bad_rows: "error" stops on any bad row, listing them all; "skip" leaves them out and counts them.
+
+    Returns:
+        A `ReadResult` with the examples and the bad rows.
+
+    Raises:
+        DataError: on bad rows when `on_bad_rows="error"`, and always for a missing header or column.
+
+    Example:
+    >>> result = read_text_examples("train.csv", ColumnSpec(text="text", label="intent"))  # doctest: +SKIP
+    >>> result.examples[0]  # doctest: +SKIP
+    TextExample(text='where is my parcel', text_pair=None, label='track_order', source='train.csv:2')
+    """
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    file_format = file_format or _FORMATS.get(os.path.splitext(path)[1].lower())
+    bad_rows = []
+    if file_format in ("csv", "tsv"):
+        examples = _read_delimited(path, columns, "," if file_format == "csv" else "\t", bad_rows)
+    elif file_format == "jsonl":
+        examples = _read_jsonl(path, columns, bad_rows)
+    else:
+        raise ValueError(f"{path}: unknown format {file_format!r}; use csv, tsv or jsonl")
+    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows)
+
+
+def read_tfds_examples(name, split, columns=ColumnSpec(text="sentence", label="label"), on_bad_rows="error"):
+    """Reads a TFDS dataset (e.g. "glue/sst2") by name; integer labels become their class names.
+
+    Needs the `tensorflow-datasets` package (`pip install tfllm[tfds]`) and, the first time, the network.
+    """
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise ImportError("TFDS datasets need tensorflow-datasets: pip install 'tfllm[tfds]'") from None
+    dataset, info = tfds.load(name, split=split, with_info=True)
+    feature = info.features[columns.label] if columns.label else None
+    label_names = getattr(feature, "names", None)
+    source = f"tfds:{name}/{split}"
+    bad_rows, examples = [], []
+    for index, record in enumerate(tfds.as_numpy(dataset), start=1):
+        decoded = {}
+        for key, value in record.items():
+            if isinstance(value, bytes):
+                try:
+                    value = value.decode("utf-8")
+                except UnicodeDecodeError:
+                    bad_rows.append(BadRow(source, index, key, "not valid UTF-8"))
+                    continue
+            elif key == columns.label and label_names and int(value) >= 0:
+                value = label_names[int(value)]
+            elif hasattr(value, "item"):
+                value = value.item()
+            decoded[key] = value
+        example = _example_from_record(decoded, columns, source, index, bad_rows)
+        if example:
+            examples.append(example)
+    return _apply_policy(ReadResult(examples, bad_rows), on_bad_rows)

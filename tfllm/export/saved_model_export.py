@@ -1,0 +1,83 @@
+"""Atomic, verified export of a serving module to `<root>/<name>/<version>/`."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from tfllm.export.serving_config import next_version, write_models_config
+from tfllm.export.warmup import write_warmup_requests
+
+_CHECK_SCRIPT = os.path.join(os.path.dirname(__file__), "fresh_process_check.py")
+
+
+class ExportError(RuntimeError):
+    """The export did not pass its check; nothing was published."""
+
+
+def check_in_fresh_process(saved_model_dir, inputs, expected):
+    """Runs the SavedModel in a new interpreter importing only tensorflow and tensorflow_text.
+
+    Returns the check's JSON report; raises ExportError if outputs differ from `expected`.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        cases = os.path.join(scratch, "cases.npz")
+        arrays = {f"input/{k}": np.asarray(v) for k, v in inputs.items()}
+        arrays.update({f"expected/{k}": np.asarray(v) for k, v in expected.items()})
+        np.savez(cases, **arrays)
+        result = subprocess.run([sys.executable, _CHECK_SCRIPT, saved_model_dir, cases],
+                                capture_output=True, text=True)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        raise ExportError(f"{saved_model_dir}: fresh-process check failed:\n{lines[-1] if lines else result.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def export_for_serving(server, export_root, name, version=None, metadata=None, base_path=None):
+    """Saves `server` for TF Serving at `export_root/name/version`, whole or not at all.
+
+    The SavedModel is written to a hidden staging directory (TF Serving only loads numeric version
+    directories), warmup records and `tfllm_metadata.json` go into its `assets.extra`, and it is loaded in
+    a fresh process that imports only tensorflow and tensorflow_text, whose answers must match the ones
+    computed here. Only then is it renamed to its version number (one atomic rename) and `models.config`
+    rewritten.
+
+    Args:
+        server: a tf.Module with a `serve` tf.function (the serving signature) and `example_inputs()`.
+        export_root: the export root (`savedmodels/`).
+        name: the model's name in TF Serving.
+        version: the version number; default: one more than the highest there.
+        metadata: JSON-serializable facts to keep with the export (labels, source, metrics).
+        base_path: where TF Serving sees `export_root`, for `models.config`.
+
+    Returns:
+        (the version directory, the fresh-process check's report).
+
+    Example:
+    >>> path, report = export_for_serving(TextClassifierServer(classifier), "savedmodels", "intents")  # doctest: +SKIP
+    """
+    model_dir = os.path.join(export_root, name)
+    os.makedirs(model_dir, exist_ok=True)
+    version = version or next_version(model_dir)
+    final_dir = os.path.join(model_dir, str(version))
+    if os.path.exists(final_dir):
+        raise ExportError(f"{final_dir} exists; a published version is never overwritten (choose another version)")
+    staging = tempfile.mkdtemp(prefix=f".partial-{version}-", dir=model_dir)
+    try:
+        tf.saved_model.save(server, staging, signatures={"serving_default": server.serve})
+        inputs = server.example_inputs()
+        expected = {k: v.numpy() for k, v in server.serve(**inputs).items()}
+        write_warmup_requests(staging, name, {k: v.numpy() for k, v in inputs.items()})
+        with open(os.path.join(staging, "assets.extra", "tfllm_metadata.json"), "w") as f:
+            json.dump(metadata or {}, f, indent=2, ensure_ascii=False)
+        report = check_in_fresh_process(staging, {k: v.numpy() for k, v in inputs.items()}, expected)
+        os.rename(staging, final_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_models_config(export_root, base_path)
+    return final_dir, report

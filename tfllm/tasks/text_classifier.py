@@ -1,0 +1,158 @@
+"""Text classification on a BERT backbone: single-label, multi-label and sentence pairs."""
+
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfllm.backbones.sources import Backbone, load_backbone
+from tfllm.backbones.tf_hub_encoder import TFHubEncoder
+from tfllm.backbones.tf_hub_handles import load_tf_hub_saved_model
+from tfllm.backbones.tf_hub_preprocess import TFHubPreprocessTokenizer
+from tfllm.data.examples import DataError
+from tfllm.data.labels import LabelSet
+from tfllm.data.pipeline import make_text_dataset
+from tfllm.tasks.classification_metrics import MacroF1, MultiLabelF1
+from tfllm.text.bert_preprocessor import BertPreprocessor
+from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
+
+FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
+_CONFIG_FILE, _WEIGHTS_FILE, _VOCABULARY_FILE = "tfllm.json", "model.weights.h5", "vocab.txt"
+
+
+class TextClassifier(keras.Model):
+    """A backbone, dropout and a dense layer of logits, with the preprocessor and labels that go with them.
+
+    Single-label models train with softmax cross-entropy and report accuracy and macro F1; multi-label
+    models (`multi_label=True`) with sigmoid cross-entropy and micro/macro F1 at each label's threshold.
+    Sentence pairs (`text_pair=True`) are packed as [CLS] a [SEP] b [SEP].
+
+    Args:
+        backbone: a `Backbone` from `tfllm.backbones.load_backbone`.
+        labels: the label names, in id order.
+        multi_label: several labels per example.
+        text_pair: the model reads two texts per example.
+        thresholds: multi-label decision threshold, one number or one per label.
+        dropout: dropout before the logits.
+
+    Example:
+    >>> backbone = load_backbone("all-minilm-l6-v2")  # doctest: +SKIP
+    >>> classifier = TextClassifier(backbone, labels=["negative", "positive"])  # doctest: +SKIP
+    >>> classifier.compile(optimizer=adamw_with_warmup(5e-5, total_steps=500))  # doctest: +SKIP
+    >>> train = classifier.make_dataset(read_text_examples("train.csv").examples, training=True)  # doctest: +SKIP
+    >>> classifier.fit(train, epochs=2)  # doctest: +SKIP
+    """
+
+    def __init__(self, backbone, labels, multi_label=False, text_pair=False, thresholds=0.5, dropout=0.1, **kwargs):
+        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
+        pooled = backbone.layer(inputs)["pooled_output"]
+        pooled = keras.layers.Dropout(dropout, name="classifier_dropout")(pooled)
+        labels = LabelSet(labels)
+        # float32 logits keep the loss stable under mixed precision.
+        logits = keras.layers.Dense(len(labels), name="logits", dtype="float32")(pooled)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.backbone_rebuild = backbone.rebuild
+        self.preprocessor = backbone.preprocessor
+        self.labels = labels
+        self.multi_label, self.text_pair, self.dropout = multi_label, text_pair, dropout
+        count = len(labels)
+        thresholds = [float(thresholds)] * count if np.isscalar(thresholds) else [float(t) for t in thresholds]
+        if len(thresholds) != count:
+            raise ValueError(f"thresholds has {len(thresholds)} values for {count} labels")
+        self.thresholds = thresholds
+
+    def compile(self, optimizer="adamw", loss="auto", metrics="auto", **kwargs):
+        """Compiles with the task's loss and metrics unless given others."""
+        if loss == "auto":
+            loss = (keras.losses.BinaryCrossentropy(from_logits=True) if self.multi_label
+                    else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        if metrics == "auto":
+            metrics = ([MultiLabelF1(self.thresholds, "micro"), MultiLabelF1(self.thresholds, "macro")]
+                       if self.multi_label else
+                       [keras.metrics.SparseCategoricalAccuracy(name="accuracy"), MacroF1(len(self.labels))])
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def encode_labels(self, examples, field="label"):
+        """Label ids [n] (or multi-hot [n, labels]) for `examples`; DataError names rows with unknown labels."""
+        bad_rows = self.labels.unknown(examples, field)
+        if bad_rows:
+            raise DataError(bad_rows)
+        if self.multi_label:
+            targets = np.zeros((len(examples), len(self.labels)), np.float32)
+            for row, example in enumerate(examples):
+                for label in example.label:
+                    targets[row, self.labels.id(label)] = 1.0
+            return targets
+        return np.array([self.labels.id(example.label) for example in examples], np.int32)
+
+    def make_dataset(self, examples, batch_size=32, training=False, labeled=True, fixed_length=False, seed=None,
+                     label_field="label"):
+        """A dataset of this model's features (and labels) for `examples`; see `make_text_dataset`."""
+        pairs = [e.text_pair or "" for e in examples] if self.text_pair else None
+        labels = self.encode_labels(examples, label_field) if labeled else None
+        return make_text_dataset([e.text for e in examples], pairs, labels, self.preprocessor, batch_size,
+                                 shuffle=training, fixed_length=fixed_length, drop_remainder=fixed_length and training,
+                                 seed=seed)
+
+    def predict_probabilities(self, examples, batch_size=64):
+        """Probabilities [n, labels] for `examples`, in their order."""
+        dataset = self.make_dataset(examples, batch_size=batch_size, labeled=False)
+        probabilities = np.zeros((len(examples), len(self.labels)), np.float32)
+        activation = tf.sigmoid if self.multi_label else tf.nn.softmax
+        for features, indices in dataset:
+            probabilities[indices.numpy()] = activation(self(features, training=False)).numpy()
+        return probabilities
+
+    def save_to_dir(self, directory):
+        """Writes weights, vocabulary and configuration; `TextClassifier.load(directory)` restores the model."""
+        os.makedirs(directory, exist_ok=True)
+        tokenizer = self.preprocessor.tokenizer
+        if isinstance(tokenizer, WordPieceTokenizer):
+            shutil.copyfile(tokenizer.vocabulary_file, os.path.join(directory, _VOCABULARY_FILE))
+            tokenizer_config = {"wordpiece_vocabulary": _VOCABULARY_FILE, "lowercase": tokenizer.lowercase}
+        else:
+            tokenizer_config = {"tf_hub_preprocess": tokenizer.handle}
+        config = {
+            "task": "text_classification", "labels": self.labels.names, "multi_label": self.multi_label,
+            "text_pair": self.text_pair, "thresholds": self.thresholds, "dropout": self.dropout,
+            "sequence_length": self.preprocessor.sequence_length, "tokenizer": tokenizer_config,
+            "backbone": self.backbone_rebuild,
+        }
+        self.save_weights(os.path.join(directory, _WEIGHTS_FILE))
+        with open(os.path.join(directory, _CONFIG_FILE), "w") as f:
+            json.dump(config, f, indent=2, ensure_ascii=False)
+
+    @classmethod
+    def load(cls, directory):
+        """Restores a model written by `save_to_dir`."""
+        path = os.path.join(directory, _CONFIG_FILE)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file; is {directory} a model written by tfllm train?")
+        with open(path) as f:
+            config = json.load(f)
+        tokenizer_config = config["tokenizer"]
+        if "wordpiece_vocabulary" in tokenizer_config:
+            tokenizer = WordPieceTokenizer(os.path.join(directory, tokenizer_config["wordpiece_vocabulary"]),
+                                           lowercase=tokenizer_config["lowercase"])
+        else:
+            tokenizer = TFHubPreprocessTokenizer(tokenizer_config["tf_hub_preprocess"])
+        rebuild = config["backbone"]
+        if "native" in rebuild:
+            layer = keras.saving.deserialize_keras_object(rebuild["native"])
+        else:
+            layer = TFHubEncoder(load_tf_hub_saved_model(rebuild["tf_hub_encoder"])[0], rebuild["tf_hub_encoder"])
+        backbone = Backbone(layer, BertPreprocessor(tokenizer, config["sequence_length"]), rebuild)
+        model = cls(backbone, config["labels"], multi_label=config["multi_label"], text_pair=config["text_pair"],
+                    thresholds=config["thresholds"], dropout=config["dropout"])
+        model.load_weights(os.path.join(directory, _WEIGHTS_FILE))
+        return model
+
+
+def build_text_classifier(source, labels, sequence_length=128, preprocess=None, native=True, **kwargs):
+    """`load_backbone(source, ...)` and a `TextClassifier` on it, in one call."""
+    backbone = load_backbone(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
+                             dropout=kwargs.get("dropout", 0.1))
+    return TextClassifier(backbone, labels, **kwargs)

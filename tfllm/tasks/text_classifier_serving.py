@@ -1,0 +1,53 @@
+"""The serving wrapper of a `TextClassifier`: raw strings in, probabilities and label names out."""
+
+import tensorflow as tf
+
+
+class TextClassifierServer(tf.Module):
+    """Preprocessor, model and postprocessing in one graph, for `tf.saved_model.save` and TF Serving.
+
+    Its `serve` function (the `serving_default` signature) takes `text` (and `text_pair` for pair models),
+    1-D string tensors of any batch size, and returns:
+      - `probabilities` [batch, labels] float32 (softmax, or sigmoid for multi-label models);
+      - `label_ids`: [batch] int32 (single-label), or [batch, labels] 0/1 int32 (multi-label);
+      - `label_names`: [batch] string, the predicted label, or the predicted labels joined by "," (multi-label,
+        "" when none passes its threshold).
+    Inputs are padded only to the longest in the batch and truncated to the model's sequence length.
+
+    Example:
+    >>> server = TextClassifierServer(classifier)  # doctest: +SKIP
+    >>> server.serve(tf.constant(["where is my parcel?"]))["label_names"]  # doctest: +SKIP
+    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'track_order'], dtype=object)>
+    """
+
+    def __init__(self, classifier, name=None):
+        super().__init__(name=name)
+        self.preprocessor = classifier.preprocessor
+        self.model = classifier
+        self.multi_label, self.text_pair = classifier.multi_label, classifier.text_pair
+        self.label_names = tf.constant(classifier.labels.names)
+        self.thresholds = tf.constant(classifier.thresholds, tf.float32)
+        spec = [tf.TensorSpec([None], tf.string, name="text")]
+        if self.text_pair:
+            spec.append(tf.TensorSpec([None], tf.string, name="text_pair"))
+        self.serve = tf.function(self._serve, input_signature=spec)
+
+    def _serve(self, text, text_pair=None):
+        logits = self.model(self.preprocessor(text, text_pair), training=False)
+        if not self.multi_label:
+            label_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            return {"probabilities": tf.nn.softmax(logits), "label_ids": label_ids,
+                    "label_names": tf.gather(self.label_names, label_ids)}
+        probabilities = tf.sigmoid(logits)
+        chosen = probabilities >= self.thresholds
+        names = tf.ragged.boolean_mask(tf.broadcast_to(self.label_names, tf.shape(chosen)), chosen)
+        return {"probabilities": probabilities, "label_ids": tf.cast(chosen, tf.int32),
+                "label_names": tf.strings.reduce_join(names, axis=-1, separator=",")}
+
+    def example_inputs(self):
+        """A small batch of inputs, used for TF Serving warmup and export checks."""
+        texts = ["A short example.", "", "一个中文的例子。", "x" * 5000]
+        inputs = {"text": tf.constant(texts)}
+        if self.text_pair:
+            inputs["text_pair"] = tf.constant(list(reversed(texts)))
+        return inputs

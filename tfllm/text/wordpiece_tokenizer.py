@@ -1,0 +1,39 @@
+"""BERT WordPiece tokenization as TensorFlow ops, so that it runs in tf.data and inside exported graphs."""
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+
+class WordPieceTokenizer(tf.Module):
+    """Splits raw strings into WordPiece ids the way BERT's reference tokenizer does.
+
+    Lower-casing (with NFD accent stripping, as in uncased BERT), punctuation splitting and one token per
+    CJK character come from TF Text's `BertTokenizer`; its ops are the ones TF Serving links in. Bytes that
+    are not valid UTF-8 are replaced with U+FFFD first, so any input gets an answer.
+
+    Args:
+        vocabulary_file: path of a one-token-per-line WordPiece vocabulary.
+        lowercase: whether to lower-case and strip accents (uncased models).
+
+    Example:
+    >>> tokenizer = WordPieceTokenizer("vocab.txt")  # doctest: +SKIP
+    >>> tokenizer(tf.constant(["Hello world!"]))  # doctest: +SKIP
+    <tf.RaggedTensor [[7592, 2088, 999]]>
+    """
+
+    def __init__(self, vocabulary_file, lowercase=True, name=None):
+        super().__init__(name=name)
+        self.vocabulary_file = vocabulary_file
+        self.lowercase = lowercase
+        self._tokenizer = tf_text.BertTokenizer(
+            vocabulary_file,
+            lower_case=lowercase,
+            # Cased models still need NFC so that composed and decomposed forms share ids.
+            normalization_form=None if lowercase else "NFC",
+            token_out_type=tf.int32,
+        )
+
+    def __call__(self, texts):
+        """Returns a `tf.RaggedTensor` [batch, (tokens)] of int32 ids for a 1-D string tensor."""
+        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        return self._tokenizer.tokenize(texts).merge_dims(-2, -1)
