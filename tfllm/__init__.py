@@ -1,0 +1,15 @@
+"""tfllm: fine-tune BERT and GPT-2 from raw text with Keras, and export SavedModels for TF Serving."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from tfllm.backbones import load_backbone  # noqa: E402
+from tfllm.config import load_config  # noqa: E402
+from tfllm.data.readers import ColumnSpec, read_text_examples  # noqa: E402
+from tfllm.export.saved_model_export import export_for_serving  # noqa: E402
+from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier  # noqa: E402
+from tfllm.tasks.text_classifier_serving import TextClassifierServer  # noqa: E402
+from tfllm.training.optimizer import adamw_with_warmup  # noqa: E402
+
+__version__ = "0.1.0"

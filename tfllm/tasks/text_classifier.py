@@ -15,6 +15,7 @@ from tfllm.backbones.tf_hub_preprocess import TFHubPreprocessTokenizer
 from tfllm.data.examples import DataError
 from tfllm.data.labels import LabelSet
 from tfllm.data.pipeline import make_text_dataset
+from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.tasks.classification_metrics import MacroF1, MultiLabelF1
 from tfllm.text.bert_preprocessor import BertPreprocessor
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
@@ -37,6 +38,8 @@ class TextClassifier(keras.Model):
         text_pair: the model reads two texts per example.
         thresholds: multi-label decision threshold, one number or one per label.
         dropout: dropout before the logits.
+        pooling: "cls" (the backbone's pooled [CLS] output, as BERT was trained) or "mean" (the mean of
+            the token vectors, for sentence-embedding models such as all-MiniLM-L6-v2).
 
     Example:
     >>> backbone = load_backbone("all-minilm-l6-v2")  # doctest: +SKIP
@@ -46,9 +49,18 @@ class TextClassifier(keras.Model):
     >>> classifier.fit(train, epochs=2)  # doctest: +SKIP
     """
 
-    def __init__(self, backbone, labels, multi_label=False, text_pair=False, thresholds=0.5, dropout=0.1, **kwargs):
+    def __init__(self, backbone, labels, multi_label=False, text_pair=False, thresholds=0.5, dropout=0.1,
+                 pooling="cls", **kwargs):
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
-        pooled = backbone.layer(inputs)["pooled_output"]
+        outputs = backbone.layer(inputs)
+        if pooling == "cls":
+            pooled = outputs["pooled_output"]
+        elif pooling == "mean":
+            if any(layer.name == "pooled_dense" for layer in getattr(backbone.layer, "layers", [])):
+                backbone.layer.get_layer("pooled_dense").trainable = False  # unused: no gradient reaches it
+            pooled = MaskedMeanPooling(name="mean_pooling")(outputs["sequence_output"], inputs["padding_mask"])
+        else:
+            raise ValueError(f"pooling must be 'cls' or 'mean', not {pooling!r}")
         pooled = keras.layers.Dropout(dropout, name="classifier_dropout")(pooled)
         labels = LabelSet(labels)
         # float32 logits keep the loss stable under mixed precision.
@@ -57,7 +69,7 @@ class TextClassifier(keras.Model):
         self.backbone_rebuild = backbone.rebuild
         self.preprocessor = backbone.preprocessor
         self.labels = labels
-        self.multi_label, self.text_pair, self.dropout = multi_label, text_pair, dropout
+        self.multi_label, self.text_pair, self.dropout, self.pooling = multi_label, text_pair, dropout, pooling
         count = len(labels)
         thresholds = [float(thresholds)] * count if np.isscalar(thresholds) else [float(t) for t in thresholds]
         if len(thresholds) != count:
@@ -117,7 +129,7 @@ class TextClassifier(keras.Model):
             tokenizer_config = {"tf_hub_preprocess": tokenizer.handle}
         config = {
             "task": "text_classification", "labels": self.labels.names, "multi_label": self.multi_label,
-            "text_pair": self.text_pair, "thresholds": self.thresholds, "dropout": self.dropout,
+            "text_pair": self.text_pair, "thresholds": self.thresholds, "dropout": self.dropout, "pooling": self.pooling,
             "sequence_length": self.preprocessor.sequence_length, "tokenizer": tokenizer_config,
             "backbone": self.backbone_rebuild,
         }
@@ -146,7 +158,7 @@ class TextClassifier(keras.Model):
             layer = TFHubEncoder(load_tf_hub_saved_model(rebuild["tf_hub_encoder"])[0], rebuild["tf_hub_encoder"])
         backbone = Backbone(layer, BertPreprocessor(tokenizer, config["sequence_length"]), rebuild)
         model = cls(backbone, config["labels"], multi_label=config["multi_label"], text_pair=config["text_pair"],
-                    thresholds=config["thresholds"], dropout=config["dropout"])
+                    thresholds=config["thresholds"], dropout=config["dropout"], pooling=config["pooling"])
         model.load_weights(os.path.join(directory, _WEIGHTS_FILE))
         return model
 

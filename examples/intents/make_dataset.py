@@ -1,0 +1,139 @@
+"""Writes the customer-service intent dataset (train.csv, dev.csv) used by the README's main job.
+
+Hand-written English and Chinese phrasings for eight intents, filled with order numbers, products and
+places. Each intent's last phrasings of each language go to dev only, so dev measures how the model
+handles wordings it never saw, not memory of templates. Deterministic: run it again to get the same files.
+
+    python examples/intents/make_dataset.py
+"""
+
+import csv
+import os
+import random
+
+PHRASINGS = {
+    "track_order": {
+        "en": ["where is my order {order}?", "has my package shipped yet", "can you tell me when order {order} will arrive",
+               "i want to track my {product}", "my parcel still hasn't arrived, where is it", "what's the delivery status of {order}",
+               "how long until my {product} gets here", "is order {order} out for delivery", "tracking number for my {product} please",
+               "the courier site shows nothing for {order}", "when will my delivery to {city} come",
+               "has the {product} i bought left the warehouse", "any update on my shipment?", "i'm still waiting for order {order}"],
+        "zh": ["我的订单{order}到哪了？", "包裹什么时候能到", "帮我查一下物流", "我买的{product}发货了吗",
+               "快递怎么还没到", "订单{order}的配送状态是什么", "请问我的快递到{city}了吗", "我想查询订单进度",
+               "物流信息一直没有更新", "我的{product}什么时候送到"],
+    },
+    "cancel_order": {
+        "en": ["please cancel order {order}", "i want to cancel my purchase", "cancel the {product} i just ordered",
+               "i changed my mind, stop my order", "how do i cancel an order", "don't ship order {order}, cancel it",
+               "i ordered the wrong {product}, please cancel", "can i still cancel order {order}?", "cancel everything in my last order",
+               "i no longer need the {product}, cancel it", "stop the order before it ships", "please void my order {order}",
+               "i'd like to call off my purchase of the {product}", "remove order {order} from my account"],
+        "zh": ["请取消订单{order}", "我不想要了，帮我取消订单", "怎么取消订单", "我买错了{product}，请取消",
+               "订单{order}还能取消吗", "麻烦把我刚下的单取消", "不要发货了，取消吧", "我要撤销这个订单",
+               "帮我把{product}的订单取消掉", "刚才的订单取消一下"],
+    },
+    "refund_request": {
+        "en": ["i want a refund for my {product}", "how do i get my money back", "the {product} is broken, refund please",
+               "please refund order {order}", "i returned the item, where is my refund", "can i get a refund for order {order}?",
+               "my {product} arrived damaged and i want my money back", "refund me for the missing items",
+               "i was charged but never got the {product}, refund it", "how long does a refund take",
+               "i'd like to return the {product} for a refund", "the refund for {order} hasn't shown up",
+               "give me my money back for this order", "request a refund on my last purchase"],
+        "zh": ["我要退款", "{product}坏了，请退款", "订单{order}申请退款", "退货后钱什么时候退回来",
+               "怎么申请退款", "东西有质量问题，我要退钱", "退款一直没到账", "收到的{product}是坏的，请退款",
+               "我想退掉{product}", "订单{order}的退款进度怎么样"],
+    },
+    "change_address": {
+        "en": ["i need to change my shipping address", "please send order {order} to {city} instead",
+               "update the delivery address for my {product}", "i moved, can you change my address",
+               "wrong address on order {order}", "ship it to my office in {city}", "how do i edit my delivery address",
+               "change the address before it ships", "deliver my {product} to a different address",
+               "my address is wrong, please fix it", "can i redirect my package to {city}?",
+               "the street number on my order is wrong", "use my new address for order {order}", "send it to my parents' house in {city}"],
+        "zh": ["我要修改收货地址", "订单{order}的地址填错了", "请把{product}寄到{city}", "怎么更改配送地址",
+               "我搬家了，帮我改一下地址", "地址写错了，能改吗", "把收件地址换成{city}的", "发货前帮我改个地址",
+               "订单{order}改送到公司", "收货人电话和地址都要改"],
+    },
+    "payment_issue": {
+        "en": ["my card was declined", "i was charged twice for order {order}", "payment failed but money left my account",
+               "why can't i pay with my credit card", "the checkout keeps giving a payment error", "i got billed for the {product} twice",
+               "paypal isn't working on your site", "there's an unknown charge on my card", "my payment is stuck on pending",
+               "the discount code didn't apply and i paid too much", "can i pay by bank transfer?", "your site charged the wrong amount",
+               "payment for order {order} shows as failed", "my coupon was rejected at checkout"],
+        "zh": ["付款失败了", "订单{order}被重复扣款", "信用卡支付不了", "钱扣了但是订单显示未支付",
+               "支付的时候一直报错", "优惠券用不了", "为什么扣了两次钱", "可以用银行转账吗",
+               "买{product}多收了钱", "微信支付一直失败"],
+    },
+    "product_availability": {
+        "en": ["is the {product} in stock?", "when will the {product} be available again", "do you have the {product} in blue",
+               "is the {product} sold out", "can i preorder the {product}", "do you ship the {product} to {city}?",
+               "are there any {product}s left", "when do you restock the {product}", "is the large size of the {product} available",
+               "does the {product} come in other colours", "notify me when the {product} is back",
+               "how many {product}s do you have left", "is the new {product} out yet", "do you still sell the {product}?"],
+        "zh": ["{product}还有货吗", "{product}什么时候补货", "这款{product}有蓝色的吗", "{product}卖完了吗",
+               "可以预订{product}吗", "{product}能寄到{city}吗", "{product}还有大号吗", "到货了能通知我吗",
+               "新款{product}上市了吗", "你们还卖{product}吗"],
+    },
+    "account_login": {
+        "en": ["i can't log in to my account", "i forgot my password", "how do i reset my password",
+               "my account is locked", "i'm not getting the verification code", "login keeps failing",
+               "i want to change the email on my account", "someone else may be using my account",
+               "the two-factor code never arrives", "how do i delete my account", "it says my password is wrong but it isn't",
+               "i can't sign in with google", "my account was hacked", "unlock my account please"],
+        "zh": ["我登录不了账号", "忘记密码了", "怎么重置密码", "账号被锁定了",
+               "收不到验证码", "账号好像被盗了", "怎么修改绑定的邮箱", "登录一直失败",
+               "我想注销账号", "密码明明是对的却提示错误"],
+    },
+    "talk_to_human": {
+        "en": ["i want to talk to a real person", "connect me to an agent", "can i speak to customer service",
+               "this bot isn't helping, get me a human", "is there a phone number i can call", "transfer me to support",
+               "i need a human agent now", "let me speak with your manager", "i'd rather chat with a person",
+               "how do i reach a live agent", "put me through to someone", "your assistant doesn't understand me",
+               "i want to file a complaint with a person", "call me back please"],
+        "zh": ["我要找人工客服", "转人工", "能不能让真人来处理", "客服电话是多少",
+               "机器人没用，给我接人工", "我要投诉，找你们经理", "请帮我联系客服人员", "有没有人工服务",
+               "让客服给我回个电话", "我想和工作人员说话"],
+    },
+}
+SLOTS = {
+    "order": ["#10234", "#88412", "#55190", "A-7731", "#30077", "B-1209"],
+    "product": ["headphones", "blender", "laptop stand", "running shoes", "desk lamp", "phone case", "backpack"],
+    "city": ["Berlin", "Shanghai", "Austin", "Toronto", "Osaka", "Lyon"],
+}
+ZH_SLOTS = {**SLOTS, "product": ["耳机", "搅拌机", "笔记本支架", "跑鞋", "台灯", "手机壳", "背包"],
+            "city": ["上海", "北京", "广州", "深圳", "杭州", "成都"]}
+HELD_OUT = {"en": 3, "zh": 2}  # the last phrasings of each language go to dev only
+FILLS = 3  # slot fillings per phrasing
+
+
+def fill(template, slots, rng):
+    return template.format(**{name: rng.choice(values) for name, values in slots.items()})
+
+
+def build(rng):
+    train, dev = [], []
+    for intent, by_language in PHRASINGS.items():
+        for language, templates in by_language.items():
+            slots = ZH_SLOTS if language == "zh" else SLOTS
+            for index, template in enumerate(templates):
+                split = dev if index >= len(templates) - HELD_OUT[language] else train
+                texts = {fill(template, slots, rng) for _ in range(FILLS)}
+                split.extend((text, intent, language) for text in sorted(texts))
+    rng.shuffle(train)
+    rng.shuffle(dev)
+    return train, dev
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    train, dev = build(random.Random(20261123))
+    for name, rows in (("train.csv", train), ("dev.csv", dev)):
+        with open(os.path.join(here, name), "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text", "intent", "language"])
+            writer.writerows(rows)
+        print(f"{name}: {len(rows)} rows")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import sentiment_examples
+from tfllm.backbones import load_backbone
+from tfllm.data.examples import DataError, TextExample
+from tfllm.tasks.classification_metrics import MacroF1
+from tfllm.tasks.text_classifier import TextClassifier
+from tfllm.tasks.text_classifier_serving import TextClassifierServer
+from tfllm.training.optimizer import NO_WEIGHT_DECAY, adamw_with_warmup
+
+
+def trained(preset_dir, examples, epochs=4, **kwargs):
+    labels = kwargs.pop("labels", ["negative", "positive"])
+    classifier = TextClassifier(load_backbone(preset_dir), labels, **kwargs)
+    data = classifier.make_dataset(examples, batch_size=16, training=True, seed=0)
+    classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(examples) // 16 * epochs + epochs))
+    classifier.fit(data, epochs=epochs, verbose=0)
+    return classifier
+
+
+def test_single_label_learns_and_reloads(keras_hub_preset_dir, tmp_path):
+    classifier = trained(keras_hub_preset_dir, sentiment_examples(160), epochs=5, pooling="mean")
+    test = sentiment_examples(64, seed=1)
+    _, accuracy, _ = classifier.evaluate(classifier.make_dataset(test), verbose=0)
+    assert accuracy > 0.8
+    classifier.save_to_dir(str(tmp_path / "model"))
+    restored = TextClassifier.load(str(tmp_path / "model"))
+    np.testing.assert_allclose(restored.predict_probabilities(test), classifier.predict_probabilities(test), atol=1e-6)
+
+
+def test_multi_label_and_pairs_serve_readable_answers(keras_hub_preset_dir):
+    examples = [TextExample(e.text, e.text_pair, (e.label,) + (("long",) if len(e.text) > 28 else ()), e.source)
+                for e in sentiment_examples(160, pair=True)]
+    classifier = trained(keras_hub_preset_dir, examples, labels=["long", "negative", "positive"], multi_label=True,
+                         text_pair=True, thresholds=[0.5, 0.4, 0.4])
+    server = TextClassifierServer(classifier)
+    outputs = server.serve(text=tf.constant(["the film was good", "awful"]), text_pair=tf.constant(["you", ""]))
+    assert outputs["label_ids"].shape == (2, 3) and outputs["probabilities"].shape == (2, 3)
+    names = [n.decode() for n in outputs["label_names"].numpy()]
+    chosen = outputs["label_ids"].numpy()
+    assert names == [",".join(label for label, c in zip(classifier.labels.names, row) if c) for row in chosen]
+    assert "positive" in names[0].split(",") and "negative" in names[1].split(",")
+
+
+def test_unknown_label_in_evaluation_data_is_reported(keras_hub_preset_dir):
+    classifier = TextClassifier(load_backbone(keras_hub_preset_dir), ["negative", "positive"])
+    with pytest.raises(DataError, match=r"dev.csv:7: field 'sentiment': unknown label\(s\) \['neutral'\]"):
+        classifier.encode_labels([TextExample("meh", None, "neutral", "dev.csv:7")], field="sentiment")
+
+
+def test_macro_f1_and_weight_decay_exclusions(keras_hub_preset_dir):
+    metric = MacroF1(2)
+    metric.update_state(np.array([0, 0, 1, 1]), np.array([[1., 0], [1., 0], [1., 0], [0, 1.]]))
+    assert float(metric.result()) == pytest.approx((0.8 + 2 / 3) / 2)
+    classifier = TextClassifier(load_backbone(keras_hub_preset_dir), ["a", "b"])
+    optimizer = adamw_with_warmup(1e-3, total_steps=10)
+    optimizer.build(classifier.trainable_variables)
+    decayed = {v.path for v in classifier.trainable_variables if optimizer._use_weight_decay(v)}
+    assert decayed and not any(v.endswith(tuple(NO_WEIGHT_DECAY)) for v in decayed)
+    assert any(v.endswith("kernel") for v in decayed)

@@ -1,0 +1,66 @@
+import json
+import os
+
+import pytest
+
+from conftest import sentiment_examples
+from tfllm.cli import main
+
+
+@pytest.fixture()
+def job(tmp_path, keras_hub_preset_dir):
+    with open(tmp_path / "train.csv", "w") as f:
+        f.write("review,sentiment\n" + "".join(f"{e.text},{e.label}\n" for e in sentiment_examples(128)))
+    with open(tmp_path / "dev.csv", "w") as f:
+        f.write("review,sentiment\n" + "".join(f"{e.text},{e.label}\n" for e in sentiment_examples(48, seed=5)))
+    config = tmp_path / "job.yaml"
+    config.write_text(f"""
+name: sentiment
+run_dir: {tmp_path / 'run'}
+backbone: {{source: {keras_hub_preset_dir}, sequence_length: 16}}
+data: {{train: train.csv, validation: dev.csv, text_column: review, label_column: sentiment}}
+training: {{epochs: 5, batch_size: 16, learning_rate: 3.0e-3, pooling: mean}}
+export: {{root: {tmp_path / 'savedmodels'}}}
+""")
+    return str(config), tmp_path
+
+
+def test_train_evaluate_predict_export(job, capsys):
+    config, tmp_path = job
+    assert main(["train", config]) == 0
+    assert main(["evaluate", config]) == 0
+    report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
+    assert report["accuracy"] > 0.8 and set(report["per_class"]) == {"negative", "positive"}
+    assert (tmp_path / "run" / "evaluation" / "validation" / "confusion_matrix.png").stat().st_size > 1000
+    assert os.listdir(tmp_path / "run" / "tensorboard")
+    capsys.readouterr()
+    assert main(["predict", config, "--text", "the movie was good", "--text", "awful plot"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["label"] for row in rows] == ["positive", "negative"]
+    assert main(["export", config]) == 0
+    assert "SavedModel for TF Serving" in capsys.readouterr().out
+    assert (tmp_path / "savedmodels" / "sentiment" / "1" / "saved_model.pb").exists()
+
+
+def test_config_errors_name_the_file_and_key(job, capsys):
+    config, tmp_path = job
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(open(config).read().replace("epochs: 5", "epocs: 5"))
+    assert main(["train", str(bad)]) == 2
+    assert f"{bad}: training: unknown key(s) ['epocs']" in capsys.readouterr().err
+
+
+def test_bad_rows_stop_training_with_their_location(job, capsys):
+    config, tmp_path = job
+    with open(tmp_path / "train.csv", "a") as f:
+        f.write(",positive\n")
+    assert main(["train", config]) == 2
+    assert f"{tmp_path / 'train.csv'}:130: field 'review': empty text" in capsys.readouterr().err
+
+
+def test_convert_writes_tf_hub_format(keras_hub_preset_dir, tmp_path):
+    assert main(["convert", keras_hub_preset_dir, "--output", str(tmp_path / "hub")]) == 0
+    from tfllm.backbones import load_backbone
+
+    backbone = load_backbone(str(tmp_path / "hub" / "encoder"), preprocess=str(tmp_path / "hub" / "preprocess"))
+    assert type(backbone.layer).__name__ == "BertBackbone"

@@ -1,0 +1,66 @@
+import pytest
+
+from tfllm.data.examples import DataError, TextExample
+from tfllm.data.labels import LabelSet
+from tfllm.data.readers import ColumnSpec, read_text_examples
+
+
+def write(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return str(path)
+
+
+def test_reads_csv_tsv_jsonl_with_sources(tmp_path):
+    csv_path = write(tmp_path, "a.csv", 'text,label\n"hello, ""world""",pos\n"two\nlines",neg\nlast,pos\n')
+    result = read_text_examples(csv_path)
+    assert [e.text for e in result.examples] == ['hello, "world"', "two\nlines", "last"]
+    assert [e.source for e in result.examples] == [f"{csv_path}:2", f"{csv_path}:3", f"{csv_path}:5"]
+    tsv_path = write(tmp_path, "a.tsv", 'sentence\tlabel\nit \'s "fine" \t1\n')
+    assert read_text_examples(tsv_path, ColumnSpec(text="sentence")).examples[0].text == 'it \'s "fine"'
+    jsonl_path = write(tmp_path, "a.jsonl", '{"q": "a", "p": "b", "tags": ["x", "y"]}\n')
+    example = read_text_examples(jsonl_path, ColumnSpec(text="q", text_pair="p", label="tags", multi_label=True)).examples[0]
+    assert example == TextExample("a", "b", ("x", "y"), f"{jsonl_path}:1")
+
+
+@pytest.mark.parametrize("name, content, line, field, reason", [
+    ("empty.csv", "text,label\n   ,pos\n", 2, "text", "empty text"),
+    ("nolabel.csv", "text,label\nhello,\n", 2, "label", "missing or invalid label"),
+    ("ragged.tsv", "text\tlabel\nok\tpos\ntoo\tmany\tfields\n", 3, "<row>", "has 3 fields"),
+    ("bytes.csv", b"text,label\nfine,pos\n\xff\xfe broken,neg\n", 3, "<row>", "not valid UTF-8"),
+    ("bad.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", "label": \n', 2, "<row>", "invalid JSON"),
+    ("missing.jsonl", '{"label": "x"}\n', 1, "text", "missing"),
+    ("type.jsonl", '{"text": 3, "label": "x"}\n', 1, "text", "expected a string"),
+])
+def test_each_bad_row_names_file_line_and_field(tmp_path, name, content, line, field, reason):
+    path = write(tmp_path, name, content)
+    with pytest.raises(DataError) as error:
+        read_text_examples(path)
+    bad = error.value.bad_rows[0]
+    assert (bad.path, bad.line, bad.field) == (path, line, field)
+    assert reason in bad.reason and f"{path}:{line}" in str(error.value)
+
+
+def test_skip_policy_counts_bad_rows_and_keeps_the_rest(tmp_path):
+    path = write(tmp_path, "mixed.csv", "text,label\ngood,pos\n,neg\nalso good,pos\nno label,\n")
+    result = read_text_examples(path, on_bad_rows="skip")
+    assert [e.text for e in result.examples] == ["good", "also good"]
+    assert [(r.line, r.field) for r in result.bad_rows] == [(3, "text"), (5, "label")]
+
+
+def test_missing_column_is_reported_with_the_header(tmp_path):
+    path = write(tmp_path, "cols.csv", "sentence,label\nhi,pos\n")
+    with pytest.raises(DataError, match=r"cols.csv:1: field 'text': no such column; the header has \['sentence', 'label'\]"):
+        read_text_examples(path)
+
+
+def test_unknown_labels_are_bad_rows():
+    labels = LabelSet(["neg", "pos"])
+    examples = [TextExample("a", None, "pos", "dev.csv:2"), TextExample("b", None, "neutral", "dev.csv:3")]
+    (bad,) = labels.unknown(examples, "label")
+    assert (bad.path, bad.line, bad.field) == ("dev.csv", 3, "label") and "neutral" in bad.reason
+
+
+def test_label_set_sorts_integer_labels_numerically():
+    examples = [TextExample("a", None, label) for label in ["10", "2", "1"]]
+    assert LabelSet.from_examples(examples).names == ["1", "2", "10"]

@@ -1,0 +1,110 @@
+"""YAML job configurations. Unknown keys are errors that name the file and the key.
+
+Data paths are relative to the config file (data travels with its config); `run_dir` and the export
+root are relative to where the command runs.
+"""
+
+import dataclasses
+import os
+import typing
+
+import yaml
+
+
+@dataclasses.dataclass
+class BackboneConfig:
+    source: str = "all-minilm-l6-v2"  # see tfllm.backbones.load_backbone
+    preprocess: typing.Optional[str] = None  # TF-Hub encoders outside the handle table
+    native: bool = True
+    sequence_length: int = 128
+
+
+@dataclasses.dataclass
+class DataConfig:
+    train: typing.Optional[str] = None
+    validation: typing.Optional[str] = None
+    test: typing.Optional[str] = None
+    format: typing.Optional[str] = None  # csv | tsv | jsonl; default from the extension
+    text_column: str = "text"
+    text_pair_column: typing.Optional[str] = None
+    label_column: str = "label"
+    multi_label: bool = False
+    label_separator: str = "|"
+    labels: typing.Optional[typing.List[str]] = None  # default: the labels seen in train
+    on_bad_rows: str = "error"  # error | skip
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    dropout: float = 0.1
+    pooling: str = "cls"  # cls | mean (sentence-embedding backbones such as all-MiniLM-L6-v2)
+    early_stopping_patience: typing.Optional[int] = 2
+    thresholds: typing.Union[float, typing.List[float]] = 0.5  # multi-label decision thresholds
+    fixed_length: bool = False  # pad to sequence_length (TPU); default: bucket by length
+    seed: int = 42
+
+
+@dataclasses.dataclass
+class ExportConfig:
+    root: str = "savedmodels"
+    version: typing.Optional[int] = None  # default: the next free version
+    base_path: typing.Optional[str] = None  # where TF Serving sees `root`, for models.config
+
+
+@dataclasses.dataclass
+class JobConfig:
+    name: str
+    task: str = "text_classification"
+    run_dir: typing.Optional[str] = None  # default: runs/<name>
+    backbone: BackboneConfig = dataclasses.field(default_factory=BackboneConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    path: typing.Optional[str] = None  # the file it was read from
+
+
+_SECTIONS = {"backbone": BackboneConfig, "data": DataConfig, "training": TrainingConfig, "export": ExportConfig}
+
+
+def _build(cls, values, where):
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: expected a mapping, got {values!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known - {'path'})}")
+    return cls(**values)
+
+
+def load_config(path):
+    """Reads a job config file.
+
+    Example:
+    >>> config = load_config("examples/intents/config.yaml")  # doctest: +SKIP
+    >>> config.backbone.source  # doctest: +SKIP
+    'all-minilm-l6-v2'
+    """
+    with open(path, encoding="utf-8") as f:
+        try:
+            raw = yaml.safe_load(f) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML: {error}") from None
+    if "name" not in raw:
+        raise ValueError(f"{path}: missing key 'name' (the model's name in savedmodels/ and TF Serving)")
+    sections = {key: _build(cls, raw.pop(key, {}) or {}, f"{path}: {key}") for key, cls in _SECTIONS.items()}
+    config = _build(JobConfig, {**raw, **sections}, path)
+    config.path = path
+    base = os.path.dirname(os.path.abspath(path))
+    for split in ("train", "validation", "test"):
+        value = getattr(config.data, split)
+        if value and not os.path.isabs(value) and "://" not in value:
+            setattr(config.data, split, os.path.join(base, value))
+    config.run_dir = config.run_dir or os.path.join("runs", config.name)
+    if config.task != "text_classification":
+        raise ValueError(f"{path}: task {config.task!r} is not supported yet; supported: text_classification")
+    return config

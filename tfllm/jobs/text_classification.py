@@ -1,0 +1,148 @@
+"""Train, evaluate, predict and export text classifiers from a `JobConfig` (the CLI calls these)."""
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+
+from tfllm.data.examples import TextExample
+from tfllm.data.readers import ColumnSpec, read_text_examples
+from tfllm.evaluation.classification_report import (
+    classification_report, format_report, multi_label_report, write_report)
+from tfllm.export.saved_model_export import export_for_serving
+from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier
+from tfllm.tasks.text_classifier_serving import TextClassifierServer
+from tfllm.training.callbacks import training_callbacks
+from tfllm.training.optimizer import adamw_with_warmup
+
+
+def model_dir(config):
+    return os.path.join(config.run_dir, "model")
+
+
+def _columns(config, labeled=True):
+    data = config.data
+    return ColumnSpec(text=data.text_column, text_pair=data.text_pair_column,
+                      label=data.label_column if labeled else None, multi_label=data.multi_label,
+                      label_separator=data.label_separator)
+
+
+def read_split(config, path, labeled=True):
+    """The examples of one data file, read under the config's columns and bad-row policy."""
+    result = read_text_examples(path, _columns(config, labeled), config.data.format, config.data.on_bad_rows)
+    if result.bad_rows:
+        print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
+    return result.examples
+
+
+def train(config, verbose="auto"):
+    """Fine-tunes a classifier as `config` says and saves it in `<run_dir>/model`.
+
+    An interrupted run resumes from its last finished epoch when started again (BackupAndRestore).
+    Returns the trained `TextClassifier`.
+    """
+    if not config.data.train:
+        raise ValueError(f"{config.path}: data.train is not set")
+    keras.utils.set_random_seed(config.training.seed)
+    train_examples = read_split(config, config.data.train)
+    validation_examples = read_split(config, config.data.validation) if config.data.validation else None
+    labels = config.data.labels or _labels_seen(train_examples)
+    classifier = build_text_classifier(
+        config.backbone.source, labels, sequence_length=config.backbone.sequence_length,
+        preprocess=config.backbone.preprocess, native=config.backbone.native,
+        multi_label=config.data.multi_label, text_pair=bool(config.data.text_pair_column),
+        thresholds=config.training.thresholds, dropout=config.training.dropout,
+        pooling=config.training.pooling)
+    training = config.training
+    make = lambda examples, is_training: classifier.make_dataset(  # noqa: E731
+        examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
+        seed=training.seed, label_field=config.data.label_column)
+    train_data = make(train_examples, True)
+    validation_data = make(validation_examples, False) if validation_examples else None
+    steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
+    classifier.compile(optimizer=adamw_with_warmup(
+        training.learning_rate, steps_per_epoch * training.epochs, training.warmup_fraction, training.weight_decay))
+    monitor = "val_loss" if validation_data is not None else "loss"
+    history = classifier.fit(
+        train_data, validation_data=validation_data, epochs=training.epochs, verbose=verbose,
+        callbacks=training_callbacks(config.run_dir, monitor=monitor, patience=training.early_stopping_patience))
+    best = os.path.join(config.run_dir, "checkpoints", "best.weights.h5")
+    if os.path.exists(best):
+        classifier.load_weights(best)
+    classifier.save_to_dir(model_dir(config))
+    with open(os.path.join(config.run_dir, "history.json"), "w") as f:
+        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f, indent=2)
+    print(f"saved the model in {model_dir(config)}")
+    return classifier
+
+
+def _labels_seen(examples):
+    from tfllm.data.labels import LabelSet
+
+    return LabelSet.from_examples(examples).names
+
+
+def evaluate(config, split="validation", path=None, classifier=None):
+    """Scores the trained model on a labeled split; writes report.json/.txt and confusion_matrix.png.
+
+    Returns the report (a dict).
+    """
+    path = path or getattr(config.data, split)
+    if not path:
+        raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
+    classifier = classifier or TextClassifier.load(model_dir(config))
+    examples = read_split(config, path)
+    probabilities = classifier.predict_probabilities(examples)
+    targets = classifier.encode_labels(examples, config.data.label_column)
+    names = classifier.labels.names
+    if classifier.multi_label:
+        report = multi_label_report(targets, probabilities >= np.array(classifier.thresholds), names)
+    else:
+        report = classification_report(targets, probabilities.argmax(-1), names)
+    report["data"] = path
+    directory = write_report(report, os.path.join(config.run_dir, "evaluation", split))
+    print(format_report(report))
+    print(f"report written to {directory}")
+    return report
+
+
+def predict(config, texts, text_pairs=None, classifier=None):
+    """Predictions for raw texts through the same serving graph that is exported: a list of dicts."""
+    classifier = classifier or TextClassifier.load(model_dir(config))
+    server = TextClassifierServer(classifier)
+    inputs = {"text": np.array(texts, dtype=object)}
+    if classifier.text_pair:
+        inputs["text_pair"] = np.array(text_pairs or [""] * len(texts), dtype=object)
+    outputs = {k: v.numpy() for k, v in server.serve(**inputs).items()}
+    return [
+        {"text": text, "label": outputs["label_names"][i].decode("utf-8"),
+         "probabilities": {name: round(float(p), 4) for name, p in zip(classifier.labels.names, outputs["probabilities"][i])}}
+        for i, text in enumerate(texts)
+    ]
+
+
+def predict_file(config, path):
+    """Predictions for the texts of a data file (labels, if present, are ignored)."""
+    examples = read_split(config, path, labeled=False)
+    pairs = [e.text_pair for e in examples] if config.data.text_pair_column else None
+    return predict(config, [e.text for e in examples], pairs)
+
+
+def export(config, version=None):
+    """Exports the trained model to `<export.root>/<name>/<version>/`; returns the version directory."""
+    classifier = TextClassifier.load(model_dir(config))
+    metadata = {"task": config.task, "labels": classifier.labels.names, "multi_label": classifier.multi_label,
+                "text_pair": classifier.text_pair, "backbone": config.backbone.source,
+                "sequence_length": classifier.preprocessor.sequence_length}
+    report_path = os.path.join(config.run_dir, "evaluation", "validation", "report.json")
+    if os.path.exists(report_path):
+        with open(report_path) as f:
+            report = json.load(f)
+        metadata["validation"] = {k: report[k] for k in ("accuracy", "macro_f1", "micro_f1", "examples") if k in report}
+    path, check = export_for_serving(TextClassifierServer(classifier), config.export.root, config.name,
+                                     version or config.export.version, metadata, config.export.base_path)
+    print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match ({', '.join(check['outputs'])})")
+    print(f"SavedModel for TF Serving: {os.path.abspath(path)}")
+    return path

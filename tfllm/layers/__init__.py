@@ -1,0 +1,1 @@
+"""Small Keras layers shared by task heads."""
