@@ -18,6 +18,7 @@ import tensorflow_text as tf_text
 
 from tfllm.backbones.tf_hub_bert_layout import tf_hub_bert_variables
 from tfllm.text.vocabulary import special_token_ids
+from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
 
 _LAYER_NORM_EPSILON = 1e-12  # as in BERT, the Model Garden and KerasHub
 
@@ -93,14 +94,11 @@ class _TFHubBertPreprocess(tf.Module):
         ids = special_token_ids(vocabulary_file)
         self._cls_id, self._sep_id, self._pad_id = ids["[CLS]"], ids["[SEP]"], ids["[PAD]"]
         self.seq_length = seq_length
-        self._tokenizer = tf_text.BertTokenizer(
-            vocabulary_file, lower_case=lowercase, normalization_form=None if lowercase else "NFC",
-            token_out_type=tf.int32,
-        )
+        self._tokenizer = WordPieceTokenizer(vocabulary_file, lowercase=lowercase)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def tokenize(self, texts):
-        return self._tokenizer.tokenize(texts)
+        return self._tokenizer.tokenize_words(texts)
 
     @tf.function
     def bert_pack_inputs(self, segments, seq_length):

@@ -94,7 +94,7 @@ def _example_from_record(record, columns, path, line, bad_rows):
     return TextExample(texts[columns.text], texts.get(columns.text_pair), label, f"{path}:{line}")
 
 
-def file_kind(delimiter):
+def _file_kind(delimiter):
     return "TSV" if delimiter == "\t" else "CSV"
 
 
@@ -123,7 +123,7 @@ def _read_delimited(path, columns, delimiter, bad_rows):
         try:
             row = next(reader, None)
         except csv.Error as error:
-            bad_rows.append(BadRow(path, line_numbers[-1], "<row>", f"unreadable {file_kind(delimiter)}: {error}"))
+            bad_rows.append(BadRow(path, line_numbers[-1], "<row>", f"unreadable {_file_kind(delimiter)}: {error}"))
             break
         if row is None:
             break

@@ -33,7 +33,11 @@ class WordPieceTokenizer(tf.Module):
             token_out_type=tf.int32,
         )
 
+    def tokenize_words(self, texts):
+        """Returns a `tf.RaggedTensor` [batch, (words), (pieces)] of int32 ids, as TF-Hub preprocess models do."""
+        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        return self._tokenizer.tokenize(texts)
+
     def __call__(self, texts):
         """Returns a `tf.RaggedTensor` [batch, (tokens)] of int32 ids for a 1-D string tensor."""
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
-        return self._tokenizer.tokenize(texts).merge_dims(-2, -1)
+        return self.tokenize_words(texts).merge_dims(-2, -1)

@@ -1,0 +1,35 @@
+"""Shared by the benchmarks: SST-2 from ../shared/data and a timing callback."""
+
+import os
+import sys
+import time
+
+import keras
+
+SHARED_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+
+
+def sst2_path(split):
+    path = os.path.join(SHARED_DATA, "sst2", f"{split}.tsv")
+    if not os.path.exists(path):
+        sys.exit(f"needs {path}: the shared data folder beside the checkout")
+    return path
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Wall time of the batches after the first `skip` (tracing and warmup excluded)."""
+
+    def __init__(self, skip=3):
+        super().__init__()
+        self.skip, self.batches, self.seconds = skip, 0, 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        if self.batches > self.skip:
+            self.seconds += time.perf_counter() - self._start
+
+    def per_second(self, batch_size):
+        return (self.batches - self.skip) * batch_size / self.seconds
