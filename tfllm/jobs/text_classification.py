@@ -7,7 +7,7 @@ import os
 import keras
 import numpy as np
 
-from tfllm.data.examples import TextExample
+from tfllm.data.labels import LabelSet
 from tfllm.data.readers import ColumnSpec, read_text_examples
 from tfllm.evaluation.classification_report import (
     classification_report, format_report, multi_label_report, write_report)
@@ -48,7 +48,7 @@ def train(config, verbose="auto"):
     keras.utils.set_random_seed(config.training.seed)
     train_examples = read_split(config, config.data.train)
     validation_examples = read_split(config, config.data.validation) if config.data.validation else None
-    labels = config.data.labels or _labels_seen(train_examples)
+    labels = config.data.labels or LabelSet.from_examples(train_examples).names
     classifier = build_text_classifier(
         config.backbone.source, labels, sequence_length=config.backbone.sequence_length,
         preprocess=config.backbone.preprocess, native=config.backbone.native,
@@ -76,12 +76,6 @@ def train(config, verbose="auto"):
         json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f, indent=2)
     print(f"saved the model in {model_dir(config)}")
     return classifier
-
-
-def _labels_seen(examples):
-    from tfllm.data.labels import LabelSet
-
-    return LabelSet.from_examples(examples).names
 
 
 def evaluate(config, split="validation", path=None, classifier=None):
