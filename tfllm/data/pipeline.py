@@ -26,7 +26,8 @@ def make_text_dataset(texts, text_pairs, labels, preprocessor, batch_size, shuff
                       drop_remainder=False, seed=None):
     """Builds a `tf.data.Dataset` of (features, labels) batches from in-memory texts.
 
-    Texts are tokenized once (in batches, then cached), so each epoch only reshuffles and pads.
+    Texts are tokenized once, so each epoch only reshuffles and pads. The dataset knows its length
+    (`len(dataset)`), also when bucketed.
 
     Args:
         texts, text_pairs: lists of strings (`text_pairs` None for single texts).
@@ -45,38 +46,46 @@ def make_text_dataset(texts, text_pairs, labels, preprocessor, batch_size, shuff
     """
     count = len(texts)
     targets = np.arange(count, dtype=np.int64) if labels is None else labels
-    columns = {"text": tf.constant(texts, tf.string)}
-    if text_pairs is not None:
-        columns["text_pair"] = tf.constant(text_pairs, tf.string)
+    # Tokenized up front so that the lengths, and so the number of batches per epoch, are known:
+    # Keras then shows a full progress bar from the first epoch.
+    token_ids, segment_ids = preprocessor.pack(tf.constant(texts, tf.string),
+                                               None if text_pairs is None else tf.constant(text_pairs, tf.string))
+    lengths = token_ids.row_lengths().numpy()
+    dataset = tf.data.Dataset.from_tensor_slices(({"token_ids": token_ids, "segment_ids": segment_ids}, targets))
 
-    def tokenize(batch, batch_targets):
-        token_ids, segment_ids = preprocessor.pack(batch["text"], batch.get("text_pair"))
-        return {"token_ids": token_ids, "segment_ids": segment_ids}, batch_targets
-
-    dataset = tf.data.Dataset.from_tensor_slices((columns, targets))
     def densify(features, target):
-        # unbatch() leaves each row as a ragged_rank=0 RaggedTensorSpec, which padded_batch refuses.
+        # Slices of a RaggedTensor are ragged_rank=0 RaggedTensors, which padded_batch refuses.
         return {k: v.flat_values if isinstance(v, tf.RaggedTensor) else v for k, v in features.items()}, target
 
-    dataset = dataset.batch(1024).map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).unbatch().map(densify).cache()
+    dataset = dataset.map(densify).cache()
     if shuffle:
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    pad = ({"token_ids": preprocessor.pad_id, "segment_ids": 0}, None)
+    pad = {"token_ids": preprocessor.pad_id, "segment_ids": 0}
     if fixed_length:
         shapes = ({"token_ids": [preprocessor.sequence_length], "segment_ids": [preprocessor.sequence_length]},
                   targets.shape[1:])
-        dataset = dataset.padded_batch(batch_size, shapes, (pad[0], _zero(targets)), drop_remainder=drop_remainder)
+        dataset = dataset.padded_batch(batch_size, shapes, (pad, _zero(targets)), drop_remainder=drop_remainder)
+        batches = _batch_count(np.array([count]), batch_size, drop_remainder)
     else:
         boundaries = length_buckets(preprocessor.sequence_length)
         dataset = dataset.bucket_by_sequence_length(
             lambda features, _: tf.shape(features["token_ids"])[0],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padding_values=(pad[0], _zero(targets)),
+            padding_values=(pad, _zero(targets)),
             drop_remainder=drop_remainder,
         )
+        # Each bucket emits full batches as they fill and its remainder at the end of the epoch.
+        bucket_sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
+        batches = _batch_count(bucket_sizes, batch_size, drop_remainder)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
     return dataset.map(_with_padding_mask(preprocessor.pad_id)).prefetch(tf.data.AUTOTUNE)
 
 
 def _zero(targets):
     return tf.constant(0, tf.as_dtype(targets.dtype))
+
+
+def _batch_count(group_sizes, batch_size, drop_remainder):
+    full, remainder = np.divmod(group_sizes, batch_size)
+    return int(full.sum() + (0 if drop_remainder else np.count_nonzero(remainder)))
