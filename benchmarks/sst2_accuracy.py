@@ -1,6 +1,9 @@
 """Fine-tunes the embedded default (all-MiniLM-L6-v2) on SST-2 train rows and reports dev accuracy.
 
-    python benchmarks/sst2_accuracy.py --train-rows 8000 --epochs 2
+    python benchmarks/sst2_accuracy.py --train-rows 16000 --epochs 2 --learning-rate 1e-4
+
+Measured here (2 CPU cores, 15 min): dev accuracy 0.8807 from 16000 rows x 2 epochs at 1e-4;
+8000 rows at 5e-5 gave 0.8612.
 """
 
 import argparse
@@ -17,10 +20,10 @@ from tfllm import ColumnSpec, adamw_with_warmup, build_text_classifier, read_tex
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--train-rows", type=int, default=8000)
+    parser.add_argument("--train-rows", type=int, default=16000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--pooling", default="mean", choices=["cls", "mean"])
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
