@@ -1,0 +1,69 @@
+"""The cached decoding loop and the sampling rule, as TensorFlow ops (they run the same in-process and served).
+
+All sampling parameters are tensors, so one traced (and XLA-compiled) function serves every setting:
+    temperature 0            greedy
+    temperature t > 0        sample from softmax(logits / t)
+    top_k k > 0              only the k most likely tokens (0: all)
+    top_p p < 1              only the smallest set of most likely tokens whose probability reaches p
+Sampling is stateless: the draw at position i uses the seed pair (seed, i), so a seed reproduces a
+completion exactly, in-process and from an exported SavedModel (XLA takes 32-bit seeds: the seed
+is used modulo 2**32).
+"""
+
+import tensorflow as tf
+from keras import ops
+
+
+def next_tokens(logits, temperature, top_k, top_p, seed, position):
+    """One token per row from logits [batch, vocabulary] (float32); see the module doc for the parameters."""
+    vocabulary_size = logits.shape[-1]
+    # A full sort with a static size: XLA needs top_k's k at compile time, and k here is a tensor.
+    sorted_logits, sorted_ids = tf.math.top_k(logits, k=vocabulary_size)
+    rank = tf.range(vocabulary_size)[tf.newaxis, :]
+    keep = tf.logical_or(top_k <= 0, rank < top_k)
+    scaled = sorted_logits / tf.maximum(temperature, 1e-6)
+    probabilities = tf.nn.softmax(tf.where(keep, scaled, -1e9))
+    keep = tf.logical_and(keep, tf.cumsum(probabilities, axis=-1, exclusive=True) < top_p)  # always keeps rank 0
+    draws = tf.random.stateless_categorical(tf.where(keep, scaled, -1e9), 1,
+                                            seed=tf.stack([tf.cast(seed, tf.int32), tf.cast(position, tf.int32)]))
+    sampled = tf.gather(sorted_ids, draws[:, 0], batch_dims=1)
+    return tf.where(temperature > 0.0, sampled, sorted_ids[:, 0])
+
+
+def decode(causal_lm, token_ids, prompt_mask, end_token_id, temperature, top_k, top_p, seed, limit=None):
+    """Fills the positions of `token_ids` that `prompt_mask` leaves free, one token at a time with a KV cache.
+
+    Args:
+        causal_lm: a KerasHub-style causal LM with `call_with_cache` and `_build_cache` (a `CausalLM`).
+        token_ids: int32 [batch, length]: each row's prompt, then room for new tokens.
+        prompt_mask: bool [batch, length]: True on prompt tokens (a prefix of each row).
+        end_token_id: decoding stops once every row has produced it.
+        temperature, top_k, top_p, seed: scalar tensors, see `next_tokens`.
+        limit: fill positions below this index only (default: all). Buffers padded to a few fixed
+            lengths keep the number of XLA compilations small; `limit` keeps the padding from being decoded.
+
+    Returns:
+        int32 [batch, length]: the prompts and what was generated after them (anything after a row's
+        first end token is to be ignored).
+    """
+    batch_size, length = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
+    limit = length if limit is None else tf.minimum(limit, length)
+    _, cache = causal_lm._build_cache(token_ids)
+    start = tf.reduce_min(tf.reduce_sum(tf.cast(prompt_mask, tf.int32), axis=-1))
+
+    def unfinished(index, token_ids, cache, ended):
+        return tf.logical_and(index < limit, tf.logical_not(tf.reduce_all(ended)))
+
+    def step(index, token_ids, cache, ended):
+        previous = ops.slice(token_ids, [0, index - 1], [batch_size, 1])
+        logits, _, cache = causal_lm.call_with_cache(previous, cache, index - 1)
+        new = next_tokens(tf.cast(logits[:, 0, :], tf.float32), temperature, top_k, top_p, seed, index)
+        in_prompt = prompt_mask[:, index]
+        new = tf.where(in_prompt, token_ids[:, index], new)
+        ended = tf.logical_or(ended, tf.logical_and(tf.logical_not(in_prompt), tf.equal(new, end_token_id)))
+        token_ids = ops.slice_update(token_ids, [0, index], new[:, tf.newaxis])
+        return index + 1, token_ids, cache, ended
+
+    _, token_ids, _, _ = tf.while_loop(
+        unfinished, step, (start, token_ids, cache, tf.zeros([batch_size], tf.bool)), maximum_iterations=length)
+    return token_ids

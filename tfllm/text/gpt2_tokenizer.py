@@ -1,0 +1,62 @@
+"""GPT-2's byte-level BPE tokenizer, in the graph, with a cache that cannot grow without bound."""
+
+import keras_hub
+import tensorflow as tf
+from keras_hub.src.tokenizers.byte_pair_tokenizer import BytePairTokenizerCache
+
+END_TOKEN = "<|endoftext|>"
+
+
+class BoundedBytePairCache(BytePairTokenizerCache):
+    """KerasHub's word -> merged-pieces cache, emptied (but for `pinned` words) when it would exceed `max_entries`.
+
+    KerasHub's cache keeps every word it has seen: in a server that runs for months, on user text,
+    that table grows until the process runs out of memory.
+    """
+
+    def __init__(self, max_entries, pinned):
+        super().__init__()
+        self.max_entries = max_entries
+        self.pinned = list(pinned)
+
+    def insert(self, keys, values):
+        def empty():
+            ids, _ = self.id2value.export()
+            with tf.control_dependencies([self.id2value.remove(ids)]):
+                if self.pinned:
+                    super(BoundedBytePairCache, self).insert(self.pinned, self.pinned)
+            return tf.constant(True)
+
+        full = self.id2value.size() + tf.size(keys, out_type=tf.int64) > self.max_entries
+        emptied = tf.cond(full, empty, lambda: tf.constant(False))
+        with tf.control_dependencies([emptied]):
+            return super().insert(keys, values)
+
+    def size(self):
+        return self.id2value.size()
+
+
+class GPT2Tokenizer(keras_hub.models.GPT2Tokenizer):
+    """KerasHub's `GPT2Tokenizer` (vocab.json + merges.txt) with a bounded word cache.
+
+    Args:
+        vocabulary: dict or path of vocab.json; `<|endoftext|>` must be in it.
+        merges: list or path of merges.txt.
+        cache_size: the most words the cache holds before it is emptied.
+
+    Example:
+    >>> tokenizer = GPT2Tokenizer("vocab.json", "merges.txt")  # doctest: +SKIP
+    >>> tokenizer.detokenize(tokenizer(["Hello world"]))  # doctest: +SKIP
+    """
+
+    def __init__(self, vocabulary=None, merges=None, cache_size=50_000, **kwargs):
+        self.cache_size = cache_size
+        super().__init__(vocabulary=vocabulary, merges=merges, **kwargs)
+
+    def _set_vocabulary_and_merges_tf(self, vocabulary, merges):
+        super()._set_vocabulary_and_merges_tf(vocabulary, merges)
+        self.cache = BoundedBytePairCache(self.cache_size, self.unsplittable_tokens)
+        self.cache.insert(self.unsplittable_tokens, self.unsplittable_tokens)
+
+    def get_config(self):
+        return {**super().get_config(), "cache_size": self.cache_size}
