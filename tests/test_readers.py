@@ -64,3 +64,25 @@ def test_unknown_labels_are_bad_rows():
 def test_label_set_sorts_integer_labels_numerically():
     examples = [TextExample("a", None, label) for label in ["10", "2", "1"]]
     assert LabelSet.from_examples(examples).names == ["1", "2", "10"]
+
+
+def test_tfds_dataset_by_name_with_class_names_and_bad_rows(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets", reason="needs tensorflow-datasets (pip install 'tfllm[tfds]')")
+    import tensorflow as tf
+
+    from tfllm.data.readers import read_tfds_examples
+
+    texts = [b"a fine film", "好电影".encode(), b"caf\xc3 broken", b"dull"]
+    builder = tfds.dataset_builders.TfDataBuilder(  # what a prepared TFDS data dir holds, built offline
+        name="tiny_reviews", version="1.0.0", data_dir=str(tmp_path),
+        split_datasets={"train": tf.data.Dataset.from_tensor_slices({"sentence": texts, "label": [1, 1, 0, 0]})},
+        features=tfds.features.FeaturesDict({"sentence": tfds.features.Text(),
+                                             "label": tfds.features.ClassLabel(names=["negative", "positive"])}))
+    builder.download_and_prepare()
+    # Record numbers follow TFDS's read order; each bad record is reported once.
+    with pytest.raises(DataError, match=r"1 bad row.*\n  tfds:tiny_reviews/train:\d: field 'sentence': not valid UTF-8$"):
+        read_tfds_examples("tiny_reviews", "train", data_dir=str(tmp_path))
+    result = read_tfds_examples("tiny_reviews", "train", on_bad_rows="skip", data_dir=str(tmp_path))
+    assert sorted((e.text, e.label) for e in result.examples) == [
+        ("a fine film", "positive"), ("dull", "negative"), ("好电影", "positive")]
+    assert len(result.bad_rows) == 1

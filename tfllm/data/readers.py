@@ -201,35 +201,38 @@ def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows
     return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows)
 
 
-def read_tfds_examples(name, split, columns=ColumnSpec(text="sentence", label="label"), on_bad_rows="error"):
+def read_tfds_examples(name, split, columns=ColumnSpec(text="sentence", label="label"), on_bad_rows="error",
+                       data_dir=None):
     """Reads a TFDS dataset (e.g. "glue/sst2") by name; integer labels become their class names.
 
-    Needs the `tensorflow-datasets` package (`pip install tfllm[tfds]`) and, the first time, the network.
+    Needs the `tensorflow-datasets` package (`pip install tfllm[tfds]`) and, the first time, the network;
+    `data_dir` points at datasets prepared before (a local or gs:// TFDS data dir).
     """
     try:
         import tensorflow_datasets as tfds
     except ImportError:
         raise ImportError("TFDS datasets need tensorflow-datasets: pip install 'tfllm[tfds]'") from None
-    dataset, info = tfds.load(name, split=split, with_info=True)
+    dataset, info = tfds.load(name, split=split, with_info=True, data_dir=data_dir)
     feature = info.features[columns.label] if columns.label else None
     label_names = getattr(feature, "names", None)
     source = f"tfds:{name}/{split}"
     bad_rows, examples = [], []
     for index, record in enumerate(tfds.as_numpy(dataset), start=1):
-        decoded = {}
+        decoded, undecodable = {}, False
         for key, value in record.items():
             if isinstance(value, bytes):
                 try:
                     value = value.decode("utf-8")
                 except UnicodeDecodeError:
                     bad_rows.append(BadRow(source, index, key, "not valid UTF-8"))
+                    undecodable = True
                     continue
             elif key == columns.label and label_names and int(value) >= 0:
                 value = label_names[int(value)]
             elif hasattr(value, "item"):
                 value = value.item()
             decoded[key] = value
-        example = _example_from_record(decoded, columns, source, index, bad_rows)
+        example = None if undecodable else _example_from_record(decoded, columns, source, index, bad_rows)
         if example:
             examples.append(example)
     return _apply_policy(ReadResult(examples, bad_rows), on_bad_rows)
