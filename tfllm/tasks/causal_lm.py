@@ -56,7 +56,7 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
 
         The last window is padded; its padding has weight 0, so no token of the corpus is lost.
         """
-        if not 2 <= sequence_length + 1 <= self.context_length + 1:
+        if not 1 <= sequence_length <= self.context_length:
             raise ValueError(f"sequence_length must be in 1..{self.context_length}, not {sequence_length}")
         ids = self._tokenize(tf.constant(list(texts), tf.string))
         end = tf.fill([ids.nrows(), 1], self.end_token_id)
