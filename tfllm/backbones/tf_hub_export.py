@@ -8,7 +8,6 @@ tfhub.dev. The preprocess model offers `tokenize`, `bert_pack_inputs` (traced fo
 on TF-Hub) and a default call that packs to that length; its vocabulary is `assets/vocab.txt`.
 """
 
-import math
 import os
 import shutil
 import tempfile

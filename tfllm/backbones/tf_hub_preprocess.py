@@ -5,6 +5,7 @@ import os
 import tensorflow as tf
 
 from tfllm.backbones.tf_hub_handles import load_tf_hub_saved_model
+from tfllm.text.utf8 import replace_invalid_utf8
 
 
 class TFHubPreprocessTokenizer(tf.Module):
@@ -29,5 +30,5 @@ class TFHubPreprocessTokenizer(tf.Module):
             raise ValueError(f"{handle}: no assets/vocab.txt; is this a TF-Hub BERT preprocess model?")
 
     def __call__(self, texts):
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        texts = replace_invalid_utf8(texts)
         return tf.cast(self._preprocess.tokenize(texts).merge_dims(-2, -1), tf.int32)

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tfllm.generation.decoding import decode
+from tfllm.text.utf8 import replace_invalid_utf8
 
 # Decoding buffers are padded to a multiple of this, so XLA compiles a few shapes, not one per request.
 _BUFFER_STEP = 32
@@ -50,7 +51,7 @@ class CausalLMServer(tf.Module):
         ]
         with tf.control_dependencies(checks):
             # Invalid UTF-8 becomes U+FFFD instead of failing the whole batch.
-            prompts = tf.strings.unicode_transcode(prompts, "UTF-8", "UTF-8", errors="replace")
+            prompts = replace_invalid_utf8(prompts)
         ids = self.tokenizer(prompts)
         start = tf.fill([ids.nrows(), 1], self.end_token_id)
         ids = tf.concat([tf.cast(start, ids.dtype), ids], axis=1)
@@ -72,8 +73,7 @@ class CausalLMServer(tf.Module):
         generated = tf.ragged.boolean_mask(token_ids, tf.logical_and(new, before_end))
         return {
             # Byte-level tokens can stop inside a multi-byte character: such bytes become U+FFFD.
-            "text": tf.strings.unicode_transcode(self.tokenizer.detokenize(generated), "UTF-8", "UTF-8",
-                                                 errors="replace"),
+            "text": replace_invalid_utf8(self.tokenizer.detokenize(generated)),
             "token_count": tf.cast(generated.row_lengths(), tf.int32),
             "ended": tf.reduce_any(is_end, axis=1),
         }

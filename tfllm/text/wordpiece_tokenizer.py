@@ -3,6 +3,8 @@
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tfllm.text.utf8 import replace_invalid_utf8
+
 
 class WordPieceTokenizer(tf.Module):
     """Splits raw strings into WordPiece ids the way BERT's reference tokenizer does.
@@ -35,7 +37,7 @@ class WordPieceTokenizer(tf.Module):
 
     def tokenize_words(self, texts):
         """Returns a `tf.RaggedTensor` [batch, (words), (pieces)] of int32 ids, as TF-Hub preprocess models do."""
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        texts = replace_invalid_utf8(texts)
         return self._tokenizer.tokenize(texts)
 
     def __call__(self, texts):
