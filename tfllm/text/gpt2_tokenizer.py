@@ -53,10 +53,11 @@ class GPT2Tokenizer(keras_hub.models.GPT2Tokenizer):
         self.cache_size = cache_size
         super().__init__(vocabulary=vocabulary, merges=merges, **kwargs)
 
-    def _set_vocabulary_and_merges_tf(self, vocabulary, merges):
-        super()._set_vocabulary_and_merges_tf(vocabulary, merges)
-        self.cache = BoundedBytePairCache(self.cache_size, self.unsplittable_tokens)
-        self.cache.insert(self.unsplittable_tokens, self.unsplittable_tokens)
+    def set_vocabulary_and_merges(self, vocabulary, merges):
+        super().set_vocabulary_and_merges(vocabulary, merges)
+        if self.vocabulary is not None:
+            self.cache = BoundedBytePairCache(self.cache_size, self.unsplittable_tokens)
+            self.cache.insert(self.unsplittable_tokens, self.unsplittable_tokens)
 
     def get_config(self):
         return {**super().get_config(), "cache_size": self.cache_size}
