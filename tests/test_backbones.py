@@ -79,3 +79,17 @@ def test_fit_lowers_loss_and_trains_the_encoder(source, keras_hub_preset_dir, hf
 def test_unknown_tf_hub_address_needs_its_preprocess_model():
     with pytest.raises(ValueError, match="matching preprocess model"):
         load_backbone("https://tfhub.dev/someone/some_encoder/1")
+
+
+def test_handles_resolve_names_addresses_and_kaggle_handles():
+    from tfllm.backbones.tf_hub_handles import is_tf_hub_source, resolve_tf_hub_handles
+
+    encoder, preprocess = resolve_tf_hub_handles("small_bert/bert_en_uncased_L-4_H-512_A-8")
+    assert encoder == "https://tfhub.dev/tensorflow/small_bert/bert_en_uncased_L-4_H-512_A-8/2"
+    assert preprocess == "https://tfhub.dev/tensorflow/bert_en_uncased_preprocess/3"
+    assert resolve_tf_hub_handles("bert_zh_L-12_H-768_A-12")[1].endswith("/bert_zh_preprocess/3")
+    kaggle = "tensorflow/bert/tensorFlow2/en-uncased-l-12-h-768-a-12/3"
+    assert is_tf_hub_source(kaggle) and not is_tf_hub_source("bert_base_en")  # the latter is a KerasHub preset
+    assert resolve_tf_hub_handles(kaggle, preprocess="tensorflow/bert/tensorFlow2/en-uncased-preprocess/3") == (
+        f"https://www.kaggle.com/models/{kaggle}",
+        "https://www.kaggle.com/models/tensorflow/bert/tensorFlow2/en-uncased-preprocess/3")

@@ -1,10 +1,12 @@
 """Short names for the well-known TF-Hub BERT encoders, with their matching preprocess models.
 
-tensorflow_hub resolves tfhub.dev addresses to their Kaggle copies; a Kaggle model address or a local
-SavedModel directory works anywhere a handle is taken.
+tensorflow_hub resolves tfhub.dev addresses to their Kaggle copies; a Kaggle model address, a Kaggle
+model handle (`owner/model/tensorFlow2/variation[/version]`) or a local SavedModel directory works
+anywhere a handle is taken.
 """
 
 import os
+import re
 
 _TFHUB = "https://tfhub.dev/tensorflow"
 _UNCASED_PREPROCESS = f"{_TFHUB}/bert_en_uncased_preprocess/3"
@@ -26,11 +28,25 @@ for _layers in (2, 4, 6, 8, 10, 12):
         TF_HUB_BERT_HANDLES[_name] = (f"{_TFHUB}/{_name}/2", _UNCASED_PREPROCESS)
 
 
+_KAGGLE_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+/tensorflow2/[\w.-]+(/\d+)?$", re.IGNORECASE)
+
+
+def kaggle_address(handle):
+    """The address tensorflow_hub downloads a Kaggle model handle from; other sources come back unchanged.
+
+    Example:
+    >>> kaggle_address("tensorflow/bert/tensorFlow2/en-uncased-l-12-h-768-a-12/3")
+    'https://www.kaggle.com/models/tensorflow/bert/tensorFlow2/en-uncased-l-12-h-768-a-12/3'
+    """
+    return f"https://www.kaggle.com/models/{handle}" if _KAGGLE_HANDLE.match(handle) else handle
+
+
 def is_tf_hub_source(source):
-    """Whether `source` names a TF-Hub encoder: a known name, a tfhub.dev/Kaggle address or a SavedModel dir."""
+    """Whether `source` names a TF-Hub encoder: a known name, a tfhub.dev/Kaggle address or handle, a SavedModel dir."""
     return (
         source in TF_HUB_BERT_HANDLES
-        or source.startswith(("https://tfhub.dev/", "https://www.kaggle.com/models/", "https://kaggle.com/models/"))
+        or kaggle_address(source).startswith(
+            ("https://tfhub.dev/", "https://www.kaggle.com/models/", "https://kaggle.com/models/"))
         or os.path.isfile(os.path.join(source, "saved_model.pb"))
     )
 
@@ -44,6 +60,7 @@ def resolve_tf_hub_handles(source, preprocess=None):
     if source in TF_HUB_BERT_HANDLES:
         encoder, default_preprocess = TF_HUB_BERT_HANDLES[source]
         return encoder, preprocess or default_preprocess
+    source, preprocess = kaggle_address(source), preprocess and kaggle_address(preprocess)
     if not preprocess:
         raise ValueError(
             f"TF-Hub encoder {source!r} needs its matching preprocess model: set `preprocess` "
