@@ -50,6 +50,6 @@ def test_failed_check_publishes_nothing(server, tmp_path, monkeypatch):
 def test_fresh_process_check_catches_mismatch(server, tmp_path):
     directory = str(tmp_path / "model")
     tf.saved_model.save(server, directory, signatures={"serving_default": server.serve})
-    inputs = {"text": tf.constant(["yes"]).numpy()}
+    requests = {"serving_default": {"text": tf.constant(["yes"]).numpy()}}
     with pytest.raises(ExportError, match="label_names"):
-        saved_model_export.check_in_fresh_process(directory, inputs, {"label_names": [b"not-a-label"]})
+        saved_model_export.check_in_fresh_process(directory, requests, {"serving_default": {"label_names": [b"not-a-label"]}})

@@ -4,7 +4,8 @@ Run by path in a fresh interpreter: it imports only tensorflow and tensorflow_te
 links in), and fails if loading or running the model imports keras, keras_hub or tfllm modules.
 
 Usage: python fresh_process_check.py SAVED_MODEL_DIR CASES.npz
-CASES.npz holds `input/<name>` and `expected/<name>` arrays; prints one JSON line, exits 1 on mismatch.
+CASES.npz holds `<signature>/input/<name>` and `<signature>/expected/<name>` arrays; prints one JSON
+line, exits 1 on any mismatch.
 """
 
 import json
@@ -19,24 +20,29 @@ _BASELINE_MODULES = set(sys.modules)
 _FOREIGN_PACKAGES = {"keras", "keras_hub", "tf_keras", "tfllm"}
 
 
+def _differences(name, got, want):
+    if got.shape != want.shape:
+        return [f"{name}: shape {got.shape}, expected {want.shape}"]
+    if want.dtype.kind in "fc":
+        return [] if np.allclose(got, want, atol=1e-4) else [f"{name}: differs by up to {np.abs(got - want).max():.3g}"]
+    return [] if np.array_equal(got, want.astype(got.dtype)) else [f"{name}: {got.tolist()} != {want.tolist()}"]
+
+
 def main(saved_model_dir, cases_path):
     cases = np.load(cases_path, allow_pickle=True)
-    inputs = {k.split("/", 1)[1]: tf.constant(cases[k]) for k in cases.files if k.startswith("input/")}
-    expected = {k.split("/", 1)[1]: cases[k] for k in cases.files if k.startswith("expected/")}
-    outputs = tf.saved_model.load(saved_model_dir).signatures["serving_default"](**inputs)
-    problems = []
-    for name, want in expected.items():
-        got = outputs[name].numpy()
-        if got.shape != want.shape:
-            problems.append(f"{name}: shape {got.shape}, expected {want.shape}")
-        elif want.dtype.kind in "fc":
-            if not np.allclose(got, want, atol=1e-4):
-                problems.append(f"{name}: differs by up to {np.abs(got - want).max():.3g}")
-        elif not np.array_equal(got, want.astype(got.dtype)):
-            problems.append(f"{name}: {got.tolist()} != {want.tolist()}")
+    model = tf.saved_model.load(saved_model_dir)
+    problems, output_names = [], {}
+    for signature in sorted({key.split("/")[0] for key in cases.files}):
+        inputs = {k.split("/")[2]: tf.constant(cases[k]) for k in cases.files if k.startswith(f"{signature}/input/")}
+        outputs = model.signatures[signature](**inputs)
+        output_names[signature] = sorted(outputs)
+        for key in cases.files:
+            if key.startswith(f"{signature}/expected/"):
+                name = key.split("/")[2]
+                problems += _differences(f"{signature}: {name}", outputs[name].numpy(), cases[key])
     foreign = sorted(m for m in set(sys.modules) - _BASELINE_MODULES if m.split(".")[0] in _FOREIGN_PACKAGES)
     print(json.dumps({"ok": not problems and not foreign, "problems": problems, "foreign_modules": foreign,
-                      "outputs": sorted(outputs)}))
+                      "outputs": output_names.get("serving_default"), "signatures": output_names}))
     return 0 if not problems and not foreign else 1
 
 

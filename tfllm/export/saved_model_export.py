@@ -20,15 +20,21 @@ class ExportError(RuntimeError):
     """The export did not pass its check; nothing was published."""
 
 
-def check_in_fresh_process(saved_model_dir, inputs, expected):
+def check_in_fresh_process(saved_model_dir, requests, expected):
     """Runs the SavedModel in a new interpreter importing only tensorflow and tensorflow_text.
+
+    Args:
+        requests: {signature name: {input name: array}}.
+        expected: {signature name: {output name: array}}, what the signatures must return.
 
     Returns the check's JSON report; raises ExportError if outputs differ from `expected`.
     """
     with tempfile.TemporaryDirectory() as scratch:
         cases = os.path.join(scratch, "cases.npz")
-        arrays = {f"input/{k}": np.asarray(v) for k, v in inputs.items()}
-        arrays.update({f"expected/{k}": np.asarray(v) for k, v in expected.items()})
+        arrays = {}
+        for signature, inputs in requests.items():
+            arrays.update({f"{signature}/input/{k}": np.asarray(v) for k, v in inputs.items()})
+            arrays.update({f"{signature}/expected/{k}": np.asarray(v) for k, v in expected[signature].items()})
         np.savez(cases, **arrays)
         result = subprocess.run([sys.executable, _CHECK_SCRIPT, saved_model_dir, cases],
                                 capture_output=True, text=True)
@@ -48,7 +54,8 @@ def export_for_serving(server, export_root, name, version=None, metadata=None, b
     rewritten.
 
     Args:
-        server: a tf.Module with a `serve` tf.function (the serving signature) and `example_inputs()`.
+        server: a tf.Module with `signatures()` ({name: tf.function}, `serving_default` among them) and
+            `example_requests()` ({signature name: {input name: tensor}}, for warmup and the check).
         export_root: the export root (`savedmodels/`).
         name: the model's name in TF Serving.
         version: the version number; default: one more than the highest there.
@@ -69,13 +76,16 @@ def export_for_serving(server, export_root, name, version=None, metadata=None, b
         raise ExportError(f"{final_dir} exists; a published version is never overwritten (choose another version)")
     staging = tempfile.mkdtemp(prefix=f".partial-{version}-", dir=model_dir)
     try:
-        tf.saved_model.save(server, staging, signatures={"serving_default": server.serve})
-        inputs = server.example_inputs()
-        expected = {k: v.numpy() for k, v in server.serve(**inputs).items()}
-        write_warmup_requests(staging, name, {k: v.numpy() for k, v in inputs.items()})
+        signatures = server.signatures()
+        tf.saved_model.save(server, staging, signatures=signatures)
+        requests = {signature: {k: v.numpy() for k, v in inputs.items()}
+                    for signature, inputs in server.example_requests().items()}
+        expected = {signature: {k: v.numpy() for k, v in signatures[signature](**inputs).items()}
+                    for signature, inputs in requests.items()}
+        write_warmup_requests(staging, name, requests)
         with open(os.path.join(staging, "assets.extra", "tfllm_metadata.json"), "w") as f:
             json.dump(metadata or {}, f, indent=2, ensure_ascii=False)
-        report = check_in_fresh_process(staging, {k: v.numpy() for k, v in inputs.items()}, expected)
+        report = check_in_fresh_process(staging, requests, expected)
         os.rename(staging, final_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

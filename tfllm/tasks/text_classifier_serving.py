@@ -44,10 +44,13 @@ class TextClassifierServer(tf.Module):
         return {"probabilities": probabilities, "label_ids": tf.cast(chosen, tf.int32),
                 "label_names": tf.strings.reduce_join(names, axis=-1, separator=",")}
 
-    def example_inputs(self):
-        """A small batch of inputs, used for TF Serving warmup and export checks."""
+    def signatures(self):
+        return {"serving_default": self.serve}
+
+    def example_requests(self):
+        """A small batch of inputs per signature, used for TF Serving warmup and export checks."""
         texts = ["A short example.", "", "一个中文的例子。", "x" * 5000]
         inputs = {"text": tf.constant(texts)}
         if self.text_pair:
             inputs["text_pair"] = tf.constant(list(reversed(texts)))
-        return inputs
+        return {"serving_default": inputs}
