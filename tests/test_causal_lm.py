@@ -1,13 +1,13 @@
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfllm.backbones.gpt2_sources import gpt2_from_scratch
-from tfllm.export.saved_model_export import export_for_serving
+from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.generation.decoding import next_tokens
 from tfllm.tasks.causal_lm import CausalLM
 from tfllm.tasks.causal_lm_serving import CausalLMServer
@@ -36,8 +36,15 @@ def trained_lm(vocabulary):
     return lm, history.history["loss"]
 
 
+_TOKENIZE_FUNCTIONS = {}
+
+
 def tokenize(tokenizer, texts):
-    return tf.function(tokenizer.tokenize)(tf.constant(texts))
+    """Token ids (ragged) of texts; traced once per tokenizer (the BPE graph is slow to trace)."""
+    if tokenizer not in _TOKENIZE_FUNCTIONS:
+        _TOKENIZE_FUNCTIONS[tokenizer] = tf.function(tokenizer.tokenize,
+                                                     input_signature=[tf.TensorSpec([None], tf.string)])
+    return _TOKENIZE_FUNCTIONS[tokenizer](tf.constant(texts))
 
 
 def test_byte_pair_vocabulary_round_trips_any_script(vocabulary):
@@ -109,26 +116,102 @@ def test_seeds_reproduce_samples(trained_lm):
 def test_odd_prompts_get_answers_and_bad_lengths_clear_errors(trained_lm):
     lm, _ = trained_lm
     server = CausalLMServer(lm)
-    inputs = server.example_inputs()
+    inputs = server.example_requests()["serving_default"]
     inputs["prompts"] = tf.constant(["", b"caf\xc3 broken utf-8", "the cat " * 100])  # the last exceeds the context
     outputs = server.serve(**inputs)
     assert outputs["text"].shape == (3,)
-    assert all(0 < n <= 8 for n in outputs["token_count"].numpy())
+    # Each row stops at its end token (or a stop string), or after max_new_tokens.
+    assert all(n == 8 or ended for n, ended in zip(outputs["token_count"].numpy(), outputs["ended"].numpy()))
+    assert outputs["token_count"].numpy().max() <= 8
     for bad, message in [(0, "at least 1"), (-3, "at least 1"), (64, "below the context length 64")]:
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             server.serve(**{**inputs, "max_new_tokens": tf.constant(bad)})
-
-
-def test_export_answers_like_the_keras_model_in_a_fresh_process(trained_lm, tmp_path):
-    lm, _ = trained_lm
-    path, report = export_for_serving(CausalLMServer(lm), str(tmp_path), "writer", metadata={"task": "causal_lm"})
-    assert set(report["outputs"]) == {"text", "token_count", "ended"}
-    assert os.path.exists(os.path.join(path, "assets.extra", "tf_serving_warmup_requests"))
 
 
 def test_preset_dir_round_trip(trained_lm, tmp_path):
     lm, _ = trained_lm
     lm.save_to_dir(str(tmp_path / "preset"))
     restored = CausalLM.load(str(tmp_path / "preset"))
+    assert restored.generate_text(["the cat sat on"], max_new_tokens=6) == lm.generate_text(["the cat sat on"],
+                                                                                              max_new_tokens=6)
+
+
+def sequence_log_probability(lm, prompt, completion):
+    """log p(completion | <|endoftext|> prompt) under the model, by one forward pass."""
+    prompt_ids = [lm.end_token_id] + list(tokenize(lm.tokenizer, [prompt]).flat_values.numpy())
+    completion_ids = list(tokenize(lm.tokenizer, [completion]).flat_values.numpy())
+    ids = np.array([prompt_ids + completion_ids], np.int32)
+    logits = lm({"token_ids": ids, "padding_mask": np.ones_like(ids, bool)})
+    log_probs = tf.nn.log_softmax(logits[0]).numpy()
+    return sum(log_probs[len(prompt_ids) - 1 + i, token] for i, token in enumerate(completion_ids))
+
+
+def test_beam_search_finds_likelier_text_than_greedy(trained_lm):
+    lm, _ = trained_lm
+    prompts = ["the", "a dog ran in the park. the cat"]
+    greedy = lm.generate_text(prompts, max_new_tokens=5)
+    beams = lm.generate_text(prompts, max_new_tokens=5, num_beams=4)
+    for prompt, greedy_text, beam_text in zip(prompts, greedy, beams):
+        assert len(tokenize(lm.tokenizer, [beam_text]).flat_values) == 5  # the corpus never ends this early
+        assert sequence_log_probability(lm, prompt, beam_text) >= sequence_log_probability(lm, prompt, greedy_text) - 1e-4
+    # Rows of different prompt lengths decode as they do alone.
+    assert lm.generate_text(prompts[1:], max_new_tokens=5, num_beams=4) == beams[1:]
+
+
+def test_stop_strings_cut_the_text_where_one_first_appears(trained_lm):
+    lm, _ = trained_lm
+    full = lm.generate_text(["the cat sat"], max_new_tokens=12)[0]
+    assert " mat." in full
+    cut = lm.server.serve(tf.constant(["the cat sat"]), tf.constant(12), *lm._sampling(0.0, 0, 1.0, 0),
+                          tf.constant(["(no)", "."]))  # a regex metacharacter is taken literally
+    assert cut["text"].numpy()[0].decode() == full[: full.index(".")] and cut["ended"].numpy()[0]
+    assert lm.generate_text(["the cat sat"], max_new_tokens=12, stop=[""]) == [full]  # empty strings are ignored
+
+
+def write_hugging_face_gpt2(backbone, tokenizer_files, directory):
+    """Writes `backbone` as a Hugging Face GPT2LMHeadModel checkpoint dir (names, shapes, config keys)."""
+    from safetensors.numpy import save_file
+
+    n = backbone.hidden_dim
+    weights = {"wte.weight": backbone.token_embedding.embeddings,
+               "wpe.weight": backbone.position_embedding.position_embeddings,
+               "ln_f.weight": backbone.layer_norm.gamma, "ln_f.bias": backbone.layer_norm.beta}
+    for i, layer in enumerate(backbone.transformer_layers):
+        attention = layer._self_attention_layer
+        dense = (attention.query_dense, attention.key_dense, attention.value_dense)
+        weights.update({
+            f"h.{i}.ln_1.weight": layer._self_attention_layer_norm.gamma,
+            f"h.{i}.ln_1.bias": layer._self_attention_layer_norm.beta,
+            f"h.{i}.ln_2.weight": layer._feedforward_layer_norm.gamma,
+            f"h.{i}.ln_2.bias": layer._feedforward_layer_norm.beta,
+            f"h.{i}.attn.c_attn.weight": np.concatenate([np.reshape(d.kernel.numpy(), [n, n]) for d in dense], 1),
+            f"h.{i}.attn.c_attn.bias": np.concatenate([np.reshape(d.bias.numpy(), [n]) for d in dense]),
+            f"h.{i}.attn.c_proj.weight": np.reshape(attention.output_dense.kernel.numpy(), [n, n]),
+            f"h.{i}.attn.c_proj.bias": attention.output_dense.bias,
+            f"h.{i}.mlp.c_fc.weight": layer._feedforward_intermediate_dense.kernel,
+            f"h.{i}.mlp.c_fc.bias": layer._feedforward_intermediate_dense.bias,
+            f"h.{i}.mlp.c_proj.weight": layer._feedforward_output_dense.kernel,
+            f"h.{i}.mlp.c_proj.bias": layer._feedforward_output_dense.bias,
+        })
+    os.makedirs(directory)
+    # GPT2LMHeadModel saves its body under "transformer."; the tied LM head is not stored.
+    save_file({f"transformer.{k}": np.ascontiguousarray(np.asarray(v), np.float32) for k, v in weights.items()},
+              os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": backbone.vocabulary_size,
+              "n_layer": backbone.num_layers, "n_head": backbone.num_heads, "n_embd": n,
+              "n_positions": backbone.max_sequence_length, "resid_pdrop": 0.1, "layer_norm_epsilon": 1e-5}
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f)
+    for source, name in zip(tokenizer_files, ("vocab.json", "merges.txt")):
+        shutil.copy(source, os.path.join(directory, name))
+
+
+def test_hugging_face_checkpoint_dir_loads_with_its_weights(trained_lm, vocabulary, tmp_path):
+    lm, _ = trained_lm
+    write_hugging_face_gpt2(lm.backbone, vocabulary, str(tmp_path / "hf"))
+    restored = CausalLM(*load_gpt2(str(tmp_path / "hf")))
+    ids = np.array([tokenize(lm.tokenizer, ["the cat sat on the mat."]).flat_values.numpy()], np.int32)
+    inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids, bool)}
+    np.testing.assert_allclose(restored(inputs), lm(inputs), atol=1e-4)
     assert restored.generate_text(["the cat sat on"], max_new_tokens=6) == lm.generate_text(["the cat sat on"],
                                                                                               max_new_tokens=6)

@@ -67,3 +67,56 @@ def decode(causal_lm, token_ids, prompt_mask, end_token_id, temperature, top_k, 
     _, token_ids, _, _ = tf.while_loop(
         unfinished, step, (start, token_ids, cache, tf.zeros([batch_size], tf.bool)), maximum_iterations=length)
     return token_ids
+
+
+def beam_decode(causal_lm, token_ids, prompt_mask, end_token_id, num_beams, limit=None):
+    """Beam search: the `num_beams` most likely continuations are kept at each step; returns the best.
+
+    Scores are summed log-probabilities (no length normalization). A beam that produced the end token
+    keeps its score; once every row's best beam has ended no other beam can overtake it (scores only
+    fall), so decoding stops there.
+
+    Args:
+        causal_lm, token_ids, prompt_mask, end_token_id, limit: as in `decode`.
+        num_beams: a Python int (XLA needs the beam count at compile time).
+
+    Returns:
+        int32 [batch, length]: each row's prompt followed by its best beam.
+    """
+    batch_size, length = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
+    limit = length if limit is None else tf.minimum(limit, length)
+    rows = batch_size * num_beams
+    token_ids = tf.repeat(token_ids, num_beams, axis=0)
+    prompt_mask = tf.repeat(prompt_mask, num_beams, axis=0)
+    _, cache = causal_lm._build_cache(token_ids)
+    start = tf.reduce_min(tf.reduce_sum(tf.cast(prompt_mask, tf.int32), axis=-1))
+    # All beams of a row start identical: only the first is live, or the first step would pick duplicates.
+    scores = tf.tile(tf.constant([[0.0] + [-1e9] * (num_beams - 1)]), [batch_size, 1])
+
+    def unfinished(index, token_ids, cache, scores, ended):
+        best_ended = tf.reshape(ended, [batch_size, num_beams])[:, 0]
+        return tf.logical_and(index < limit, tf.logical_not(tf.reduce_all(best_ended)))
+
+    def step(index, token_ids, cache, scores, ended):
+        previous = ops.slice(token_ids, [0, index - 1], [rows, 1])
+        logits, _, cache = causal_lm.call_with_cache(previous, cache, index - 1)
+        log_probs = tf.nn.log_softmax(tf.cast(logits[:, 0, :], tf.float32))
+        vocabulary_size = tf.shape(log_probs)[-1]
+        in_prompt = prompt_mask[:, index]
+        # Prompt positions and ended beams have one possible next token, at no cost.
+        forced = tf.where(in_prompt, token_ids[:, index], end_token_id)
+        forced_log_probs = tf.where(tf.one_hot(forced, vocabulary_size) > 0, 0.0, -1e9)
+        log_probs = tf.where(tf.logical_or(in_prompt, ended)[:, tf.newaxis], forced_log_probs, log_probs)
+        candidates = tf.reshape(scores[:, :, tf.newaxis] + tf.reshape(log_probs, [batch_size, num_beams, -1]),
+                                [batch_size, -1])
+        scores, best = tf.math.top_k(candidates, k=num_beams)
+        parents = tf.reshape(tf.range(batch_size)[:, tf.newaxis] * num_beams + best // vocabulary_size, [-1])
+        new = tf.reshape(best % vocabulary_size, [-1])
+        token_ids, cache, ended = tf.gather(token_ids, parents), tf.gather(cache, parents), tf.gather(ended, parents)
+        ended = tf.logical_or(ended, tf.logical_and(tf.logical_not(in_prompt), tf.equal(new, end_token_id)))
+        token_ids = ops.slice_update(token_ids, [0, index], new[:, tf.newaxis])
+        return index + 1, token_ids, cache, scores, ended
+
+    _, token_ids, _, _, _ = tf.while_loop(
+        unfinished, step, (start, token_ids, cache, scores, tf.zeros([rows], tf.bool)), maximum_iterations=length)
+    return tf.reshape(token_ids, [batch_size, num_beams, -1])[:, 0, :]

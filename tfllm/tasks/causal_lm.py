@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 
 import keras
 import keras_hub
@@ -9,6 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.backbones.gpt2_sources import load_gpt2
+from tfllm.data.packing import pack_examples, pack_stream
+from tfllm.tasks.chat_format import chat_training_examples
 
 _CONFIG_FILE = "tfllm.json"
 
@@ -24,6 +27,7 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
     Args:
         backbone: a `keras_hub.models.GPT2Backbone`.
         tokenizer: the matching `tfllm.text.GPT2Tokenizer`.
+        chat: trained on chats (`make_chat_dataset`): its export then has a `chat` signature too.
 
     Example:
     >>> backbone, tokenizer = load_gpt2("gpt2_base_en")  # doctest: +SKIP
@@ -33,17 +37,23 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
     >>> lm.generate_text(["To be, or not to be"], max_new_tokens=32, temperature=0.8, top_p=0.9, seed=1)  # doctest: +SKIP
     """
 
-    def __init__(self, backbone, tokenizer, **kwargs):
+    def __init__(self, backbone, tokenizer, chat=False, **kwargs):
         super().__init__(backbone=backbone, preprocessor=None, **kwargs)
         self.tokenizer = tokenizer
+        self.chat = chat
         self.end_token_id = tokenizer.end_token_id
         self._tokenize = tf.function(tokenizer.tokenize)
         self._server = None
 
     def compile(self, optimizer="adamw", **kwargs):
-        """Compiles with masked next-token cross-entropy, token accuracy and perplexity."""
+        """Compiles with next-token cross-entropy averaged over target tokens, token accuracy and perplexity.
+
+        The loss is a mean over weighted (target) tokens, not over all positions, so it means the same
+        for packed text and for chats where only replies are targets.
+        """
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
         keras.Model.compile(
-            self, optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            self, optimizer=optimizer, loss=loss,
             weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
                               keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")], **kwargs)
 
@@ -56,51 +66,86 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
 
         The last window is padded; its padding has weight 0, so no token of the corpus is lost.
         """
-        if not 1 <= sequence_length <= self.context_length:
-            raise ValueError(f"sequence_length must be in 1..{self.context_length}, not {sequence_length}")
+        self._check_sequence_length(sequence_length)
         ids = self._tokenize(tf.constant(list(texts), tf.string))
-        end = tf.fill([ids.nrows(), 1], self.end_token_id)
-        stream = tf.concat([end, ids], axis=1).flat_values.numpy()
-        stream = np.append(stream, self.end_token_id)
-        window = sequence_length + 1
-        # Windows overlap by one token so every token is a target exactly once.
-        count = max(1, -(-(len(stream) - 1) // sequence_length))
-        padded = np.full(count * sequence_length + 1, self.end_token_id, np.int32)
-        padded[: len(stream)] = stream
-        weights = np.zeros(count * sequence_length + 1, np.float32)
-        weights[1: len(stream)] = 1.0
-        starts = np.arange(count) * sequence_length
-        index = starts[:, None] + np.arange(window)[None, :]
-        return padded[index], weights[index]
+        return pack_stream([row.tolist() for row in ids.numpy()], self.end_token_id, sequence_length + 1)
 
     def make_dataset(self, texts, sequence_length=128, batch_size=16, training=False, seed=None):
         """Packed (features, next tokens, weights) batches for `fit`/`evaluate` from a list of documents."""
-        windows, weights = self.pack(texts, sequence_length)
+        return self._windows_dataset(*self.pack(texts, sequence_length), batch_size, training, seed)
+
+    def make_chat_dataset(self, dialogues, sequence_length=128, batch_size=16, training=False, seed=None):
+        """Batches that train the replies of `dialogues` (lists of turns, the user's first); see `chat_format`."""
+        self._check_sequence_length(sequence_length)
+        examples = chat_training_examples(self.tokenizer, dialogues, self.end_token_id, sequence_length + 1)
+        if training:
+            # Mixed before packing, so a conversation's place in its window (its positions) varies.
+            random.Random(seed).shuffle(examples)
+        return self._windows_dataset(*pack_examples(examples, self.end_token_id, sequence_length + 1),
+                                     batch_size, training, seed)
+
+    def _check_sequence_length(self, sequence_length):
+        if not 1 <= sequence_length < self.context_length:
+            raise ValueError(f"sequence_length must be in 1..{self.context_length - 1}, not {sequence_length}")
+
+    @staticmethod
+    def _windows_dataset(windows, weights, batch_size, training, seed):
         features = {"token_ids": windows[:, :-1], "padding_mask": np.ones_like(windows[:, :-1], bool)}
         dataset = tf.data.Dataset.from_tensor_slices((features, windows[:, 1:], weights[:, 1:]))
         if training:
             dataset = dataset.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    def generate_text(self, prompts, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0, seed=0):
-        """Completions of `prompts` (a list of strings), decoded in the graph that `export` serves."""
+    @property
+    def server(self):
+        """The `CausalLMServer` (serving graph) that the generation methods run."""
         from tfllm.tasks.causal_lm_serving import CausalLMServer
 
         if self._server is None:
             self._server = CausalLMServer(self)
-        outputs = self._server.serve(
-            prompts=tf.constant(list(prompts), tf.string), max_new_tokens=tf.constant(max_new_tokens, tf.int32),
-            temperature=tf.constant(temperature, tf.float32), top_k=tf.constant(top_k, tf.int32),
-            top_p=tf.constant(top_p, tf.float32), seed=tf.constant(seed, tf.int64))
+        return self._server
+
+    def generate_text(self, prompts, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0, seed=0,
+                      num_beams=1, stop=()):
+        """Completions of `prompts` (a list of strings), decoded in the graph that `export` serves.
+
+        `num_beams` > 1 runs beam search (the sampling parameters are then unused); `stop` strings end
+        a completion where one first appears.
+        """
+        prompts, stop = tf.constant(list(prompts), tf.string), tf.constant(list(stop), tf.string)
+        max_new_tokens = tf.constant(max_new_tokens, tf.int32)
+        if num_beams > 1:
+            outputs = self.server.beam_search_function(num_beams)(prompts, max_new_tokens, stop)
+        else:
+            outputs = self.server.serve(prompts, max_new_tokens, *self._sampling(temperature, top_k, top_p, seed), stop)
         return [text.decode("utf-8") for text in outputs["text"].numpy()]
+
+    def reply(self, histories, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0, seed=0, stop=()):
+        """The next reply to each chat history (a list of turns, oldest first, the user's last)."""
+        width = max(1, max(len(history) for history in histories))
+        padded = [list(history) + [""] * (width - len(history)) for history in histories]
+        outputs = self.server.chat(tf.constant(padded, tf.string), tf.constant(max_new_tokens, tf.int32),
+                                   *self._sampling(temperature, top_k, top_p, seed), tf.constant(list(stop), tf.string))
+        return [text.decode("utf-8").strip() for text in outputs["text"].numpy()]
+
+    @staticmethod
+    def _sampling(temperature, top_k, top_p, seed):
+        return (tf.constant(temperature, tf.float32), tf.constant(top_k, tf.int32), tf.constant(top_p, tf.float32),
+                tf.constant(seed, tf.int64))
 
     def save_to_dir(self, directory):
         """Writes a KerasHub preset dir (weights, config, vocab.json, merges.txt) that `load` and KerasHub read."""
         self.backbone.save_to_preset(directory)
         keras_hub.models.GPT2Tokenizer(self.tokenizer.vocabulary, self.tokenizer.merges).save_to_preset(directory)
         with open(os.path.join(directory, _CONFIG_FILE), "w") as f:
-            json.dump({"task": "causal_lm"}, f)
+            json.dump({"task": "causal_lm", "chat": self.chat}, f)
 
     @classmethod
     def load(cls, directory):
-        return cls(*load_gpt2(directory))
+        """Reads a dir written by `save_to_dir` (or any GPT-2 source that `load_gpt2` takes)."""
+        config_path = os.path.join(directory, _CONFIG_FILE)
+        chat = False
+        if os.path.exists(config_path):
+            with open(config_path) as f:
+                chat = json.load(f).get("chat", False)
+        return cls(*load_gpt2(directory), chat=chat)

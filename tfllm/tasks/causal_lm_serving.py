@@ -1,69 +1,132 @@
-"""The serving graph of a causal LM: raw prompts and sampling parameters in, generated text out."""
+"""The serving graph of a causal LM: raw prompts (or chat histories) and sampling parameters in, text out."""
+
+import functools
 
 import tensorflow as tf
+from tensorflow.python.trackable.data_structures import NoDependency
 
-from tfllm.generation.decoding import decode
+from tfllm.generation.decoding import beam_decode, decode
+from tfllm.tasks.chat_format import chat_prompt_ids
 from tfllm.text.utf8 import replace_invalid_utf8
 
 # Decoding buffers are padded to a multiple of this, so XLA compiles a few shapes, not one per request.
 _BUFFER_STEP = 32
 
+_SAMPLING_SPECS = [
+    tf.TensorSpec([], tf.int32, name="max_new_tokens"),
+    tf.TensorSpec([], tf.float32, name="temperature"),
+    tf.TensorSpec([], tf.int32, name="top_k"),
+    tf.TensorSpec([], tf.float32, name="top_p"),
+    tf.TensorSpec([], tf.int64, name="seed"),
+    tf.TensorSpec([None], tf.string, name="stop"),
+]
+
 
 class CausalLMServer(tf.Module):
-    """Tokenizes prompts, decodes with a KV cache (XLA-compiled) and detokenizes, all in one TF graph.
+    """Tokenizes, decodes with a KV cache (XLA-compiled) and detokenizes, all in one TF graph.
 
-    `serve(prompts, max_new_tokens, temperature, top_k, top_p, seed)` (the serving signature) returns `text` (the completion
-    after each prompt, without the prompt), `token_count` (new tokens) and `ended` (True where the model
-    produced `<|endoftext|>`, False where it hit `max_new_tokens` or the context). Prompts start after
-    an `<|endoftext|>`, as training documents do, so an empty prompt is allowed. A prompt that leaves
-    less than `max_new_tokens` of context keeps only its last tokens. `max_new_tokens` outside
-    1..context-1 is an InvalidArgument error that says so.
+    Signatures (each returns `text`, the completion without the prompt; `token_count`, the new tokens
+    decoded; and `ended`, True where the model produced `<|endoftext|>` or a stop string, False where
+    it hit `max_new_tokens` or the context):
+      - `serving_default` (`serve`): prompts [batch] string, max_new_tokens, temperature, top_k,
+        top_p, seed, stop (see `tfllm.generation.decoding`).
+      - `beam_search`: prompts, max_new_tokens, stop; `num_beams` beams (fixed when exported).
+      - `chat` (for models trained on chats): history [batch, turns] string, right-padded with "",
+        oldest turn first, the user's last; the sampling inputs as in `serve`. Returns the reply.
+    Prompts start after an `<|endoftext|>`, as training documents do, so an empty prompt is allowed.
+    A prompt that leaves less than `max_new_tokens` of context keeps only its last tokens; a chat
+    history drops its oldest turns first. `stop` holds strings that end the text where one first
+    appears (empty: none). `max_new_tokens` outside 1..context-1 is an InvalidArgument error that says so.
 
     Example:
     >>> server = CausalLMServer(lm)  # doctest: +SKIP
     >>> server.serve(prompts=tf.constant(["Hello"]), max_new_tokens=tf.constant(8), temperature=tf.constant(0.0),
-    ...                 top_k=tf.constant(0), top_p=tf.constant(1.0), seed=tf.constant(0, tf.int64))  # doctest: +SKIP
+    ...              top_k=tf.constant(0), top_p=tf.constant(1.0), seed=tf.constant(0, tf.int64),
+    ...              stop=tf.constant([], tf.string))  # doctest: +SKIP
     """
 
-    def __init__(self, causal_lm, jit_compile=True):
+    def __init__(self, causal_lm, num_beams=4, chat=None, jit_compile=True):
         super().__init__(name="causal_lm_server")
         self.causal_lm = causal_lm
         self.tokenizer = causal_lm.tokenizer
         self.context_length = causal_lm.context_length
         self.end_token_id = causal_lm.end_token_id
-        self._decode = tf.function(lambda *args: decode(causal_lm, *args), jit_compile=jit_compile)
-        self.serve = tf.function(self._serve, input_signature=[
-            tf.TensorSpec([None], tf.string, name="prompts"),
-            tf.TensorSpec([], tf.int32, name="max_new_tokens"),
-            tf.TensorSpec([], tf.float32, name="temperature"),
-            tf.TensorSpec([], tf.int32, name="top_k"),
-            tf.TensorSpec([], tf.float32, name="top_p"),
-            tf.TensorSpec([], tf.int64, name="seed"),
-        ])
+        self.num_beams = num_beams
+        self.has_chat = causal_lm.chat if chat is None else chat
+        self._jit_compile = jit_compile
+        self._sample = tf.function(functools.partial(decode, causal_lm), jit_compile=jit_compile)
+        # Keyed by beam count; not tracked (SavedModel needs string keys), the exported one is `beam_search`.
+        self._beam_searches = NoDependency({})
+        prompts = tf.TensorSpec([None], tf.string, name="prompts")
+        self.serve = tf.function(self._serve, input_signature=[prompts] + _SAMPLING_SPECS)
+        self.beam_search = self.beam_search_function(num_beams)
+        self.chat = tf.function(self._chat, input_signature=[tf.TensorSpec([None, None], tf.string, name="history")]
+                                + _SAMPLING_SPECS)
 
-    def _serve(self, prompts, max_new_tokens, temperature, top_k, top_p, seed):
-        checks = [
+    def signatures(self):
+        """The functions to export, by signature name."""
+        signatures = {"serving_default": self.serve, "beam_search": self.beam_search}
+        if self.has_chat:
+            signatures["chat"] = self.chat
+        return signatures
+
+    def beam_search_function(self, num_beams):
+        """The `beam_search` signature's function for another beam count (traced once per count)."""
+        if num_beams not in self._beam_searches:
+            decoder = tf.function(functools.partial(beam_decode, self.causal_lm, num_beams=num_beams),
+                                  jit_compile=self._jit_compile)
+
+            def beam_search(prompts, max_new_tokens, stop):
+                return self._beam_search(prompts, max_new_tokens, stop, decoder)
+
+            self._beam_searches[num_beams] = tf.function(
+                beam_search, input_signature=[tf.TensorSpec([None], tf.string, name="prompts"), _SAMPLING_SPECS[0],
+                                 _SAMPLING_SPECS[-1]])
+        return self._beam_searches[num_beams]
+
+    def _checked(self, max_new_tokens, temperature=0.0, top_p=1.0):
+        return [
             tf.debugging.assert_greater(max_new_tokens, 0, message="max_new_tokens must be at least 1"),
             tf.debugging.assert_less(max_new_tokens, self.context_length,
                                      message=f"max_new_tokens must be below the context length {self.context_length}"),
             tf.debugging.assert_greater_equal(temperature, 0.0, message="temperature must be >= 0"),
             tf.debugging.assert_greater(top_p, 0.0, message="top_p must be in (0, 1]"),
         ]
-        with tf.control_dependencies(checks):
-            # Invalid UTF-8 becomes U+FFFD instead of failing the whole batch.
-            prompts = replace_invalid_utf8(prompts)
-        ids = self.tokenizer(prompts)
-        start = tf.fill([ids.nrows(), 1], self.end_token_id)
-        ids = tf.concat([tf.cast(start, ids.dtype), ids], axis=1)
-        room = self.context_length - max_new_tokens
-        ids = ids[:, -room:]
+
+    def _prompt_ids(self, prompts, room):
+        # Invalid UTF-8 becomes U+FFFD instead of failing the whole batch.
+        ids = self.tokenizer(replace_invalid_utf8(prompts))
+        return ids[:, -room:]
+
+    def _serve(self, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop):
+        with tf.control_dependencies(self._checked(max_new_tokens, temperature, top_p)):
+            room = self.context_length - max_new_tokens - 1
+        sample = functools.partial(self._sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+        return self._generate(self._prompt_ids(prompts, room), max_new_tokens, stop, sample)
+
+    def _beam_search(self, prompts, max_new_tokens, stop, decoder):
+        with tf.control_dependencies(self._checked(max_new_tokens)):
+            room = self.context_length - max_new_tokens - 1
+        return self._generate(self._prompt_ids(prompts, room), max_new_tokens, stop, decoder)
+
+    def _chat(self, history, max_new_tokens, temperature, top_k, top_p, seed, stop):
+        with tf.control_dependencies(self._checked(max_new_tokens, temperature, top_p)):
+            room = self.context_length - max_new_tokens - 1
+        ids = chat_prompt_ids(self.tokenizer, replace_invalid_utf8(history), room, self.end_token_id)
+        sample = functools.partial(self._sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+        return self._generate(ids, max_new_tokens, stop, sample)
+
+    def _generate(self, ids, max_new_tokens, stop, decoder):
+        """Runs `decoder(token_ids, prompt_mask, end_token_id, limit=...)` after an end token and the prompt ids."""
+        start = tf.fill([ids.nrows(), 1], tf.cast(self.end_token_id, ids.dtype))
+        ids = tf.concat([start, ids], axis=1)
         prompt_lengths = tf.cast(ids.row_lengths(), tf.int32)
         limit = tf.minimum(tf.reduce_max(prompt_lengths) + max_new_tokens, self.context_length)
         buffer = tf.minimum((limit + _BUFFER_STEP - 1) // _BUFFER_STEP * _BUFFER_STEP, self.context_length)
         shape = tf.cast(tf.stack([ids.nrows(out_type=tf.int32), buffer]), ids.row_splits.dtype)
         token_ids = tf.cast(ids.to_tensor(default_value=0, shape=shape), tf.int32)
         prompt_mask = tf.sequence_mask(prompt_lengths, buffer)
-        token_ids = self._decode(token_ids, prompt_mask, self.end_token_id, temperature, top_k, top_p, seed, limit)
+        token_ids = decoder(token_ids, prompt_mask, self.end_token_id, limit=limit)
 
         positions = tf.range(buffer)[tf.newaxis, :]
         new = tf.logical_and(positions >= prompt_lengths[:, tf.newaxis],
@@ -71,17 +134,30 @@ class CausalLMServer(tf.Module):
         is_end = tf.logical_and(new, tf.equal(token_ids, self.end_token_id))
         before_end = tf.equal(tf.cumsum(tf.cast(is_end, tf.int32), axis=1), 0)
         generated = tf.ragged.boolean_mask(token_ids, tf.logical_and(new, before_end))
-        return {
-            # Byte-level tokens can stop inside a multi-byte character: such bytes become U+FFFD.
-            "text": replace_invalid_utf8(self.tokenizer.detokenize(generated)),
-            "token_count": tf.cast(generated.row_lengths(), tf.int32),
-            "ended": tf.reduce_any(is_end, axis=1),
-        }
+        # Byte-level tokens can stop inside a multi-byte character: such bytes become U+FFFD.
+        text = replace_invalid_utf8(self.tokenizer.detokenize(generated))
+        text, stopped = _cut_at_stop_strings(text, stop)
+        return {"text": text, "token_count": tf.cast(generated.row_lengths(), tf.int32),
+                "ended": tf.logical_or(tf.reduce_any(is_end, axis=1), stopped)}
 
-    def example_inputs(self):
-        """Inputs for warmup records and the fresh-process check: greedy and sampled, odd prompts included."""
-        return {
-            "prompts": tf.constant(["Hello", "", "你好，世界 🙂", "x" * 2000]),
-            "max_new_tokens": tf.constant(8), "temperature": tf.constant(0.7), "top_k": tf.constant(20),
-            "top_p": tf.constant(0.9), "seed": tf.constant(7, tf.int64),
-        }
+    def example_requests(self):
+        """Inputs per signature for warmup records and the fresh-process check; odd prompts included."""
+        sampling = {"max_new_tokens": tf.constant(8), "temperature": tf.constant(0.7), "top_k": tf.constant(20),
+                    "top_p": tf.constant(0.9), "seed": tf.constant(7, tf.int64), "stop": tf.constant(["\n\n"])}
+        prompts = tf.constant(["Hello", "", "你好，世界 🙂", "x" * 2000])
+        requests = {"serving_default": {"prompts": prompts, **sampling},
+                    "beam_search": {"prompts": prompts[:2], "max_new_tokens": tf.constant(8),
+                                    "stop": tf.constant([], tf.string)}}
+        if self.has_chat:
+            requests["chat"] = {"history": tf.constant([["Hi!", "Hello.", "How are you?"], ["你好", "", ""]]),
+                                **sampling}
+        return requests
+
+
+def _cut_at_stop_strings(text, stop):
+    """Cuts each text where any non-empty `stop` string first appears; also says which texts were cut."""
+    stop = tf.boolean_mask(stop, tf.strings.length(stop) > 0)
+    escaped = tf.strings.regex_replace(stop, r"([\\.^$|?*+()\[\]{}])", r"\\\1")
+    pattern = tf.strings.join(["(?s)(", tf.strings.reduce_join(escaped, separator="|"), ").*$"])
+    cut = tf.cond(tf.size(stop) > 0, lambda: tf.strings.regex_replace(text, pattern, ""), lambda: text)
+    return cut, tf.not_equal(tf.strings.length(cut), tf.strings.length(text))
