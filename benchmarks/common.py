@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: SST-2 from ../shared/data and a timing callback."""
+"""Shared by the benchmarks: files of ../shared/data and a timing callback."""
 
 import os
 import sys
@@ -9,11 +9,16 @@ import keras
 SHARED_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 
 
-def sst2_path(split):
-    path = os.path.join(SHARED_DATA, "sst2", f"{split}.tsv")
+def shared_path(*parts):
+    """A file of ../shared/data; exits with a clear message when it is not there."""
+    path = os.path.join(SHARED_DATA, *parts)
     if not os.path.exists(path):
         sys.exit(f"needs {path}: the shared data folder beside the checkout")
     return path
+
+
+def sst2_path(split):
+    return shared_path("sst2", f"{split}.tsv")
 
 
 class StepTimer(keras.callbacks.Callback):

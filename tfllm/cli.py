@@ -1,6 +1,7 @@
-"""The `tfllm` command: train, evaluate, predict, export and convert, driven by YAML job configs."""
+"""The `tfllm` command: train, evaluate, predict, generate, chat, export and convert, driven by YAML job configs."""
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -9,20 +10,30 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _train(args):
-    from tfllm.jobs import text_classification
+def _job(config):
+    """The job module of a config's task."""
+    if config.task == "text_classification":
+        from tfllm.jobs import text_classification
 
-    text_classification.train(args.config)
+        return text_classification
+    from tfllm.jobs import causal_lm
+
+    return causal_lm
+
+
+def _train(args):
+    _job(args.config).train(args.config)
 
 
 def _evaluate(args):
-    from tfllm.jobs import text_classification
-
-    text_classification.evaluate(args.config, split=args.split, path=args.data)
+    _job(args.config).evaluate(args.config, split=args.split, path=args.data)
 
 
 def _predict(args):
     from tfllm.jobs import text_classification
+
+    if args.config.task != "text_classification":
+        raise ValueError(f"{args.config.path}: predict is for text_classification; use tfllm generate or tfllm chat")
 
     if args.input:
         rows = text_classification.predict_file(args.config, args.input)
@@ -40,9 +51,41 @@ def _predict(args):
 
 
 def _export(args):
-    from tfllm.jobs import text_classification
+    _job(args.config).export(args.config, version=args.version)
 
-    text_classification.export(args.config, version=args.version)
+
+def _generation_overrides(args):
+    names = ("max_new_tokens", "temperature", "top_k", "top_p", "seed", "num_beams", "stop")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def _loaded_lm(config):
+    from tfllm.jobs import causal_lm
+    from tfllm.tasks.causal_lm import CausalLM
+
+    if config.task not in ("causal_lm", "chat"):
+        raise ValueError(f"{config.path}: task {config.task} does not generate text")
+    return causal_lm, CausalLM.load(causal_lm.model_dir(config))
+
+
+def _generate(args):
+    causal_lm, lm = _loaded_lm(args.config)
+    prompts = args.prompt or [line.rstrip("\n") for line in sys.stdin]
+    config = dataclasses.replace(args.config, task="causal_lm")  # plain completion, also for chat models
+    texts = causal_lm.sampler(config, lm, **_generation_overrides(args))(prompts)
+    for prompt, text in zip(prompts, texts):
+        print(json.dumps({"prompt": prompt, "text": text}, ensure_ascii=False) if args.json else prompt + text)
+
+
+def _chat(args):
+    from tfllm.jobs.chat_session import run_chat
+
+    causal_lm, lm = _loaded_lm(args.config)
+    if args.config.task != "chat":
+        raise ValueError(f"{args.config.path}: chat needs a model trained with task: chat")
+    overrides = _generation_overrides(args)
+    overrides.pop("num_beams", None)
+    run_chat(causal_lm.sampler(args.config, lm, **overrides), sys.stdin, sys.stdout)
 
 
 def _convert(args):
@@ -91,6 +134,25 @@ def build_parser():
     export.add_argument("config")
     export.add_argument("--version", type=int, help="version number (default: the next free one)")
     export.set_defaults(run=_with_config(_export))
+
+    generation = argparse.ArgumentParser(add_help=False)
+    generation.add_argument("--max-new-tokens", type=int, help="tokens to generate (default: the config's)")
+    generation.add_argument("--temperature", type=float, help="0: greedy; higher: more varied")
+    generation.add_argument("--top-k", type=int, help="sample from the k most likely tokens (0: all)")
+    generation.add_argument("--top-p", type=float, help="sample from the most likely tokens holding this probability")
+    generation.add_argument("--seed", type=int, help="the same seed gives the same sample")
+    generation.add_argument("--stop", action="append", help="end the text where this string appears (repeatable)")
+
+    generate = commands.add_parser("generate", parents=[generation], help="continue prompts with a trained GPT-2")
+    generate.add_argument("config")
+    generate.add_argument("--prompt", action="append", help="a prompt (repeatable; default: one per stdin line)")
+    generate.add_argument("--num-beams", type=int, help="beam search with this many beams")
+    generate.add_argument("--json", action="store_true", help="print JSON lines with prompt and text")
+    generate.set_defaults(run=_with_config(_generate))
+
+    chat = commands.add_parser("chat", parents=[generation], help="talk with a chat model in the terminal")
+    chat.add_argument("config")
+    chat.set_defaults(run=_with_config(_chat))
 
     convert = commands.add_parser("convert", help="write a BERT backbone as TF-Hub encoder + preprocess SavedModels")
     convert.add_argument("source", help="any backbone source (see tfllm.backbones.load_backbone)")

@@ -11,12 +11,21 @@ import typing
 import yaml
 
 
+_TASKS = ("text_classification", "causal_lm", "chat")
+_DEFAULT_SOURCES = {"text_classification": "all-minilm-l6-v2"}
+
+
 @dataclasses.dataclass
 class BackboneConfig:
-    source: str = "all-minilm-l6-v2"  # see tfllm.backbones.load_backbone
+    # BERT tasks: see tfllm.backbones.load_backbone (default all-minilm-l6-v2). GPT-2 tasks: a KerasHub
+    # preset, a preset or Hugging Face dir (see tfllm.backbones.load_gpt2), or "scratch".
+    source: typing.Optional[str] = None
     preprocess: typing.Optional[str] = None  # TF-Hub encoders outside the handle table
     native: bool = True
-    sequence_length: int = 128
+    sequence_length: int = 128  # BERT: the longest input; GPT-2: the training window
+    size: str = "mini"  # scratch GPT-2: tiny | mini | small | base
+    vocabulary_size: int = 8000  # scratch GPT-2: byte-level BPE trained on data.train
+    context_length: int = 256  # scratch GPT-2: the longest prompt + generation
 
 
 @dataclasses.dataclass
@@ -24,7 +33,8 @@ class DataConfig:
     train: typing.Optional[str] = None
     validation: typing.Optional[str] = None
     test: typing.Optional[str] = None
-    format: typing.Optional[str] = None  # csv | tsv | jsonl; default from the extension
+    # csv | tsv | jsonl; GPT-2 tasks also text (.txt) and, for chat, dailydialog | json. Default: the extension.
+    format: typing.Optional[str] = None
     text_column: str = "text"
     text_pair_column: typing.Optional[str] = None
     label_column: str = "label"
@@ -32,6 +42,11 @@ class DataConfig:
     label_separator: str = "|"
     labels: typing.Optional[typing.List[str]] = None  # default: the labels seen in train
     on_bad_rows: str = "error"  # error | skip
+    document_separator: typing.Optional[str] = None  # causal_lm .txt files: between documents (default: none)
+    turns_field: str = "turns"  # chat JSONL: the list of turns
+    remove_spaces: bool = False  # chat: character-segmented Chinese such as LCCC
+    limit: typing.Optional[int] = None  # read only the first N examples of each file (quick runs)
+    validation_split: typing.Optional[float] = None  # GPT-2 tasks without data.validation: hold out the last share
 
 
 @dataclasses.dataclass
@@ -50,6 +65,20 @@ class TrainingConfig:
 
 
 @dataclasses.dataclass
+class GenerationConfig:
+    """Defaults of `tfllm generate` and `tfllm chat`, and the samples logged after each training epoch."""
+
+    max_new_tokens: int = 64
+    temperature: float = 0.8  # 0: greedy
+    top_k: int = 0  # 0: all tokens
+    top_p: float = 0.95
+    num_beams: int = 1  # > 1: beam search (the export's beam_search signature uses this many, default 4)
+    seed: int = 0
+    stop: typing.List[str] = dataclasses.field(default_factory=list)
+    samples: typing.List[str] = dataclasses.field(default_factory=list)  # prompts (chat: user messages)
+
+
+@dataclasses.dataclass
 class ExportConfig:
     root: str = "savedmodels"
     version: typing.Optional[int] = None  # default: the next free version
@@ -65,10 +94,12 @@ class JobConfig:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
     path: typing.Optional[str] = None  # the file it was read from
 
 
-_SECTIONS = {"backbone": BackboneConfig, "data": DataConfig, "training": TrainingConfig, "export": ExportConfig}
+_SECTIONS = {"backbone": BackboneConfig, "data": DataConfig, "training": TrainingConfig, "export": ExportConfig,
+             "generation": GenerationConfig}
 
 
 def _build(cls, values, where):
@@ -105,6 +136,10 @@ def load_config(path):
         if value and not os.path.isabs(value) and "://" not in value:
             setattr(config.data, split, os.path.join(base, value))
     config.run_dir = config.run_dir or os.path.join("runs", config.name)
-    if config.task != "text_classification":
-        raise ValueError(f"{path}: task {config.task!r} is not supported yet; supported: text_classification")
+    if config.task not in _TASKS:
+        raise ValueError(f"{path}: unknown task {config.task!r}; supported: {', '.join(_TASKS)}")
+    config.backbone.source = config.backbone.source or _DEFAULT_SOURCES.get(config.task)
+    if not config.backbone.source:
+        raise ValueError(f"{path}: backbone.source is required for task {config.task} "
+                         "(a GPT-2 preset such as gpt2_base_en, a preset or Hugging Face dir, or scratch)")
     return config

@@ -10,24 +10,51 @@ completion exactly, in-process and from an exported SavedModel (XLA takes 32-bit
 is used modulo 2**32).
 """
 
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
 
 def next_tokens(logits, temperature, top_k, top_p, seed, position):
     """One token per row from logits [batch, vocabulary] (float32); see the module doc for the parameters."""
-    vocabulary_size = logits.shape[-1]
-    # A full sort with a static size: XLA needs top_k's k at compile time, and k here is a tensor.
-    sorted_logits, sorted_ids = tf.math.top_k(logits, k=vocabulary_size)
-    rank = tf.range(vocabulary_size)[tf.newaxis, :]
-    keep = tf.logical_or(top_k <= 0, rank < top_k)
-    scaled = sorted_logits / tf.maximum(temperature, 1e-6)
-    probabilities = tf.nn.softmax(tf.where(keep, scaled, -1e9))
-    keep = tf.logical_and(keep, tf.cumsum(probabilities, axis=-1, exclusive=True) < top_p)  # always keeps rank 0
-    draws = tf.random.stateless_categorical(tf.where(keep, scaled, -1e9), 1,
-                                            seed=tf.stack([tf.cast(seed, tf.int32), tf.cast(position, tf.int32)]))
-    sampled = tf.gather(sorted_ids, draws[:, 0], batch_dims=1)
-    return tf.where(temperature > 0.0, sampled, sorted_ids[:, 0])
+    # No sort: a full sort of a 50k vocabulary costs ~30 ms per step under XLA on CPU, more than the model.
+    # The top-k and top-p cut-offs are found by bisection on a threshold instead (elementwise passes,
+    # well under a millisecond); tokens tied at a cut-off are all kept. Each rule runs only when it is on.
+    def sample():
+        scaled = logits / temperature
+
+        def keep_top_k(scores):
+            kth_largest = _largest_threshold(scores, lambda t: tf.reduce_sum(tf.cast(scores >= t, tf.float32), -1),
+                                             tf.cast(top_k, tf.float32))
+            return tf.where(scores >= kth_largest, scores, -1e9)
+
+        def keep_top_p(scores):
+            probabilities = tf.nn.softmax(scores)
+            nucleus = _largest_threshold(
+                probabilities, lambda t: tf.reduce_sum(tf.where(probabilities >= t, probabilities, 0.0), -1), top_p)
+            return tf.where(probabilities >= nucleus, scores, -1e9)  # always keeps the most likely token
+
+        scaled = tf.cond(top_k > 0, lambda: keep_top_k(scaled), lambda: scaled)
+        scaled = tf.cond(top_p < 1.0, lambda: keep_top_p(scaled), lambda: scaled)
+        # Gumbel-max: argmax(scores + Gumbel noise) is a draw from softmax(scores), and unlike
+        # stateless_categorical (~14 ms per step on a 50k vocabulary under XLA) it is elementwise.
+        uniform = tf.random.stateless_uniform(tf.shape(scaled), tf.stack([tf.cast(seed, tf.int32),
+                                                                         tf.cast(position, tf.int32)]),
+                                              minval=np.finfo(np.float32).tiny, maxval=1.0, alg="philox")
+        return tf.argmax(scaled - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
+
+    return tf.cond(temperature > 0.0, sample, lambda: tf.argmax(logits, axis=-1, output_type=tf.int32))
+
+
+def _largest_threshold(values, amount_at_least, target, iterations=32):
+    """Per row, the largest t in [min, max] of `values` with amount_at_least(t) >= target (a decreasing function)."""
+    low = tf.reduce_min(values, axis=-1, keepdims=True)
+    high = tf.reduce_max(values, axis=-1, keepdims=True)
+    for _ in range(iterations):
+        middle = (low + high) / 2
+        enough = (amount_at_least(middle) >= target)[:, tf.newaxis]
+        low, high = tf.where(enough, middle, low), tf.where(enough, high, middle)
+    return low
 
 
 def decode(causal_lm, token_ids, prompt_mask, end_token_id, temperature, top_k, top_p, seed, limit=None):

@@ -10,7 +10,7 @@ from tfllm.tasks.chat_format import chat_prompt_ids
 from tfllm.text.utf8 import replace_invalid_utf8
 
 # Decoding buffers are padded to a multiple of this, so XLA compiles a few shapes, not one per request.
-_BUFFER_STEP = 32
+_BUFFER_STEP = 16
 
 _SAMPLING_SPECS = [
     tf.TensorSpec([], tf.int32, name="max_new_tokens"),

@@ -1,0 +1,178 @@
+"""Train, evaluate, generate from, chat with and export GPT-2 language models from a `JobConfig`.
+
+Two tasks share this job: `causal_lm` (plain-text documents, packed) and `chat` (multi-turn dialogues,
+loss on the replies; see `tfllm.tasks.chat_format`).
+"""
+
+import json
+import os
+
+import keras
+
+from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
+from tfllm.data.corpus_readers import read_dialogues, read_documents
+from tfllm.export.saved_model_export import export_for_serving
+from tfllm.tasks.causal_lm import CausalLM
+from tfllm.tasks.causal_lm_serving import CausalLMServer
+from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
+from tfllm.training.callbacks import training_callbacks
+from tfllm.training.generation_samples import GenerationSamples
+from tfllm.training.optimizer import adamw_with_warmup
+
+SCRATCH = "scratch"
+
+
+def model_dir(config):
+    return os.path.join(config.run_dir, "model")
+
+
+def read_split(config, path):
+    """Documents (causal_lm) or turn tuples (chat) of one data file, at most `data.limit` of them."""
+    data = config.data
+    if config.task == "chat":
+        result = read_dialogues(path, data.format, data.turns_field, data.remove_spaces, data.on_bad_rows)
+        examples = [dialogue.turns for dialogue in result.examples]
+    else:
+        result = read_documents(path, data.format, data.text_column, data.document_separator, data.on_bad_rows)
+        examples = result.examples
+    if result.bad_rows:
+        print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
+    return examples[: data.limit] if data.limit else examples
+
+
+def training_splits(config):
+    """(train, validation) examples; validation is None, a file, or the last `data.validation_split` of train."""
+    if not config.data.train:
+        raise ValueError(f"{config.path}: data.train is not set")
+    train_examples = read_split(config, config.data.train)
+    if config.data.validation:
+        return train_examples, read_split(config, config.data.validation)
+    if config.data.validation_split:
+        # The last share, not a random one: neighbouring documents of a corpus would leak into training.
+        cut = len(train_examples) - max(1, int(len(train_examples) * config.data.validation_split))
+        return train_examples[:cut], train_examples[cut:]
+    return train_examples, None
+
+
+def _scratch_vocabulary(config, examples):
+    """Trains (once per run dir, so a resumed run keeps it) a byte-level BPE vocabulary on the training texts."""
+    directory = os.path.join(config.run_dir, "tokenizer")
+    files = os.path.join(directory, "vocab.json"), os.path.join(directory, "merges.txt")
+    if not all(os.path.exists(f) for f in files):
+        os.makedirs(directory, exist_ok=True)
+        corpus = os.path.join(directory, "corpus.txt")
+        with open(corpus, "w", encoding="utf-8") as f:
+            for example in examples:
+                f.write("\n".join(example) if isinstance(example, tuple) else example)
+                f.write("\n")
+        files = train_byte_pair_vocabulary([corpus], directory, vocabulary_size=config.backbone.vocabulary_size)
+        os.remove(corpus)
+    return files
+
+
+def build(config, train_examples):
+    """The `CausalLM` a config starts from: a pretrained GPT-2, or a fresh one with a BPE vocabulary of the data."""
+    backbone = config.backbone
+    if backbone.source == SCRATCH:
+        parts = gpt2_from_scratch(backbone.size, *_scratch_vocabulary(config, train_examples),
+                                  max_sequence_length=backbone.context_length, dropout=config.training.dropout)
+    else:
+        parts = load_gpt2(backbone.source, dropout=config.training.dropout)
+    return CausalLM(*parts, chat=config.task == "chat")
+
+
+def _dataset(config, lm, examples, training):
+    make = lm.make_chat_dataset if config.task == "chat" else lm.make_dataset
+    return make(examples, sequence_length=config.backbone.sequence_length, batch_size=config.training.batch_size,
+                training=training, seed=config.training.seed)
+
+
+def sampler(config, lm, **overrides):
+    """A function from prompts (chat: histories) to texts, with the config's generation settings."""
+    settings = {**_generation_settings(config), **overrides}
+    if config.task == "chat":
+        settings.pop("num_beams")
+        return lambda histories: lm.reply(histories, **settings)
+    return lambda prompts: lm.generate_text(prompts, **settings)
+
+
+def _generation_settings(config):
+    g = config.generation
+    return dict(max_new_tokens=g.max_new_tokens, temperature=g.temperature, top_k=g.top_k, top_p=g.top_p,
+                seed=g.seed, num_beams=g.num_beams, stop=list(g.stop))
+
+
+def train(config, verbose="auto"):
+    """Fine-tunes (or trains from scratch) as `config` says; saves the model in `<run_dir>/model`.
+
+    An interrupted run resumes from its last finished epoch when started again. Returns the `CausalLM`.
+    """
+    keras.utils.set_random_seed(config.training.seed)
+    train_examples, validation_examples = training_splits(config)
+    lm = build(config, train_examples)
+    train_data = _dataset(config, lm, train_examples, True)
+    validation_data = _dataset(config, lm, validation_examples, False) if validation_examples else None
+    training = config.training
+    steps = len(train_data) * training.epochs
+    lm.compile(optimizer=adamw_with_warmup(training.learning_rate, steps, training.warmup_fraction,
+                                           training.weight_decay))
+    monitor = "val_loss" if validation_data is not None else "loss"
+    callbacks = training_callbacks(config.run_dir, monitor=monitor, patience=training.early_stopping_patience)
+    if config.generation.samples:
+        generate = sampler(config, lm)
+        if config.task == "chat":  # each sample prompt is the first message of a conversation
+            generate = lambda messages, reply=generate: reply([[message] for message in messages])  # noqa: E731
+        samples = GenerationSamples(generate, config.generation.samples, os.path.join(config.run_dir, "tensorboard"))
+        callbacks.insert(1, samples)
+    history = lm.fit(train_data, validation_data=validation_data, epochs=training.epochs, verbose=verbose,
+                     callbacks=callbacks)
+    best = os.path.join(config.run_dir, "checkpoints", "best.weights.h5")
+    if os.path.exists(best):
+        lm.load_weights(best)
+    lm.save_to_dir(model_dir(config))
+    with open(os.path.join(config.run_dir, "history.json"), "w") as f:
+        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f, indent=2)
+    print(f"saved the model in {model_dir(config)}")
+    return lm
+
+
+def evaluate(config, split="validation", path=None, lm=None):
+    """Loss, token accuracy and perplexity on a split (replies only, for chats); writes report.json.
+
+    Without a validation file, the validation split is the share `data.validation_split` held out in training.
+    """
+    path = path or getattr(config.data, split)
+    if path:
+        examples = read_split(config, path)
+    elif split == "validation" and config.data.validation_split:
+        examples = training_splits(config)[1]
+        path = f"{config.data.train} (the last {config.data.validation_split:.0%})"
+    else:
+        raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
+    lm = lm or CausalLM.load(model_dir(config))
+    lm.compile()
+    data = _dataset(config, lm, examples, False)
+    report = {k: float(v) for k, v in lm.evaluate(data, verbose=0, return_dict=True).items()}
+    report.update(data=path, tokens=int(sum(float(w.numpy().sum()) for _, _, w in data)))
+    directory = os.path.join(config.run_dir, "evaluation", split)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "report.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"{path}: perplexity {report['perplexity']:.2f}, token accuracy {report['accuracy']:.4f} "
+          f"over {report['tokens']} target tokens\nreport written to {directory}")
+    return report
+
+
+def export(config, version=None):
+    """Exports the trained model to `<export.root>/<name>/<version>/`; returns the version directory."""
+    lm = CausalLM.load(model_dir(config))
+    num_beams = config.generation.num_beams if config.generation.num_beams > 1 else 4
+    server = CausalLMServer(lm, num_beams=num_beams)
+    metadata = {"task": config.task, "backbone": config.backbone.source, "context_length": lm.context_length,
+                "end_token_id": lm.end_token_id, "signatures": sorted(server.signatures()), "num_beams": num_beams}
+    path, check = export_for_serving(server, config.export.root, config.name, version or config.export.version,
+                                     metadata, config.export.base_path)
+    signatures = ", ".join(sorted(check["signatures"]))
+    print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match for {signatures}")
+    print(f"SavedModel for TF Serving: {os.path.abspath(path)}")
+    return path
