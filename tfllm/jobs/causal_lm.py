@@ -12,10 +12,10 @@ import keras
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.data.corpus_readers import read_dialogues, read_documents
 from tfllm.export.saved_model_export import export_for_serving
+from tfllm.jobs.fitting import fit_and_save
 from tfllm.tasks.causal_lm import CausalLM
 from tfllm.tasks.causal_lm_serving import CausalLMServer
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
-from tfllm.training.callbacks import training_callbacks
 from tfllm.training.generation_samples import GenerationSamples
 from tfllm.training.optimizer import adamw_with_warmup
 
@@ -116,23 +116,14 @@ def train(config, verbose="auto"):
     steps = len(train_data) * training.epochs
     lm.compile(optimizer=adamw_with_warmup(training.learning_rate, steps, training.warmup_fraction,
                                            training.weight_decay))
-    monitor = "val_loss" if validation_data is not None else "loss"
-    callbacks = training_callbacks(config.run_dir, monitor=monitor, patience=training.early_stopping_patience)
+    samples = []
     if config.generation.samples:
         generate = sampler(config, lm)
         if config.task == "chat":  # each sample prompt is the first message of a conversation
             generate = lambda messages, reply=generate: reply([[message] for message in messages])  # noqa: E731
-        samples = GenerationSamples(generate, config.generation.samples, os.path.join(config.run_dir, "tensorboard"))
-        callbacks.insert(1, samples)
-    history = lm.fit(train_data, validation_data=validation_data, epochs=training.epochs, verbose=verbose,
-                     callbacks=callbacks)
-    best = os.path.join(config.run_dir, "checkpoints", "best.weights.h5")
-    if os.path.exists(best):
-        lm.load_weights(best)
-    lm.save_to_dir(model_dir(config))
-    with open(os.path.join(config.run_dir, "history.json"), "w") as f:
-        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f, indent=2)
-    print(f"saved the model in {model_dir(config)}")
+        samples.append(GenerationSamples(generate, config.generation.samples,
+                                         os.path.join(config.run_dir, "tensorboard")))
+    fit_and_save(lm, config, train_data, validation_data, model_dir(config), verbose, samples)
     return lm
 
 

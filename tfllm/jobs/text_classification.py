@@ -12,9 +12,9 @@ from tfllm.data.readers import ColumnSpec, read_text_examples
 from tfllm.evaluation.classification_report import (
     classification_report, format_report, multi_label_report, write_report)
 from tfllm.export.saved_model_export import export_for_serving
+from tfllm.jobs.fitting import fit_and_save
 from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier
 from tfllm.tasks.text_classifier_serving import TextClassifierServer
-from tfllm.training.callbacks import training_callbacks
 from tfllm.training.optimizer import adamw_with_warmup
 
 
@@ -64,17 +64,7 @@ def train(config, verbose="auto"):
     steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
     classifier.compile(optimizer=adamw_with_warmup(
         training.learning_rate, steps_per_epoch * training.epochs, training.warmup_fraction, training.weight_decay))
-    monitor = "val_loss" if validation_data is not None else "loss"
-    history = classifier.fit(
-        train_data, validation_data=validation_data, epochs=training.epochs, verbose=verbose,
-        callbacks=training_callbacks(config.run_dir, monitor=monitor, patience=training.early_stopping_patience))
-    best = os.path.join(config.run_dir, "checkpoints", "best.weights.h5")
-    if os.path.exists(best):
-        classifier.load_weights(best)
-    classifier.save_to_dir(model_dir(config))
-    with open(os.path.join(config.run_dir, "history.json"), "w") as f:
-        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f, indent=2)
-    print(f"saved the model in {model_dir(config)}")
+    fit_and_save(classifier, config, train_data, validation_data, model_dir(config), verbose)
     return classifier
 
 
