@@ -175,6 +175,12 @@ export: {{root: {tmp_path / 'savedmodels'}}}
         process.kill()
         os.close(primary)
 
+    generated = subprocess.run([sys.executable, "-m", "tfllm.cli", "generate", str(config), "--prompt",
+                                "User: what is your name\nBot:", "--num-beams", "2", "--json"],
+                               capture_output=True, text=True)
+    assert generated.returncode == 0, generated.stderr[-3000:]
+    assert json.loads(generated.stdout.splitlines()[-1])["text"].startswith(" i am bot")
+
     exported = run("export")
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert "outputs match for beam_search, chat, serving_default" in exported.stdout
