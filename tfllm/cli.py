@@ -80,12 +80,10 @@ def _generate(args):
 def _chat(args):
     from tfllm.jobs.chat_session import run_chat
 
-    causal_lm, lm = _loaded_lm(args.config)
     if args.config.task != "chat":
         raise ValueError(f"{args.config.path}: chat needs a model trained with task: chat")
-    overrides = _generation_overrides(args)
-    overrides.pop("num_beams", None)
-    run_chat(causal_lm.sampler(args.config, lm, **overrides), sys.stdin, sys.stdout)
+    causal_lm, lm = _loaded_lm(args.config)
+    run_chat(causal_lm.sampler(args.config, lm, **_generation_overrides(args)), sys.stdin, sys.stdout)
 
 
 def _convert(args):

@@ -84,14 +84,17 @@ class CausalLMServer(tf.Module):
                                  _SAMPLING_SPECS[-1]])
         return self._beam_searches[num_beams]
 
-    def _checked(self, max_new_tokens, temperature=0.0, top_p=1.0):
-        return [
+    def _prompt_room(self, max_new_tokens, temperature=0.0, top_p=1.0):
+        """Prompt tokens that fit beside the start token and `max_new_tokens`; computed after the input checks."""
+        checks = [
             tf.debugging.assert_greater(max_new_tokens, 0, message="max_new_tokens must be at least 1"),
             tf.debugging.assert_less(max_new_tokens, self.context_length,
                                      message=f"max_new_tokens must be below the context length {self.context_length}"),
             tf.debugging.assert_greater_equal(temperature, 0.0, message="temperature must be >= 0"),
             tf.debugging.assert_greater(top_p, 0.0, message="top_p must be in (0, 1]"),
         ]
+        with tf.control_dependencies(checks):
+            return self.context_length - max_new_tokens - 1
 
     def _prompt_ids(self, prompts, room):
         # Invalid UTF-8 becomes U+FFFD instead of failing the whole batch.
@@ -99,19 +102,16 @@ class CausalLMServer(tf.Module):
         return ids[:, -room:]
 
     def _serve(self, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop):
-        with tf.control_dependencies(self._checked(max_new_tokens, temperature, top_p)):
-            room = self.context_length - max_new_tokens - 1
+        room = self._prompt_room(max_new_tokens, temperature, top_p)
         sample = functools.partial(self._sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
         return self._generate(self._prompt_ids(prompts, room), max_new_tokens, stop, sample)
 
     def _beam_search(self, prompts, max_new_tokens, stop, decoder):
-        with tf.control_dependencies(self._checked(max_new_tokens)):
-            room = self.context_length - max_new_tokens - 1
+        room = self._prompt_room(max_new_tokens)
         return self._generate(self._prompt_ids(prompts, room), max_new_tokens, stop, decoder)
 
     def _chat(self, history, max_new_tokens, temperature, top_k, top_p, seed, stop):
-        with tf.control_dependencies(self._checked(max_new_tokens, temperature, top_p)):
-            room = self.context_length - max_new_tokens - 1
+        room = self._prompt_room(max_new_tokens, temperature, top_p)
         ids = chat_prompt_ids(self.tokenizer, replace_invalid_utf8(history), room, self.end_token_id)
         sample = functools.partial(self._sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
         return self._generate(ids, max_new_tokens, stop, sample)
