@@ -11,7 +11,7 @@ import typing
 import yaml
 
 
-_TASKS = ("text_classification", "causal_lm", "chat")
+_TASKS = ("text_classification", "causal_lm", "chat", "conditional_generation")
 _DEFAULT_SOURCES = {"text_classification": "all-minilm-l6-v2"}
 
 
@@ -33,8 +33,10 @@ class DataConfig:
     train: typing.Optional[str] = None
     validation: typing.Optional[str] = None
     test: typing.Optional[str] = None
-    # csv | tsv | jsonl; GPT-2 tasks also text (.txt) and, for chat, dailydialog | json. Default: the extension.
+    # csv | tsv | jsonl | json (one array of objects); causal_lm also text (.txt); chat: jsonl | tsv |
+    # dailydialog | json (an object of splits, path#split). Default: from the extension.
     format: typing.Optional[str] = None
+    column_names: typing.Optional[typing.List[str]] = None  # CSV/TSV without a header row: its columns
     text_column: str = "text"
     text_pair_column: typing.Optional[str] = None
     label_column: str = "label"
@@ -44,9 +46,14 @@ class DataConfig:
     on_bad_rows: str = "error"  # error | skip
     document_separator: typing.Optional[str] = None  # causal_lm .txt files: between documents (default: none)
     turns_field: str = "turns"  # chat JSONL: the list of turns
+    source_column: str = "source"  # conditional_generation: the input text ...
+    target_column: str = "target"  # ... and the text to generate from it
+    source_prefix: str = ""  # conditional_generation prompts: source_prefix + source + target_prefix
+    target_prefix: str = "\nTarget:"
     remove_spaces: bool = False  # chat: character-segmented Chinese such as LCCC
     limit: typing.Optional[int] = None  # read only the first N examples of each file (quick runs)
-    validation_split: typing.Optional[float] = None  # GPT-2 tasks without data.validation: hold out the last share
+    # GPT-2 tasks without data.validation: hold out the last share (conditional_generation: a seeded random share)
+    validation_split: typing.Optional[float] = None
 
 
 @dataclasses.dataclass

@@ -1,4 +1,4 @@
-"""Readers for language-model data: plain-text documents and multi-turn dialogues.
+"""Readers for language-model data: plain-text documents, source/target pairs and multi-turn dialogues.
 
 The same rules as the classification readers: every bad row is reported as file:line:field, and the
 `on_bad_rows` policy either stops the read or skips and lists them.
@@ -28,7 +28,8 @@ class Dialogue:
     source: str = ""
 
 
-def read_documents(path, file_format=None, text_column="text", document_separator=None, on_bad_rows="error"):
+def read_documents(path, file_format=None, text_column="text", document_separator=None, on_bad_rows="error",
+                   column_names=None):
     """Reads plain-text documents for causal-LM training.
 
     Args:
@@ -36,6 +37,7 @@ def read_documents(path, file_format=None, text_column="text", document_separato
             JSONL file with one document per row in `text_column`.
         file_format: "text", "csv", "tsv" or "jsonl"; by default from the extension (.txt: text).
         document_separator: for text files, the string between documents (e.g. "\\n\\n"); None: one document.
+        column_names: the columns of a CSV/TSV file without a header row, in order.
 
     Returns:
         A `ReadResult` whose examples are the document strings.
@@ -44,7 +46,8 @@ def read_documents(path, file_format=None, text_column="text", document_separato
         raise FileNotFoundError(f"{path}: no such file")
     file_format = file_format or ("text" if os.path.splitext(path)[1].lower() in (".txt", "") else None)
     if file_format != "text":
-        result = read_text_examples(path, ColumnSpec(text=text_column, label=None), file_format, on_bad_rows)
+        result = read_text_examples(path, ColumnSpec(text=text_column, label=None), file_format, on_bad_rows,
+                                    column_names)
         return ReadResult([example.text for example in result.examples], result.bad_rows)
     bad_rows = []
     text = "".join(line for _, line in _decoded_lines(path, bad_rows))
@@ -53,6 +56,26 @@ def read_documents(path, file_format=None, text_column="text", document_separato
     if not documents and not bad_rows:
         bad_rows.append(BadRow(path, 1, "<text>", "the file has no text"))
     return _apply_policy(ReadResult(documents, bad_rows), on_bad_rows)
+
+
+def read_pairs(path, file_format=None, source_column="source", target_column="target", column_names=None,
+               on_bad_rows="error"):
+    """Reads (source, target) text pairs for conditional generation (summarization, translation).
+
+    Args:
+        path: a CSV, TSV, JSONL or JSON-array file (see `tfllm.data.read_text_examples`).
+        column_names: the columns of a CSV/TSV file without a header row, in order.
+
+    Returns:
+        A `ReadResult` whose examples are (source, target) tuples.
+
+    Example:
+    >>> read_pairs("cmn.txt", "tsv", "english", "chinese", ["english", "chinese", "attribution"]).examples[0]  # doctest: +SKIP
+    ('Hi.', '嗨。')
+    """
+    columns = ColumnSpec(text=source_column, text_pair=target_column, label=None)
+    result = read_text_examples(path, columns, file_format, on_bad_rows, column_names)
+    return ReadResult([(example.text, example.text_pair) for example in result.examples], result.bad_rows)
 
 
 def _turns_from(value, path, line, field, bad_rows, remove_spaces):

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tfllm.data.examples import BadRow, DataError, TextExample
 
-_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}
 
 
 @dataclasses.dataclass
@@ -98,7 +98,7 @@ def _file_kind(delimiter):
     return "TSV" if delimiter == "\t" else "CSV"
 
 
-def _read_delimited(path, columns, delimiter, bad_rows):
+def _read_delimited(path, columns, delimiter, bad_rows, column_names=None):
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # TSV (GLUE) keeps quotes as text
     lines = _decoded_lines(path, bad_rows)
     line_numbers = []
@@ -109,14 +109,15 @@ def _read_delimited(path, columns, delimiter, bad_rows):
             yield text
 
     reader = csv.reader(text_lines(), delimiter=delimiter, quoting=quoting)
-    header = next(reader, None)
+    header = list(column_names) if column_names else next(reader, None)
     if header is None:
         raise DataError([BadRow(path, 1, "<header>", "the file is empty; a header row naming the columns is needed")])
     header = [name.strip() for name in header]
     wanted = [c for c in (columns.text, columns.text_pair, columns.label) if c]
     absent = [c for c in wanted if c not in header]
     if absent:
-        raise DataError([BadRow(path, 1, c, f"no such column; the header has {header}") for c in absent])
+        where = "column_names are" if column_names else "the header has"
+        raise DataError([BadRow(path, 1, c, f"no such column; {where} {header}") for c in absent])
     examples = []
     while True:
         first_line = len(line_numbers)  # a quoted field may span lines: report the row's first one
@@ -131,7 +132,7 @@ def _read_delimited(path, columns, delimiter, bad_rows):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # blank line: there is no row to lose
         if len(row) != len(header):
-            bad_rows.append(BadRow(path, line, "<row>", f"has {len(row)} fields, the header has {len(header)}"))
+            bad_rows.append(BadRow(path, line, "<row>", f"has {len(row)} fields, expected {len(header)} ({header})"))
             continue
         example = _example_from_record(dict(zip(header, row)), columns, path, line, bad_rows)
         if example:
@@ -158,6 +159,33 @@ def _read_jsonl(path, columns, bad_rows):
     return examples
 
 
+def _read_json_array(path, columns, bad_rows):
+    """A file holding one JSON array of objects; the "line" of a record is its index in the array, from 1."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        try:
+            records = json.loads(f.read().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise DataError([BadRow(path, 1, "<file>", f"not a UTF-8 JSON file: {error}")]) from None
+    if not isinstance(records, list):
+        raise DataError([BadRow(path, 1, "<file>", f"expected a JSON array of objects, got {type(records).__name__}")])
+    examples = []
+    for index, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            bad_rows.append(BadRow(path, index, "<row>", "expected a JSON object"))
+            continue
+        example = _example_from_record(record, columns, path, index, bad_rows)
+        if example:
+            examples.append(example)
+    return examples
+
+
+def _json_kind(path):
+    """ "json" for a file that starts with a JSON array, else "jsonl"."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        start = f.read(4096).lstrip()
+    return "json" if start.startswith(b"[") else "jsonl"
+
+
 def _apply_policy(result, on_bad_rows):
     if on_bad_rows not in ("error", "skip"):
         raise ValueError(f"on_bad_rows must be 'error' or 'skip', not {on_bad_rows!r}")
@@ -168,14 +196,17 @@ def _apply_policy(result, on_bad_rows):
     return result
 
 
-def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows="error"):
-    """Reads a CSV, TSV or JSONL file of texts (and labels) into validated examples.
+def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows="error", column_names=None):
+    """Reads a CSV, TSV, JSONL or JSON file of texts (and labels) into validated examples.
 
     Args:
-        path: the file (any `tf.io.gfile` path). CSV and TSV files start with a header row.
+        path: the file (any `tf.io.gfile` path). CSV and TSV files start with a header row, unless
+            `column_names` names their columns.
         columns: a `ColumnSpec` naming the fields.
-        file_format: "csv", "tsv" or "jsonl"; by default from the file's extension.
+        file_format: "csv", "tsv", "jsonl" or "json" (one array of objects; a record's "line" is its
+            index); by default from the file's extension (.json: whichever of the two the file holds).
         on_bad_rows: "error" stops on any bad row, listing them all; "skip" leaves them out and counts them.
+        column_names: for CSV and TSV files without a header row, the names of their columns in order.
 
     Returns:
         A `ReadResult` with the examples and the bad rows.
@@ -190,14 +221,17 @@ def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows
     """
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
-    file_format = file_format or _FORMATS.get(os.path.splitext(path)[1].lower())
+    extension = os.path.splitext(path)[1].lower()
+    file_format = file_format or (_json_kind(path) if extension == ".json" else _FORMATS.get(extension))
     bad_rows = []
     if file_format in ("csv", "tsv"):
-        examples = _read_delimited(path, columns, "," if file_format == "csv" else "\t", bad_rows)
+        examples = _read_delimited(path, columns, "," if file_format == "csv" else "\t", bad_rows, column_names)
     elif file_format == "jsonl":
         examples = _read_jsonl(path, columns, bad_rows)
+    elif file_format == "json":
+        examples = _read_json_array(path, columns, bad_rows)
     else:
-        raise ValueError(f"{path}: unknown format {file_format!r}; use csv, tsv or jsonl")
+        raise ValueError(f"{path}: unknown format {file_format!r}; use csv, tsv, jsonl or json")
     return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows)
 
 

@@ -1,20 +1,25 @@
 """Train, evaluate, generate from, chat with and export GPT-2 language models from a `JobConfig`.
 
-Two tasks share this job: `causal_lm` (plain-text documents, packed) and `chat` (multi-turn dialogues,
-loss on the replies; see `tfllm.tasks.chat_format`).
+Three tasks share this job: `causal_lm` (plain-text documents, packed), `chat` (multi-turn dialogues,
+loss on the replies; see `tfllm.tasks.chat_format`) and `conditional_generation` (source -> target
+pairs such as summaries and translations, loss on the targets; see `tfllm.tasks.prompt_format`).
 """
 
+import dataclasses
 import json
 import os
+import random
 
 import keras
 
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
-from tfllm.data.corpus_readers import read_dialogues, read_documents
+from tfllm.data.corpus_readers import read_dialogues, read_documents, read_pairs
+from tfllm.evaluation.generation_metrics import generation_scores
 from tfllm.export.saved_model_export import export_for_serving
 from tfllm.jobs.fitting import fit_and_save
 from tfllm.tasks.causal_lm import CausalLM
 from tfllm.tasks.causal_lm_serving import CausalLMServer
+from tfllm.tasks.prompt_format import PromptFormat
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 from tfllm.training.generation_samples import GenerationSamples
 from tfllm.training.optimizer import adamw_with_warmup
@@ -27,13 +32,18 @@ def model_dir(config):
 
 
 def read_split(config, path):
-    """Documents (causal_lm) or turn tuples (chat) of one data file, at most `data.limit` of them."""
+    """Documents (causal_lm), turn tuples (chat) or (source, target) pairs of one file, at most `data.limit`."""
     data = config.data
     if config.task == "chat":
         result = read_dialogues(path, data.format, data.turns_field, data.remove_spaces, data.on_bad_rows)
         examples = [dialogue.turns for dialogue in result.examples]
+    elif config.task == "conditional_generation":
+        result = read_pairs(path, data.format, data.source_column, data.target_column, data.column_names,
+                            data.on_bad_rows)
+        examples = result.examples
     else:
-        result = read_documents(path, data.format, data.text_column, data.document_separator, data.on_bad_rows)
+        result = read_documents(path, data.format, data.text_column, data.document_separator, data.on_bad_rows,
+                                data.column_names)
         examples = result.examples
     if result.bad_rows:
         print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
@@ -41,14 +51,19 @@ def read_split(config, path):
 
 
 def training_splits(config):
-    """(train, validation) examples; validation is None, a file, or the last `data.validation_split` of train."""
+    """(train, validation) examples; validation is None, a file, or a `data.validation_split` share of train.
+
+    The share is the last one for documents and dialogues (neighbours in a corpus would leak into
+    training), and a seeded random one for pairs (files of pairs are often sorted, e.g. by length).
+    """
     if not config.data.train:
         raise ValueError(f"{config.path}: data.train is not set")
     train_examples = read_split(config, config.data.train)
     if config.data.validation:
         return train_examples, read_split(config, config.data.validation)
     if config.data.validation_split:
-        # The last share, not a random one: neighbouring documents of a corpus would leak into training.
+        if config.task == "conditional_generation":
+            random.Random(config.training.seed).shuffle(train_examples)
         cut = len(train_examples) - max(1, int(len(train_examples) * config.data.validation_split))
         return train_examples[:cut], train_examples[cut:]
     return train_examples, None
@@ -78,11 +93,15 @@ def build(config, train_examples):
                                   max_sequence_length=backbone.context_length, dropout=config.training.dropout)
     else:
         parts = load_gpt2(backbone.source, dropout=config.training.dropout)
-    return CausalLM(*parts, chat=config.task == "chat")
+    prompt_format = None
+    if config.task == "conditional_generation":
+        prompt_format = PromptFormat(config.data.source_prefix, config.data.target_prefix)
+    return CausalLM(*parts, chat=config.task == "chat", prompt_format=prompt_format)
 
 
 def _dataset(config, lm, examples, training):
-    make = lm.make_chat_dataset if config.task == "chat" else lm.make_dataset
+    make = {"chat": lm.make_chat_dataset, "conditional_generation": lm.make_conditional_dataset}.get(
+        config.task, lm.make_dataset)
     return make(examples, sequence_length=config.backbone.sequence_length, batch_size=config.training.batch_size,
                 training=training, seed=config.training.seed)
 
@@ -128,8 +147,11 @@ def train(config, verbose="auto"):
 
 
 def evaluate(config, split="validation", path=None, lm=None):
-    """Loss, token accuracy and perplexity on a split (replies only, for chats); writes report.json.
+    """Loss, token accuracy and perplexity on a split (on replies or targets only); writes report.json.
 
+    For conditional generation, it also generates a target for every source (beam search when
+    `generation.num_beams` > 1, else greedy), scores them with ROUGE and BLEU, and writes each
+    source, reference and prediction to predictions.jsonl beside the report.
     Without a validation file, the validation split is the share `data.validation_split` held out in training.
     """
     path = path or getattr(config.data, split)
@@ -137,7 +159,7 @@ def evaluate(config, split="validation", path=None, lm=None):
         examples = read_split(config, path)
     elif split == "validation" and config.data.validation_split:
         examples = training_splits(config)[1]
-        path = f"{config.data.train} (the last {config.data.validation_split:.0%})"
+        path = f"{config.data.train} (a {config.data.validation_split:.0%} share)"
     else:
         raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
     lm = lm or CausalLM.load(model_dir(config))
@@ -147,11 +169,34 @@ def evaluate(config, split="validation", path=None, lm=None):
     report.update(data=path, tokens=int(sum(float(w.numpy().sum()) for _, _, w in data)))
     directory = os.path.join(config.run_dir, "evaluation", split)
     os.makedirs(directory, exist_ok=True)
+    print(f"{path}: perplexity {report['perplexity']:.2f}, token accuracy {report['accuracy']:.4f} "
+          f"over {report['tokens']} target tokens")
+    if config.task == "conditional_generation":
+        report.update(_generation_report(config, lm, examples, os.path.join(directory, "predictions.jsonl")))
     with open(os.path.join(directory, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
-    print(f"{path}: perplexity {report['perplexity']:.2f}, token accuracy {report['accuracy']:.4f} "
-          f"over {report['tokens']} target tokens\nreport written to {directory}")
+    print(f"report written to {directory}")
     return report
+
+
+def _generation_report(config, lm, pairs, predictions_path, batch_size=32):
+    """ROUGE and BLEU of deterministic generations for `pairs`; writes them to `predictions_path`."""
+    settings = dict(_generation_settings(config), temperature=0.0)
+    generate = sampler(config, lm, **settings)
+    progress = keras.utils.Progbar(len(pairs), unit_name="example")
+    predictions = []
+    for start in range(0, len(pairs), batch_size):
+        predictions.extend(generate([source for source, _ in pairs[start: start + batch_size]]))
+        progress.update(len(predictions))
+    with open(predictions_path, "w", encoding="utf-8") as f:
+        for (source, reference), prediction in zip(pairs, predictions):
+            f.write(json.dumps({"source": source, "reference": reference, "prediction": prediction},
+                               ensure_ascii=False) + "\n")
+    scores = generation_scores(predictions, [reference for _, reference in pairs])
+    print(f"{len(pairs)} generated: ROUGE-1 {scores['rouge1']:.2%}, ROUGE-2 {scores['rouge2']:.2%}, "
+          f"ROUGE-L {scores['rougeL']:.2%}, BLEU {scores['bleu']:.2%} (predictions in {predictions_path})")
+    return {**scores, "decoding": "beam search" if settings["num_beams"] > 1 else "greedy",
+            "max_new_tokens": settings["max_new_tokens"]}
 
 
 def export(config, version=None):
@@ -160,7 +205,8 @@ def export(config, version=None):
     num_beams = config.generation.num_beams if config.generation.num_beams > 1 else 4
     server = CausalLMServer(lm, num_beams=num_beams)
     metadata = {"task": config.task, "backbone": config.backbone.source, "context_length": lm.context_length,
-                "end_token_id": lm.end_token_id, "signatures": sorted(server.signatures()), "num_beams": num_beams}
+                "end_token_id": lm.end_token_id, "signatures": sorted(server.signatures()), "num_beams": num_beams,
+                "prompt_format": dataclasses.asdict(lm.prompt_format) if lm.prompt_format else None}
     path, check = export_for_serving(server, config.export.root, config.name, version or config.export.version,
                                      metadata, config.export.base_path)
     signatures = ", ".join(sorted(check["signatures"]))

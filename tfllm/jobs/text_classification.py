@@ -31,7 +31,8 @@ def _columns(config, labeled=True):
 
 def read_split(config, path, labeled=True):
     """The examples of one data file, read under the config's columns and bad-row policy."""
-    result = read_text_examples(path, _columns(config, labeled), config.data.format, config.data.on_bad_rows)
+    result = read_text_examples(path, _columns(config, labeled), config.data.format, config.data.on_bad_rows,
+                                config.data.column_names)
     if result.bad_rows:
         print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
     return result.examples

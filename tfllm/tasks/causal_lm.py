@@ -1,5 +1,6 @@
 """Causal language modelling on GPT-2: fine-tuning on packed text and text generation."""
 
+import dataclasses
 import json
 import os
 import random
@@ -12,6 +13,7 @@ import tensorflow as tf
 from tfllm.backbones.gpt2_sources import load_gpt2
 from tfllm.data.packing import pack_examples, pack_stream
 from tfllm.tasks.chat_format import chat_training_examples
+from tfllm.tasks.prompt_format import PromptFormat
 
 _CONFIG_FILE = "tfllm.json"
 
@@ -28,6 +30,8 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
         backbone: a `keras_hub.models.GPT2Backbone`.
         tokenizer: the matching `tfllm.text.GPT2Tokenizer`.
         chat: trained on chats (`make_chat_dataset`): its export then has a `chat` signature too.
+        prompt_format: a `PromptFormat` for conditional generation (`make_conditional_dataset`): the
+            prompts of `generate_text` and of the export are then sources, which it wraps.
 
     Example:
     >>> backbone, tokenizer = load_gpt2("gpt2_base_en")  # doctest: +SKIP
@@ -37,10 +41,11 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
     >>> lm.generate_text(["To be, or not to be"], max_new_tokens=32, temperature=0.8, top_p=0.9, seed=1)  # doctest: +SKIP
     """
 
-    def __init__(self, backbone, tokenizer, chat=False, **kwargs):
+    def __init__(self, backbone, tokenizer, chat=False, prompt_format=None, **kwargs):
         super().__init__(backbone=backbone, preprocessor=None, **kwargs)
         self.tokenizer = tokenizer
         self.chat = chat
+        self.prompt_format = prompt_format
         self.end_token_id = tokenizer.end_token_id
         self._tokenize = tf.function(tokenizer.tokenize)
         self._server = None
@@ -78,8 +83,19 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
         """Batches that train the replies of `dialogues` (lists of turns, the user's first); see `chat_format`."""
         self._check_sequence_length(sequence_length)
         examples = chat_training_examples(self.tokenizer, dialogues, self.end_token_id, sequence_length + 1)
+        return self._examples_dataset(examples, sequence_length, batch_size, training, seed)
+
+    def make_conditional_dataset(self, pairs, sequence_length=128, batch_size=16, training=False, seed=None):
+        """Batches that train the targets of (source, target) `pairs` in the model's `prompt_format`."""
+        self._check_sequence_length(sequence_length)
+        if self.prompt_format is None:
+            raise ValueError("conditional generation needs a CausalLM built with a prompt_format")
+        examples = self.prompt_format.training_examples(self.tokenizer, pairs, self.end_token_id, sequence_length + 1)
+        return self._examples_dataset(examples, sequence_length, batch_size, training, seed)
+
+    def _examples_dataset(self, examples, sequence_length, batch_size, training, seed):
         if training:
-            # Mixed before packing, so a conversation's place in its window (its positions) varies.
+            # Mixed before packing, so an example's place in its window (its positions) varies.
             random.Random(seed).shuffle(examples)
         return self._windows_dataset(*pack_examples(examples, self.end_token_id, sequence_length + 1),
                                      batch_size, training, seed)
@@ -108,6 +124,8 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
     def generate_text(self, prompts, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0, seed=0,
                       num_beams=1, stop=()):
         """Completions of `prompts` (a list of strings), decoded in the graph that `export` serves.
+
+        For a model with a `prompt_format`, prompts are sources and the completions their targets.
 
         `num_beams` > 1 runs beam search (the sampling parameters are then unused); `stop` strings end
         a completion where one first appears.
@@ -138,14 +156,16 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
         self.backbone.save_to_preset(directory)
         keras_hub.models.GPT2Tokenizer(self.tokenizer.vocabulary, self.tokenizer.merges).save_to_preset(directory)
         with open(os.path.join(directory, _CONFIG_FILE), "w") as f:
-            json.dump({"task": "causal_lm", "chat": self.chat}, f)
+            prompt_format = dataclasses.asdict(self.prompt_format) if self.prompt_format else None
+            json.dump({"task": "causal_lm", "chat": self.chat, "prompt_format": prompt_format}, f)
 
     @classmethod
     def load(cls, directory):
         """Reads a dir written by `save_to_dir` (or any GPT-2 source that `load_gpt2` takes)."""
         config_path = os.path.join(directory, _CONFIG_FILE)
-        chat = False
+        saved = {}
         if os.path.exists(config_path):
             with open(config_path) as f:
-                chat = json.load(f).get("chat", False)
-        return cls(*load_gpt2(directory), chat=chat)
+                saved = json.load(f)
+        prompt_format = PromptFormat(**saved["prompt_format"]) if saved.get("prompt_format") else None
+        return cls(*load_gpt2(directory), chat=saved.get("chat", False), prompt_format=prompt_format)

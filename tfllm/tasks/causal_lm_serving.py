@@ -34,6 +34,7 @@ class CausalLMServer(tf.Module):
       - `chat` (for models trained on chats): history [batch, turns] string, right-padded with "",
         oldest turn first, the user's last; the sampling inputs as in `serve`. Returns the reply.
     Prompts start after an `<|endoftext|>`, as training documents do, so an empty prompt is allowed.
+    For a conditional-generation model (a `PromptFormat`), prompts are sources and the text their target.
     A prompt that leaves less than `max_new_tokens` of context keeps only its last tokens; a chat
     history drops its oldest turns first. `stop` holds strings that end the text where one first
     appears (empty: none). `max_new_tokens` outside 1..context-1 is an InvalidArgument error that says so.
@@ -53,6 +54,7 @@ class CausalLMServer(tf.Module):
         self.end_token_id = causal_lm.end_token_id
         self.num_beams = num_beams
         self.has_chat = causal_lm.chat if chat is None else chat
+        self.prompt_format = causal_lm.prompt_format
         self._jit_compile = jit_compile
         self._sample = tf.function(functools.partial(decode, causal_lm), jit_compile=jit_compile)
         # Keyed by beam count; not tracked (SavedModel needs string keys), the exported one is `beam_search`.
@@ -98,8 +100,10 @@ class CausalLMServer(tf.Module):
 
     def _prompt_ids(self, prompts, room):
         # Invalid UTF-8 becomes U+FFFD instead of failing the whole batch.
-        ids = self.tokenizer(replace_invalid_utf8(prompts))
-        return ids[:, -room:]
+        prompts = replace_invalid_utf8(prompts)
+        if self.prompt_format:
+            return self.prompt_format.prompt_ids(self.tokenizer, prompts, room)
+        return self.tokenizer(prompts)[:, -room:]
 
     def _serve(self, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop):
         room = self._prompt_room(max_new_tokens, temperature, top_p)
@@ -136,6 +140,8 @@ class CausalLMServer(tf.Module):
         generated = tf.ragged.boolean_mask(token_ids, tf.logical_and(new, before_end))
         # Byte-level tokens can stop inside a multi-byte character: such bytes become U+FFFD.
         text = replace_invalid_utf8(self.tokenizer.detokenize(generated))
+        if self.prompt_format:
+            text = self.prompt_format.target_text(text)
         text, stopped = _cut_at_stop_strings(text, stop)
         return {"text": text, "token_count": tf.cast(generated.row_lengths(), tf.int32),
                 "ended": tf.logical_or(tf.reduce_any(is_end, axis=1), stopped)}
