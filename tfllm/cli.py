@@ -26,7 +26,13 @@ def _train(args):
 
 
 def _evaluate(args):
-    _job(args.config).evaluate(args.config, split=args.split, path=args.data)
+    _job(args.config).evaluate(args.config, split=args.split, path=args.data, **_quantize_option(args))
+
+
+def _quantize_option(args):
+    if args.quantize and args.config.task == "text_classification":
+        raise ValueError(f"{args.config.path}: --quantize is for GPT-2 tasks")
+    return {"quantize": args.quantize} if args.quantize else {}
 
 
 def _predict(args):
@@ -51,7 +57,7 @@ def _predict(args):
 
 
 def _export(args):
-    _job(args.config).export(args.config, version=args.version)
+    _job(args.config).export(args.config, version=args.version, **_quantize_option(args))
 
 
 def _generation_overrides(args):
@@ -61,11 +67,10 @@ def _generation_overrides(args):
 
 def _loaded_lm(config):
     from tfllm.jobs import causal_lm
-    from tfllm.tasks.causal_lm import CausalLM
 
     if config.task == "text_classification":
         raise ValueError(f"{config.path}: task {config.task} does not generate text")
-    return causal_lm, CausalLM.load(causal_lm.model_dir(config))
+    return causal_lm, causal_lm.load_trained(config)
 
 
 def _generate(args):
@@ -118,6 +123,7 @@ def build_parser():
     evaluate.add_argument("config")
     evaluate.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     evaluate.add_argument("--data", help="another labeled file to score instead of the split")
+    evaluate.add_argument("--quantize", choices=["int8"], help="GPT-2: score the model with int8 weights")
     evaluate.set_defaults(run=_with_config(_evaluate))
 
     predict = commands.add_parser("predict", help="label texts (from --text, --input or standard input)")
@@ -131,6 +137,7 @@ def build_parser():
     export = commands.add_parser("export", help="write a verified SavedModel for TF Serving")
     export.add_argument("config")
     export.add_argument("--version", type=int, help="version number (default: the next free one)")
+    export.add_argument("--quantize", choices=["int8"], help="GPT-2: export int8 weights (default: export.quantize)")
     export.set_defaults(run=_with_config(_export))
 
     generation = argparse.ArgumentParser(add_help=False)

@@ -68,6 +68,7 @@ class TrainingConfig:
     early_stopping_patience: typing.Optional[int] = 2
     thresholds: typing.Union[float, typing.List[float]] = 0.5  # multi-label decision thresholds
     fixed_length: bool = False  # pad to sequence_length (TPU); default: bucket by length
+    lora_rank: typing.Optional[int] = None  # GPT-2 tasks: train LoRA adapters of this rank on a frozen backbone
     seed: int = 42
 
 
@@ -90,6 +91,7 @@ class ExportConfig:
     root: str = "savedmodels"
     version: typing.Optional[int] = None  # default: the next free version
     base_path: typing.Optional[str] = None  # where TF Serving sees `root`, for models.config
+    quantize: typing.Optional[str] = None  # GPT-2 tasks: "int8" weights (Keras post-training quantization)
 
 
 @dataclasses.dataclass
@@ -146,6 +148,12 @@ def load_config(path):
     if config.task not in _TASKS:
         raise ValueError(f"{path}: unknown task {config.task!r}; supported: {', '.join(_TASKS)}")
     config.backbone.source = config.backbone.source or _DEFAULT_SOURCES.get(config.task)
+    if config.training.lora_rank is not None and (config.task == "text_classification" or config.training.lora_rank < 1
+                                                  or config.backbone.source == "scratch"):
+        raise ValueError(f"{path}: training.lora_rank needs a GPT-2 task with a pretrained backbone.source, "
+                         f"and a rank of at least 1")
+    if config.export.quantize not in (None, "int8") or (config.export.quantize and config.task == "text_classification"):
+        raise ValueError(f"{path}: export.quantize may be int8, for GPT-2 tasks; not {config.export.quantize!r}")
     if not config.backbone.source:
         raise ValueError(f"{path}: backbone.source is required for task {config.task} "
                          "(a GPT-2 preset such as gpt2_base_en, a preset or Hugging Face dir, or scratch)")

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import random
+import warnings
 
 import keras
 
@@ -96,7 +97,20 @@ def build(config, train_examples):
     prompt_format = None
     if config.task == "conditional_generation":
         prompt_format = PromptFormat(config.data.source_prefix, config.data.target_prefix)
-    return CausalLM(*parts, chat=config.task == "chat", prompt_format=prompt_format)
+    lm = CausalLM(*parts, chat=config.task == "chat", prompt_format=prompt_format)
+    if config.training.lora_rank:
+        lm.enable_lora(config.training.lora_rank, backbone.source)
+    return lm
+
+
+def load_trained(config, quantize=None):
+    """The trained model for inference: LoRA adapters merged into its weights, then quantized if asked ("int8")."""
+    lm = CausalLM.load(model_dir(config)).merged()
+    if quantize:
+        with warnings.catch_warnings():  # Keras warns for every layer without weights to quantize
+            warnings.simplefilter("ignore", UserWarning)
+            lm.backbone.quantize(quantize)  # the backbone holds every weight, the tied output embedding too
+    return lm
 
 
 def _dataset(config, lm, examples, training):
@@ -146,13 +160,14 @@ def train(config, verbose="auto"):
     return lm
 
 
-def evaluate(config, split="validation", path=None, lm=None):
+def evaluate(config, split="validation", path=None, lm=None, quantize=None):
     """Loss, token accuracy and perplexity on a split (on replies or targets only); writes report.json.
 
     For conditional generation, it also generates a target for every source (beam search when
     `generation.num_beams` > 1, else greedy), scores them with ROUGE and BLEU, and writes each
     source, reference and prediction to predictions.jsonl beside the report.
     Without a validation file, the validation split is the share `data.validation_split` held out in training.
+    `quantize` ("int8") scores the model as `tfllm export --quantize` would serve it.
     """
     path = path or getattr(config.data, split)
     if path:
@@ -162,12 +177,12 @@ def evaluate(config, split="validation", path=None, lm=None):
         path = f"{config.data.train} (a {config.data.validation_split:.0%} share)"
     else:
         raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
-    lm = lm or CausalLM.load(model_dir(config))
+    lm = lm or load_trained(config, quantize)
     lm.compile()
     data = _dataset(config, lm, examples, False)
     report = {k: float(v) for k, v in lm.evaluate(data, verbose=0, return_dict=True).items()}
-    report.update(data=path, tokens=int(sum(float(w.numpy().sum()) for _, _, w in data)))
-    directory = os.path.join(config.run_dir, "evaluation", split)
+    report.update(data=path, tokens=int(sum(float(w.numpy().sum()) for _, _, w in data)), quantize=quantize)
+    directory = os.path.join(config.run_dir, "evaluation", split + (f"_{quantize}" if quantize else ""))
     os.makedirs(directory, exist_ok=True)
     print(f"{path}: perplexity {report['perplexity']:.2f}, token accuracy {report['accuracy']:.4f} "
           f"over {report['tokens']} target tokens")
@@ -199,14 +214,19 @@ def _generation_report(config, lm, pairs, predictions_path, batch_size=32):
             "max_new_tokens": settings["max_new_tokens"]}
 
 
-def export(config, version=None):
-    """Exports the trained model to `<export.root>/<name>/<version>/`; returns the version directory."""
-    lm = CausalLM.load(model_dir(config))
+def export(config, version=None, quantize=None):
+    """Exports the trained model to `<export.root>/<name>/<version>/`; returns the version directory.
+
+    LoRA adapters are merged into the exported weights; `quantize` (default `export.quantize`) may be "int8".
+    """
+    quantize = quantize or config.export.quantize
+    lm = load_trained(config, quantize)
     num_beams = config.generation.num_beams if config.generation.num_beams > 1 else 4
     server = CausalLMServer(lm, num_beams=num_beams)
     metadata = {"task": config.task, "backbone": config.backbone.source, "context_length": lm.context_length,
                 "end_token_id": lm.end_token_id, "signatures": sorted(server.signatures()), "num_beams": num_beams,
-                "prompt_format": dataclasses.asdict(lm.prompt_format) if lm.prompt_format else None}
+                "prompt_format": dataclasses.asdict(lm.prompt_format) if lm.prompt_format else None,
+                "lora_rank": config.training.lora_rank, "quantize": quantize}
     path, check = export_for_serving(server, config.export.root, config.name, version or config.export.version,
                                      metadata, config.export.base_path)
     signatures = ", ".join(sorted(check["signatures"]))

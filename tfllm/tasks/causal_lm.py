@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 import random
+import tempfile
 
 import keras
 import keras_hub
@@ -16,6 +17,7 @@ from tfllm.tasks.chat_format import chat_training_examples
 from tfllm.tasks.prompt_format import PromptFormat
 
 _CONFIG_FILE = "tfllm.json"
+_ADAPTER_FILE = "adapter.lora.h5"
 
 
 class CausalLM(keras_hub.models.GPT2CausalLM):
@@ -46,6 +48,7 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
         self.tokenizer = tokenizer
         self.chat = chat
         self.prompt_format = prompt_format
+        self.lora_base = None  # set by `enable_lora`
         self.end_token_id = tokenizer.end_token_id
         self._tokenize = tf.function(tokenizer.tokenize)
         self._server = None
@@ -151,13 +154,73 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
         return (tf.constant(temperature, tf.float32), tf.constant(top_k, tf.int32), tf.constant(top_p, tf.float32),
                 tf.constant(seed, tf.int64))
 
+    def enable_lora(self, rank, base):
+        """Freezes the backbone and trains rank-`rank` LoRA adapters on its attention queries and values.
+
+        Args:
+            rank: the rank of each adapter's factorization.
+            base: the GPT-2 source (`load_gpt2`) the backbone came from: `save_to_dir` then writes only
+                the adapters and this reference, and `load` rebuilds the model from both.
+        """
+        if os.path.isdir(base):
+            base = os.path.abspath(base)
+        self.backbone.enable_lora(rank)
+        for layer in self._lora_layers():
+            layer.bias.trainable = False  # only the adapters train, so the adapter file holds all that changed
+        self.lora_base = base
+
+    def _lora_layers(self):
+        return [layer for layer in self.backbone._flatten_layers() if getattr(layer, "lora_enabled", False)]
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        """Keras weights; a LoRA model also writes its adapters beside them (`<name>.lora.h5`).
+
+        Keras stores a LoRA layer's kernel with the adapter merged in and zeroes the adapter on load,
+        which would leave nothing to save apart after a checkpoint is restored; the side file undoes that.
+        """
+        super().save_weights(filepath, overwrite=overwrite, **kwargs)
+        if self.lora_base:
+            self.backbone.save_lora_weights(self._adapter_path(filepath))
+
+    def load_weights(self, filepath, **kwargs):
+        super().load_weights(filepath, **kwargs)
+        if self.lora_base and os.path.exists(self._adapter_path(filepath)):
+            self.backbone.load_lora_weights(self._adapter_path(filepath))
+            for layer in self._lora_layers():
+                # The loaded kernel is base + update; `kernel` now adds the update again.
+                layer._kernel.assign(2 * layer._kernel - layer.kernel)
+
+    @staticmethod
+    def _adapter_path(weights_path):
+        return str(weights_path).removesuffix(".weights.h5") + ".lora.h5"
+
     def save_to_dir(self, directory):
-        """Writes a KerasHub preset dir (weights, config, vocab.json, merges.txt) that `load` and KerasHub read."""
-        self.backbone.save_to_preset(directory)
-        keras_hub.models.GPT2Tokenizer(self.tokenizer.vocabulary, self.tokenizer.merges).save_to_preset(directory)
+        """Writes a KerasHub preset dir (weights, config, vocab.json, merges.txt) that `load` and KerasHub read.
+
+        A model with LoRA adapters writes only them (`adapter.lora.h5`, a few MB) and its base source.
+        """
+        os.makedirs(directory, exist_ok=True)
+        if self.lora_base:
+            self.backbone.save_lora_weights(os.path.join(directory, _ADAPTER_FILE))
+        else:
+            self._save_preset(directory)
         with open(os.path.join(directory, _CONFIG_FILE), "w") as f:
             prompt_format = dataclasses.asdict(self.prompt_format) if self.prompt_format else None
-            json.dump({"task": "causal_lm", "chat": self.chat, "prompt_format": prompt_format}, f)
+            json.dump({"task": "causal_lm", "chat": self.chat, "prompt_format": prompt_format,
+                       "lora_base": self.lora_base}, f)
+
+    def _save_preset(self, directory):
+        # Keras writes a LoRA layer's kernel with its adapter's update added: the preset is merged.
+        self.backbone.save_to_preset(directory)
+        keras_hub.models.GPT2Tokenizer(self.tokenizer.vocabulary, self.tokenizer.merges).save_to_preset(directory)
+
+    def merged(self):
+        """This model with its LoRA adapters merged into the backbone's weights: a plain, faster `CausalLM`."""
+        if not self.lora_base:
+            return self
+        with tempfile.TemporaryDirectory() as directory:
+            self._save_preset(directory)
+            return CausalLM(*load_gpt2(directory), chat=self.chat, prompt_format=self.prompt_format)
 
     @classmethod
     def load(cls, directory):
@@ -168,4 +231,9 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
             with open(config_path) as f:
                 saved = json.load(f)
         prompt_format = PromptFormat(**saved["prompt_format"]) if saved.get("prompt_format") else None
-        return cls(*load_gpt2(directory), chat=saved.get("chat", False), prompt_format=prompt_format)
+        base = saved.get("lora_base")
+        lm = cls(*load_gpt2(base or directory), chat=saved.get("chat", False), prompt_format=prompt_format)
+        if base:
+            lm.backbone.load_lora_weights(os.path.join(directory, _ADAPTER_FILE))
+            lm.lora_base = base
+        return lm

@@ -1,0 +1,92 @@
+"""LoRA fine-tuning with adapters saved apart and merged on export; int8 weights from the CLI."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
+from tfllm.config import load_config
+from tfllm.jobs import causal_lm as causal_lm_job
+from tfllm.tasks.causal_lm import CausalLM
+from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
+
+BASE_CORPUS = ["the dog ran to the tree", "a cat sat in the sun", "the bird sang on the log"] * 20
+CORPUS = "\n\n".join(["the cat sat on the mat and the dog sat on the log"] * 30 + ["a bird sang in the tree"] * 30)
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory):
+    """A tiny GPT-2 preset dir standing in for a pretrained base, and a LoRA job trained on it."""
+    root = tmp_path_factory.mktemp("lora")
+    (root / "corpus.txt").write_text(CORPUS, encoding="utf-8")
+    files = train_byte_pair_vocabulary([str(root / "corpus.txt")], str(root / "bpe"), vocabulary_size=300,
+                                       min_frequency=1)
+    keras.utils.set_random_seed(0)
+    base = CausalLM(*gpt2_from_scratch("tiny", *files, max_sequence_length=64, dropout=0.0))
+    base.compile(optimizer=keras.optimizers.Adam(3e-3))  # a little pretraining, so the base knows the words
+    base.fit(base.make_dataset(BASE_CORPUS, sequence_length=32, batch_size=4), epochs=15, verbose=0)
+    base.save_to_dir(str(root / "base"))
+    config_path = root / "lora.yaml"
+    config_path.write_text(f"""
+name: tinylora
+task: causal_lm
+run_dir: {root / 'run'}
+backbone: {{source: {root / 'base'}, sequence_length: 32}}
+data: {{train: corpus.txt, document_separator: "\\n\\n", validation_split: 0.1}}
+training: {{epochs: 10, batch_size: 4, learning_rate: 1.0e-2, dropout: 0.0, lora_rank: 4, early_stopping_patience: null}}
+generation: {{max_new_tokens: 8, temperature: 0.0}}
+export: {{root: {root / 'savedmodels'}}}
+""")
+    config = load_config(str(config_path))
+    causal_lm_job.train(config, verbose=0)
+    return config, root
+
+
+def logits(lm, ids):
+    return lm({"token_ids": ids, "padding_mask": np.ones_like(ids, bool)}).numpy()
+
+
+def test_lora_trains_adapters_only_and_saves_them_apart(lora_run):
+    config, root = lora_run
+    model_dir = causal_lm_job.model_dir(config)
+    assert sorted(os.listdir(model_dir)) == ["adapter.lora.h5", "tfllm.json"]  # no copy of the base weights
+    assert os.path.getsize(os.path.join(model_dir, "adapter.lora.h5")) < os.path.getsize(root / "base" / "model.weights.h5") / 3
+    history = json.load(open(root / "run" / "history.json"))
+    assert history["loss"][-1] < history["loss"][0] * 0.9
+
+    lora = CausalLM.load(model_dir)
+    base, _ = load_gpt2(str(root / "base"))
+    embedding = lora.backbone.token_embedding.embeddings.numpy()
+    np.testing.assert_array_equal(embedding, base.token_embedding.embeddings.numpy())  # the base stayed frozen
+    ids = np.array(lora.tokenizer(["the cat sat on"]))
+    merged = lora.merged()
+    assert not merged.backbone.get_layer("transformer_layer_0")._self_attention_layer._query_dense.lora_enabled
+    np.testing.assert_allclose(logits(merged, ids), logits(lora, ids), atol=1e-4)  # merging changes nothing
+    plain = CausalLM(base, lora.tokenizer)
+    assert np.abs(logits(plain, ids) - logits(lora, ids)).max() > 1e-2  # the adapters learned something
+
+
+def test_int8_evaluation_and_export_from_the_cli(lora_run):
+    config, root = lora_run
+    run = lambda *args: subprocess.run([sys.executable, "-m", "tfllm.cli", *args, config.path],  # noqa: E731
+                                       capture_output=True, text=True)
+    full, int8 = run("evaluate"), run("evaluate", "--quantize", "int8")
+    assert full.returncode == 0 and int8.returncode == 0, int8.stderr[-3000:]
+    full_report = json.load(open(root / "run" / "evaluation" / "validation" / "report.json"))
+    int8_report = json.load(open(root / "run" / "evaluation" / "validation_int8" / "report.json"))
+    assert int8_report["quantize"] == "int8"
+    assert int8_report["perplexity"] == pytest.approx(full_report["perplexity"], rel=0.05)
+
+    exported = run("export", "--quantize", "int8")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert "outputs match for beam_search, serving_default" in exported.stdout
+    version = root / "savedmodels" / "tinylora" / "1"
+    assert json.load(open(version / "assets.extra" / "tfllm_metadata.json"))["quantize"] == "int8"
+    dtypes = tf.train.load_checkpoint(str(version / "variables" / "variables")).get_variable_to_dtype_map()
+    assert tf.int8 in dtypes.values()  # the served weights are int8
