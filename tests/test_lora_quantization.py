@@ -64,9 +64,12 @@ def test_lora_trains_adapters_only_and_saves_them_apart(lora_run):
     base, _ = load_gpt2(str(root / "base"))
     embedding = lora.backbone.token_embedding.embeddings.numpy()
     np.testing.assert_array_equal(embedding, base.token_embedding.embeddings.numpy())  # the base stayed frozen
+    query = lambda backbone: backbone.get_layer("transformer_layer_0")._self_attention_layer._query_dense  # noqa: E731
+    # The best checkpoint was restored before saving: its kernel is the base's again, the update in the adapter.
+    np.testing.assert_allclose(query(lora.backbone)._kernel.numpy(), query(base).kernel.numpy(), atol=1e-5)
     ids = np.array(lora.tokenizer(["the cat sat on"]))
     merged = lora.merged()
-    assert not merged.backbone.get_layer("transformer_layer_0")._self_attention_layer._query_dense.lora_enabled
+    assert not query(merged.backbone).lora_enabled
     np.testing.assert_allclose(logits(merged, ids), logits(lora, ids), atol=1e-4)  # merging changes nothing
     plain = CausalLM(base, lora.tokenizer)
     assert np.abs(logits(plain, ids) - logits(lora, ids)).max() > 1e-2  # the adapters learned something
