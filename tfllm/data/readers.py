@@ -140,27 +140,19 @@ def _read_delimited(path, columns, delimiter, bad_rows, column_names=None):
     return examples
 
 
-def _read_jsonl(path, columns, bad_rows):
-    examples = []
+def _jsonl_records(path, bad_rows):
+    """Yields (line, parsed value) for each non-blank line; invalid JSON becomes a bad row."""
     for line, text in _decoded_lines(path, bad_rows):
         if not text.strip():
             continue
         try:
-            record = json.loads(text)
+            yield line, json.loads(text)
         except json.JSONDecodeError as error:
             bad_rows.append(BadRow(path, line, "<row>", f"invalid JSON: {error.msg} at column {error.colno}"))
-            continue
-        if not isinstance(record, dict):
-            bad_rows.append(BadRow(path, line, "<row>", "expected a JSON object"))
-            continue
-        example = _example_from_record(record, columns, path, line, bad_rows)
-        if example:
-            examples.append(example)
-    return examples
 
 
-def _read_json_array(path, columns, bad_rows):
-    """A file holding one JSON array of objects; the "line" of a record is its index in the array, from 1."""
+def _json_array_records(path):
+    """Yields (index from 1, value) for a file holding one JSON array: a record's "line" is its index."""
     with tf.io.gfile.GFile(path, "rb") as f:
         try:
             records = json.loads(f.read().decode("utf-8"))
@@ -168,12 +160,16 @@ def _read_json_array(path, columns, bad_rows):
             raise DataError([BadRow(path, 1, "<file>", f"not a UTF-8 JSON file: {error}")]) from None
     if not isinstance(records, list):
         raise DataError([BadRow(path, 1, "<file>", f"expected a JSON array of objects, got {type(records).__name__}")])
+    yield from enumerate(records, start=1)
+
+
+def _examples_from_records(records, columns, path, bad_rows):
     examples = []
-    for index, record in enumerate(records, start=1):
+    for line, record in records:
         if not isinstance(record, dict):
-            bad_rows.append(BadRow(path, index, "<row>", "expected a JSON object"))
+            bad_rows.append(BadRow(path, line, "<row>", "expected a JSON object"))
             continue
-        example = _example_from_record(record, columns, path, index, bad_rows)
+        example = _example_from_record(record, columns, path, line, bad_rows)
         if example:
             examples.append(example)
     return examples
@@ -226,10 +222,9 @@ def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows
     bad_rows = []
     if file_format in ("csv", "tsv"):
         examples = _read_delimited(path, columns, "," if file_format == "csv" else "\t", bad_rows, column_names)
-    elif file_format == "jsonl":
-        examples = _read_jsonl(path, columns, bad_rows)
-    elif file_format == "json":
-        examples = _read_json_array(path, columns, bad_rows)
+    elif file_format in ("jsonl", "json"):
+        records = _jsonl_records(path, bad_rows) if file_format == "jsonl" else _json_array_records(path)
+        examples = _examples_from_records(records, columns, path, bad_rows)
     else:
         raise ValueError(f"{path}: unknown format {file_format!r}; use csv, tsv, jsonl or json")
     return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows)
