@@ -93,3 +93,15 @@ def test_int8_evaluation_and_export_from_the_cli(lora_run):
     assert json.load(open(version / "assets.extra" / "tfllm_metadata.json"))["quantize"] == "int8"
     dtypes = tf.train.load_checkpoint(str(version / "variables" / "variables")).get_variable_to_dtype_map()
     assert tf.int8 in dtypes.values()  # the served weights are int8
+
+
+@pytest.mark.parametrize("keys, message", [
+    ("backbone: {source: scratch}\ntraining: {lora_rank: 4}", "lora_rank needs a GPT-2 task with a pretrained"),
+    ("backbone: {source: gpt2_base_en}\ntraining: {lora_rank: 0}", "a rank of at least 1"),
+    ("backbone: {source: gpt2_base_en}\nexport: {quantize: int4}", "export.quantize may be int8"),
+])
+def test_lora_and_quantize_settings_are_checked_when_the_config_is_read(tmp_path, keys, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"name: bad\ntask: causal_lm\n{keys}\n")
+    with pytest.raises(ValueError, match=f"bad.yaml: .*{message}"):
+        load_config(str(path))

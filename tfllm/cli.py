@@ -148,7 +148,8 @@ def build_parser():
     generation.add_argument("--seed", type=int, help="the same seed gives the same sample")
     generation.add_argument("--stop", action="append", help="end the text where this string appears (repeatable)")
 
-    generate = commands.add_parser("generate", parents=[generation], help="continue prompts with a trained GPT-2 (conditional models: targets of sources)")
+    generate = commands.add_parser("generate", parents=[generation],
+                                   help="continue prompts with a trained GPT-2 (conditional models: targets of sources)")
     generate.add_argument("config")
     generate.add_argument("--prompt", action="append", help="a prompt (repeatable; default: one per stdin line)")
     generate.add_argument("--num-beams", type=int, help="beam search with this many beams")
