@@ -29,16 +29,14 @@ class PromptFormat:
 
     Example:
     >>> prompt_format = PromptFormat("", "\\nChinese:")
-    >>> prompt_format.render("Hi.", "嗨。")
-    ('Hi.\\nChinese:', ' 嗨。')
+    >>> lm = CausalLM(*load_gpt2("gpt2_base_en"), prompt_format=prompt_format)  # doctest: +SKIP
+    >>> lm.fit(lm.make_conditional_dataset([("Hi.", "嗨。")], training=True))  # doctest: +SKIP
+    >>> lm.generate_text(["Hi."])  # doctest: +SKIP
+    ['嗨。']
     """
 
     source_prefix: str = ""
     target_prefix: str = "\nTarget:"
-
-    def render(self, source, target=""):
-        """The prompt and target texts of a pair, before tokenization (for reading, not for training)."""
-        return self.source_prefix + source + self.target_prefix, TARGET_SEPARATOR + target
 
     @staticmethod
     def target_text(generated):
