@@ -11,6 +11,7 @@ import typing
 import yaml
 
 
+SCRATCH_SOURCE = "scratch"  # backbone.source of a GPT-2 trained from scratch
 _TASKS = ("text_classification", "causal_lm", "chat", "conditional_generation")
 _DEFAULT_SOURCES = {"text_classification": "all-minilm-l6-v2"}
 
@@ -149,9 +150,9 @@ def load_config(path):
         raise ValueError(f"{path}: unknown task {config.task!r}; supported: {', '.join(_TASKS)}")
     config.backbone.source = config.backbone.source or _DEFAULT_SOURCES.get(config.task)
     if config.training.lora_rank is not None and (config.task == "text_classification" or config.training.lora_rank < 1
-                                                  or config.backbone.source == "scratch"):
+                                                  or config.backbone.source == SCRATCH_SOURCE):
         raise ValueError(f"{path}: training.lora_rank needs a GPT-2 task with a pretrained backbone.source, "
-                         f"and a rank of at least 1")
+                         "and a rank of at least 1")
     if config.export.quantize not in (None, "int8") or (config.export.quantize and config.task == "text_classification"):
         raise ValueError(f"{path}: export.quantize may be int8, for GPT-2 tasks; not {config.export.quantize!r}")
     if not config.backbone.source:

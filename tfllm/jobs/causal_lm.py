@@ -14,6 +14,7 @@ import warnings
 import keras
 
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
+from tfllm.config import SCRATCH_SOURCE
 from tfllm.data.corpus_readers import read_dialogues, read_documents, read_pairs
 from tfllm.evaluation.generation_metrics import generation_scores
 from tfllm.export.saved_model_export import export_for_serving
@@ -24,9 +25,6 @@ from tfllm.tasks.prompt_format import PromptFormat
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 from tfllm.training.generation_samples import GenerationSamples
 from tfllm.training.optimizer import adamw_with_warmup
-
-SCRATCH = "scratch"
-
 
 def model_dir(config):
     return os.path.join(config.run_dir, "model")
@@ -89,7 +87,7 @@ def _scratch_vocabulary(config, examples):
 def build(config, train_examples):
     """The `CausalLM` a config starts from: a pretrained GPT-2, or a fresh one with a BPE vocabulary of the data."""
     backbone = config.backbone
-    if backbone.source == SCRATCH:
+    if backbone.source == SCRATCH_SOURCE:
         parts = gpt2_from_scratch(backbone.size, *_scratch_vocabulary(config, train_examples),
                                   max_sequence_length=backbone.context_length, dropout=config.training.dropout)
     else:

@@ -162,12 +162,14 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
             base: the GPT-2 source (`load_gpt2`) the backbone came from: `save_to_dir` then writes only
                 the adapters and this reference, and `load` rebuilds the model from both.
         """
-        if os.path.isdir(base):
-            base = os.path.abspath(base)
         self.backbone.enable_lora(rank)
+        self._adapt(base)
+
+    def _adapt(self, base):
+        """Marks the LoRA-enabled backbone as adapters on `base`; the one path for `enable_lora` and `load`."""
         for layer in self._lora_layers():
             layer.bias.trainable = False  # only the adapters train, so the adapter file holds all that changed
-        self.lora_base = base
+        self.lora_base = os.path.abspath(base) if os.path.isdir(base) else base
 
     def _lora_layers(self):
         return [layer for layer in self.backbone._flatten_layers() if getattr(layer, "lora_enabled", False)]
@@ -234,6 +236,6 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
         base = saved.get("lora_base")
         lm = cls(*load_gpt2(base or directory), chat=saved.get("chat", False), prompt_format=prompt_format)
         if base:
-            lm.backbone.load_lora_weights(os.path.join(directory, _ADAPTER_FILE))
-            lm.lora_base = base
+            lm.backbone.load_lora_weights(os.path.join(directory, _ADAPTER_FILE))  # enables LoRA at the file's rank
+            lm._adapt(base)
         return lm
