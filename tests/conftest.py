@@ -3,6 +3,8 @@
 import json
 import os
 import random
+import subprocess
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,6 +30,11 @@ def shared_data(*parts):
     if not os.path.exists(path):
         pytest.skip(f"needs ../shared/data/{'/'.join(parts)} (the shared data folder beside the checkout)")
     return path
+
+
+def run_tfllm(*args):
+    """Runs the `tfllm` command in a fresh process, as a user would; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "tfllm.cli", *map(str, args)], capture_output=True, text=True)
 
 
 def sentiment_examples(count, seed=0, pair=False):

@@ -12,6 +12,7 @@ import keras
 import pytest
 import tensorflow as tf
 
+from conftest import run_tfllm
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch
 from tfllm.data.corpus_readers import read_dialogues, read_documents
 from tfllm.data.examples import DataError
@@ -145,8 +146,7 @@ training: {{epochs: 25, batch_size: 8, learning_rate: 3.0e-3, dropout: 0.0, earl
 generation: {{max_new_tokens: 8, temperature: 0.0, samples: [hi]}}
 export: {{root: {tmp_path / 'savedmodels'}}}
 """)
-    run = lambda *args: subprocess.run([sys.executable, "-m", "tfllm.cli", *args, str(config)],  # noqa: E731
-                                       capture_output=True, text=True)
+    run = lambda *args: run_tfllm(*args, config)  # noqa: E731
     trained = run("train")
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert "sample after epoch 25: 'hi' -> 'hello'" in trained.stdout
@@ -175,9 +175,7 @@ export: {{root: {tmp_path / 'savedmodels'}}}
         process.kill()
         os.close(primary)
 
-    generated = subprocess.run([sys.executable, "-m", "tfllm.cli", "generate", str(config), "--prompt",
-                                "User: what is your name\nBot:", "--num-beams", "2", "--json"],
-                               capture_output=True, text=True)
+    generated = run_tfllm("generate", config, "--prompt", "User: what is your name\nBot:", "--num-beams", "2", "--json")
     assert generated.returncode == 0, generated.stderr[-3000:]
     assert json.loads(generated.stdout.splitlines()[-1])["text"].startswith(" i am bot")
 

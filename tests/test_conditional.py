@@ -2,12 +2,11 @@
 
 import json
 import random
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
 
+from conftest import run_tfllm
 from tfllm.data.corpus_readers import read_pairs
 from tfllm.data.examples import DataError
 from tfllm.evaluation.generation_metrics import generation_scores
@@ -52,7 +51,7 @@ def test_pair_readers_name_the_bad_record(tmp_path):
     tatoeba = tmp_path / "cmn.txt"  # no header row: the columns are named in the config
     tatoeba.write_text("Hi.\t嗨。\tCC-BY 2.0\nRun.\t跑。\nWait!\t等等！\tCC-BY 2.0\n", encoding="utf-8")
     names = ["english", "chinese", "attribution"]
-    with pytest.raises(DataError, match=rf"cmn.txt:2: field '<row>': has 2 fields, expected 3"):
+    with pytest.raises(DataError, match=r"cmn.txt:2: field '<row>': has 2 fields, expected 3"):
         read_pairs(str(tatoeba), "tsv", "english", "chinese", names)
     result = read_pairs(str(tatoeba), "tsv", "english", "chinese", names, on_bad_rows="skip")
     assert result.examples == [("Hi.", "嗨。"), ("Wait!", "等等！")]
@@ -117,24 +116,22 @@ training: {{epochs: 30, batch_size: 8, learning_rate: 3.0e-3, dropout: 0.0, earl
 generation: {{max_new_tokens: 8, temperature: 0.0, samples: [cat dog]}}
 export: {{root: {tmp_path / 'savedmodels'}}}
 """)
-    run = lambda *args: subprocess.run([sys.executable, "-m", "tfllm.cli", *args],  # noqa: E731
-                                       capture_output=True, text=True)
-    trained = run("train", str(config))
+    trained = run_tfllm("train", config)
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert "'cat dog' -> '猫狗'" in trained.stdout  # the epoch's sample: the source in, its target out
 
-    evaluated = run("evaluate", str(config), "--split", "test")
+    evaluated = run_tfllm("evaluate", config, "--split", "test")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     report = json.load(open(tmp_path / "run" / "evaluation" / "test" / "report.json"))
     assert report["bleu"] > 0.3 and report["rouge1"] > 0.8 and report["decoding"] == "greedy"
     predictions = [json.loads(line) for line in open(tmp_path / "run" / "evaluation" / "test" / "predictions.jsonl")]
     assert len(predictions) == 40 and predictions[0].keys() == {"source", "reference", "prediction"}
 
-    generated = run("generate", str(config), "--prompt", "red fish", "--num-beams", "2", "--json")
+    generated = run_tfllm("generate", config, "--prompt", "red fish", "--num-beams", "2", "--json")
     assert generated.returncode == 0, generated.stderr[-3000:]
     assert json.loads(generated.stdout.splitlines()[-1])["text"] == "红鱼"
 
-    exported = run("export", str(config))
+    exported = run_tfllm("export", config)
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert "outputs match for beam_search, serving_default" in exported.stdout
     metadata = json.load(open(tmp_path / "savedmodels" / "tinytranslate" / "1" / "assets.extra" / "tfllm_metadata.json"))

@@ -2,14 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import run_tfllm
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.config import load_config
 from tfllm.jobs import causal_lm as causal_lm_job
@@ -77,8 +76,7 @@ def test_lora_trains_adapters_only_and_saves_them_apart(lora_run):
 
 def test_int8_evaluation_and_export_from_the_cli(lora_run):
     config, root = lora_run
-    run = lambda *args: subprocess.run([sys.executable, "-m", "tfllm.cli", *args, config.path],  # noqa: E731
-                                       capture_output=True, text=True)
+    run = lambda *args: run_tfllm(*args, config.path)  # noqa: E731
     full, int8 = run("evaluate"), run("evaluate", "--quantize", "int8")
     assert full.returncode == 0 and int8.returncode == 0, int8.stderr[-3000:]
     full_report = json.load(open(root / "run" / "evaluation" / "validation" / "report.json"))
