@@ -16,6 +16,10 @@ def _job(config):
         from tfllm.jobs import text_classification
 
         return text_classification
+    if config.task == "token_classification":
+        from tfllm.jobs import token_classification
+
+        return token_classification
     from tfllm.jobs import causal_lm
 
     return causal_lm
@@ -30,24 +34,26 @@ def _evaluate(args):
 
 
 def _quantize_option(args):
-    if args.quantize and args.config.task == "text_classification":
+    from tfllm.config import BERT_TASKS
+
+    if args.quantize and args.config.task in BERT_TASKS:
         raise ValueError(f"{args.config.path}: --quantize is for GPT-2 tasks")
     return {"quantize": args.quantize} if args.quantize else {}
 
 
 def _predict(args):
-    from tfllm.jobs import text_classification
+    from tfllm.config import BERT_TASKS
 
-    if args.config.task != "text_classification":
-        raise ValueError(f"{args.config.path}: predict is for text_classification; use tfllm generate or tfllm chat")
-
+    if args.config.task not in BERT_TASKS:
+        raise ValueError(f"{args.config.path}: predict is for {' and '.join(BERT_TASKS)}; "
+                         "use tfllm generate or tfllm chat")
+    job = _job(args.config)
     if args.input:
-        rows = text_classification.predict_file(args.config, args.input)
-    elif args.text:
-        rows = text_classification.predict(args.config, args.text, args.text_pair or None)
+        rows = job.predict_file(args.config, args.input)
     else:
-        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-        rows = text_classification.predict(args.config, texts)
+        texts = args.text or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+        pairs = {"text_pairs": args.text_pair} if args.text_pair else {}
+        rows = job.predict(args.config, texts, **pairs)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -68,7 +74,9 @@ def _generation_overrides(args):
 def _loaded_lm(config):
     from tfllm.jobs import causal_lm
 
-    if config.task == "text_classification":
+    from tfllm.config import BERT_TASKS
+
+    if config.task in BERT_TASKS:
         raise ValueError(f"{config.path}: task {config.task} does not generate text")
     return causal_lm, causal_lm.load_trained(config)
 
@@ -126,7 +134,7 @@ def build_parser():
     evaluate.add_argument("--quantize", choices=["int8"], help="GPT-2: score the model with int8 weights")
     evaluate.set_defaults(run=_with_config(_evaluate))
 
-    predict = commands.add_parser("predict", help="label texts (from --text, --input or standard input)")
+    predict = commands.add_parser("predict", help="label texts or find their entities (from --text, --input or stdin)")
     predict.add_argument("config")
     predict.add_argument("--text", action="append", help="a text to label (repeatable)")
     predict.add_argument("--text-pair", action="append", help="the second text, for pair models (repeatable)")

@@ -12,8 +12,9 @@ import yaml
 
 
 SCRATCH_SOURCE = "scratch"  # backbone.source of a GPT-2 trained from scratch
-_TASKS = ("text_classification", "causal_lm", "chat", "conditional_generation")
-_DEFAULT_SOURCES = {"text_classification": "all-minilm-l6-v2"}
+_TASKS = ("text_classification", "token_classification", "causal_lm", "chat", "conditional_generation")
+BERT_TASKS = ("text_classification", "token_classification")
+_DEFAULT_SOURCES = {task: "all-minilm-l6-v2" for task in BERT_TASKS}
 
 
 @dataclasses.dataclass
@@ -35,7 +36,8 @@ class DataConfig:
     validation: typing.Optional[str] = None
     test: typing.Optional[str] = None
     # csv | tsv | jsonl | json (one array of objects); causal_lm also text (.txt); chat: jsonl | tsv |
-    # dailydialog | json (an object of splits, path#split). Default: from the extension.
+    # dailydialog | json (an object of splits, path#split); token_classification: conll | cluener.
+    # Default: from the extension.
     format: typing.Optional[str] = None
     column_names: typing.Optional[typing.List[str]] = None  # CSV/TSV without a header row: its columns
     text_column: str = "text"
@@ -45,6 +47,8 @@ class DataConfig:
     label_separator: str = "|"
     labels: typing.Optional[typing.List[str]] = None  # default: the labels seen in train
     on_bad_rows: str = "error"  # error | skip
+    entity_types: typing.Optional[typing.List[str]] = None  # token_classification; default: the types in train
+    tag_scheme: str = "bio"  # token_classification: bio | bioes
     document_separator: typing.Optional[str] = None  # causal_lm .txt files: between documents (default: none)
     turns_field: str = "turns"  # chat JSONL: the list of turns
     source_column: str = "source"  # conditional_generation: the input text ...
@@ -149,12 +153,14 @@ def load_config(path):
     if config.task not in _TASKS:
         raise ValueError(f"{path}: unknown task {config.task!r}; supported: {', '.join(_TASKS)}")
     config.backbone.source = config.backbone.source or _DEFAULT_SOURCES.get(config.task)
-    if config.training.lora_rank is not None and (config.task == "text_classification" or config.training.lora_rank < 1
+    if config.training.lora_rank is not None and (config.task in BERT_TASKS or config.training.lora_rank < 1
                                                   or config.backbone.source == SCRATCH_SOURCE):
         raise ValueError(f"{path}: training.lora_rank needs a GPT-2 task with a pretrained backbone.source, "
                          "and a rank of at least 1")
-    if config.export.quantize not in (None, "int8") or (config.export.quantize and config.task == "text_classification"):
+    if config.export.quantize not in (None, "int8") or (config.export.quantize and config.task in BERT_TASKS):
         raise ValueError(f"{path}: export.quantize may be int8, for GPT-2 tasks; not {config.export.quantize!r}")
+    if config.data.tag_scheme not in ("bio", "bioes"):
+        raise ValueError(f"{path}: data.tag_scheme must be bio or bioes, not {config.data.tag_scheme!r}")
     if not config.backbone.source:
         raise ValueError(f"{path}: backbone.source is required for task {config.task} "
                          "(a GPT-2 preset such as gpt2_base_en, a preset or Hugging Face dir, or scratch)")

@@ -15,13 +15,6 @@ def length_buckets(sequence_length):
     return boundaries
 
 
-def _with_padding_mask(pad_id):
-    def add_mask(features, labels):
-        features["padding_mask"] = tf.cast(tf.not_equal(features["token_ids"], pad_id), tf.int32)
-        return features, labels
-    return add_mask
-
-
 def make_text_dataset(texts, text_pairs, labels, preprocessor, batch_size, shuffle=False, fixed_length=False,
                       drop_remainder=False, seed=None):
     """Builds a `tf.data.Dataset` of (features, labels) batches from in-memory texts.
@@ -44,27 +37,42 @@ def make_text_dataset(texts, text_pairs, labels, preprocessor, batch_size, shuff
         A dataset of ({"token_ids", "segment_ids", "padding_mask"} int32, labels) batches; with
         `labels=None` the labels are the example indices, to restore input order after bucketing.
     """
-    count = len(texts)
-    targets = np.arange(count, dtype=np.int64) if labels is None else labels
+    targets = np.arange(len(texts), dtype=np.int64) if labels is None else labels
     # Tokenized up front so that the lengths, and so the number of batches per epoch, are known:
     # Keras then shows a full progress bar from the first epoch.
     token_ids, segment_ids = preprocessor.pack(tf.constant(texts, tf.string),
                                                None if text_pairs is None else tf.constant(text_pairs, tf.string))
+    return batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_size, shuffle, fixed_length,
+                               drop_remainder, seed)
+
+
+def batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_size, shuffle=False, fixed_length=False,
+                        drop_remainder=False, seed=None):
+    """Batches packed BERT inputs (ragged [n, (tokens)]) with their targets; see `make_text_dataset`.
+
+    `targets` is a numpy array [n, ...] (one target per example), or a ragged int tensor [n, (tokens)]
+    aligned with `token_ids` (one label per token, -1 where a token has none): batches then carry
+    (features, labels, sample_weight), the weight 1 where a token has a label and 0 elsewhere.
+    """
+    per_token = isinstance(targets, tf.RaggedTensor)
+    count = int(token_ids.nrows())
     lengths = token_ids.row_lengths().numpy()
     dataset = tf.data.Dataset.from_tensor_slices(({"token_ids": token_ids, "segment_ids": segment_ids}, targets))
 
     def densify(features, target):
         # Slices of a RaggedTensor are ragged_rank=0 RaggedTensors, which padded_batch refuses.
-        return {k: v.flat_values if isinstance(v, tf.RaggedTensor) else v for k, v in features.items()}, target
+        dense = lambda v: v.flat_values if isinstance(v, tf.RaggedTensor) else v  # noqa: E731
+        return {k: dense(v) for k, v in features.items()}, dense(target)
 
     dataset = dataset.map(densify).cache()
     if shuffle:
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    pad = {"token_ids": preprocessor.pad_id, "segment_ids": 0}
+    target_dtype = targets.dtype if per_token else tf.as_dtype(targets.dtype)
+    padding = ({"token_ids": preprocessor.pad_id, "segment_ids": 0}, tf.constant(-1 if per_token else 0, target_dtype))
     if fixed_length:
-        shapes = ({"token_ids": [preprocessor.sequence_length], "segment_ids": [preprocessor.sequence_length]},
-                  targets.shape[1:])
-        dataset = dataset.padded_batch(batch_size, shapes, (pad, _zero(targets)), drop_remainder=drop_remainder)
+        length = preprocessor.sequence_length
+        shapes = ({"token_ids": [length], "segment_ids": [length]}, [length] if per_token else targets.shape[1:])
+        dataset = dataset.padded_batch(batch_size, shapes, padding, drop_remainder=drop_remainder)
         batches = _batch_count(np.array([count]), batch_size, drop_remainder)
     else:
         boundaries = length_buckets(preprocessor.sequence_length)
@@ -72,18 +80,22 @@ def make_text_dataset(texts, text_pairs, labels, preprocessor, batch_size, shuff
             lambda features, _: tf.shape(features["token_ids"])[0],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padding_values=(pad, _zero(targets)),
+            padding_values=padding,
             drop_remainder=drop_remainder,
         )
         # Each bucket emits full batches as they fill and its remainder at the end of the epoch.
         bucket_sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
         batches = _batch_count(bucket_sizes, batch_size, drop_remainder)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-    return dataset.map(_with_padding_mask(preprocessor.pad_id)).prefetch(tf.data.AUTOTUNE)
+    pad_id = preprocessor.pad_id
 
+    def finish(features, target):
+        features["padding_mask"] = tf.cast(tf.not_equal(features["token_ids"], pad_id), tf.int32)
+        if per_token:
+            return features, tf.maximum(target, 0), tf.cast(target >= 0, tf.float32)
+        return features, target
 
-def _zero(targets):
-    return tf.constant(0, tf.as_dtype(targets.dtype))
+    return dataset.map(finish).prefetch(tf.data.AUTOTUNE)
 
 
 def _batch_count(group_sizes, batch_size, drop_remainder):

@@ -51,7 +51,8 @@ def format_report(report):
     for name, scores in report["per_class"].items():
         lines.append(f"{name:<{width}}  {scores['precision']:9.3f}  {scores['recall']:6.3f}  {scores['f1']:5.3f}  "
                      f"{scores['support']:7d}")
-    totals = {k: v for k, v in report.items() if k in ("accuracy", "macro_f1", "micro_f1", "exact_match")}
+    totals = {k: v for k, v in report.items() if k in ("accuracy", "precision", "recall", "micro_f1", "macro_f1",
+                                                        "exact_match")}
     lines.append("  ".join(f"{k}: {v:.4f}" for k, v in totals.items()) + f"  ({report['examples']} examples)")
     return "\n".join(lines)
 

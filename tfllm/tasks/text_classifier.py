@@ -1,27 +1,18 @@
 """Text classification on a BERT backbone: single-label, multi-label and sentence pairs."""
 
-import json
-import os
-import shutil
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm.backbones.sources import Backbone, load_backbone
-from tfllm.backbones.tf_hub_encoder import TFHubEncoder
-from tfllm.backbones.tf_hub_handles import load_tf_hub_saved_model
-from tfllm.backbones.tf_hub_preprocess import TFHubPreprocessTokenizer
+from tfllm.backbones.sources import load_backbone
 from tfllm.data.examples import DataError
 from tfllm.data.labels import LabelSet
 from tfllm.data.pipeline import make_text_dataset
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
+from tfllm.tasks.bert_task_files import load_bert_task, save_bert_task
 from tfllm.tasks.classification_metrics import MacroF1, MultiLabelF1
-from tfllm.text.bert_preprocessor import BertPreprocessor
-from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
 
 FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
-_CONFIG_FILE, _WEIGHTS_FILE, _VOCABULARY_FILE = "tfllm.json", "model.weights.h5", "vocab.txt"
 
 
 class TextClassifier(keras.Model):
@@ -120,46 +111,17 @@ class TextClassifier(keras.Model):
 
     def save_to_dir(self, directory):
         """Writes weights, vocabulary and configuration; `TextClassifier.load(directory)` restores the model."""
-        os.makedirs(directory, exist_ok=True)
-        tokenizer = self.preprocessor.tokenizer
-        if isinstance(tokenizer, WordPieceTokenizer):
-            shutil.copyfile(tokenizer.vocabulary_file, os.path.join(directory, _VOCABULARY_FILE))
-            tokenizer_config = {"wordpiece_vocabulary": _VOCABULARY_FILE, "lowercase": tokenizer.lowercase}
-        else:
-            tokenizer_config = {"tf_hub_preprocess": tokenizer.handle}
-        config = {
+        save_bert_task(self, directory, {
             "task": "text_classification", "labels": self.labels.names, "multi_label": self.multi_label,
-            "text_pair": self.text_pair, "thresholds": self.thresholds, "dropout": self.dropout, "pooling": self.pooling,
-            "sequence_length": self.preprocessor.sequence_length, "tokenizer": tokenizer_config,
-            "backbone": self.backbone_rebuild,
-        }
-        self.save_weights(os.path.join(directory, _WEIGHTS_FILE))
-        with open(os.path.join(directory, _CONFIG_FILE), "w") as f:
-            json.dump(config, f, indent=2, ensure_ascii=False)
+            "text_pair": self.text_pair, "thresholds": self.thresholds, "dropout": self.dropout, "pooling": self.pooling})
 
     @classmethod
     def load(cls, directory):
         """Restores a model written by `save_to_dir`."""
-        path = os.path.join(directory, _CONFIG_FILE)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such file; is {directory} a model written by tfllm train?")
-        with open(path) as f:
-            config = json.load(f)
-        tokenizer_config = config["tokenizer"]
-        if "wordpiece_vocabulary" in tokenizer_config:
-            tokenizer = WordPieceTokenizer(os.path.join(directory, tokenizer_config["wordpiece_vocabulary"]),
-                                           lowercase=tokenizer_config["lowercase"])
-        else:
-            tokenizer = TFHubPreprocessTokenizer(tokenizer_config["tf_hub_preprocess"])
-        rebuild = config["backbone"]
-        if "native" in rebuild:
-            layer = keras.saving.deserialize_keras_object(rebuild["native"])
-        else:
-            layer = TFHubEncoder(load_tf_hub_saved_model(rebuild["tf_hub_encoder"])[0], rebuild["tf_hub_encoder"])
-        backbone = Backbone(layer, BertPreprocessor(tokenizer, config["sequence_length"]), rebuild)
+        config, backbone, weights = load_bert_task(directory, "text_classification")
         model = cls(backbone, config["labels"], multi_label=config["multi_label"], text_pair=config["text_pair"],
                     thresholds=config["thresholds"], dropout=config["dropout"], pooling=config["pooling"])
-        model.load_weights(os.path.join(directory, _WEIGHTS_FILE))
+        model.load_weights(weights)
         return model
 
 

@@ -1,0 +1,167 @@
+import json
+import random
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import FILLER, NEGATIVE, POSITIVE
+from tfllm.backbones.sources import load_backbone
+from tfllm.cli import main
+from tfllm.data.entity_readers import Entity, EntityExample, entities_from_tags
+from tfllm.tasks.entity_tags import EntityTags
+from tfllm.tasks.token_classifier import TokenClassifier
+from tfllm.tasks.token_classifier_serving import TokenClassifierServer
+from tfllm.text.word_pieces import WordSplitter
+from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
+from tfllm.training.optimizer import adamw_with_warmup
+
+TYPES = ["NEG", "POS"]
+
+
+def entity_examples(count, seed=0):
+    """Sentences of filler words in which each sentiment word is an entity of its polarity."""
+    rng = random.Random(seed)
+    examples = []
+    for i in range(count):
+        words = rng.sample(FILLER, rng.randint(2, 7)) + [rng.choice(POSITIVE), rng.choice(NEGATIVE)]
+        rng.shuffle(words)
+        text, entities = "", []
+        for word in words:
+            start = len(text) + (1 if text else 0)
+            text = f"{text} {word}" if text else word
+            if word in POSITIVE + NEGATIVE:
+                entities.append(Entity(start, start + len(word), "POS" if word in POSITIVE else "NEG"))
+        examples.append(EntityExample(text, tuple(entities), f"synthetic:{i + 1}"))
+    return examples
+
+
+@pytest.fixture()
+def tagger(keras_hub_preset_dir):
+    keras.utils.set_random_seed(0)
+    return TokenClassifier(load_backbone(keras_hub_preset_dir, sequence_length=16), TYPES, scheme="bioes")
+
+
+@pytest.mark.parametrize("scheme", ["bio", "bioes"])
+def test_graph_decoding_agrees_with_the_reader_on_any_tag_sequence(scheme):
+    tags = EntityTags(["A", "B"], scheme)
+    rng = random.Random(0)
+    rows = [[rng.randrange(len(tags)) for _ in range(rng.randrange(0, 9))] for _ in range(300)]
+    width = max(map(len, rows))
+    ids, mask = np.zeros((len(rows), width), np.int32), np.zeros((len(rows), width), bool)
+    for i, row in enumerate(rows):
+        ids[i, :len(row)], mask[i, :len(row)] = row, True
+    starts = np.tile(np.arange(width, dtype=np.int64) * 10, (len(rows), 1))
+    decoded = tags.decode(tf.constant(ids), tf.ones(ids.shape), tf.constant(starts), tf.constant(starts + 5),
+                          tf.constant(mask))
+    for i, row in enumerate(rows):
+        expected = [(a * 10, (b - 1) * 10 + 5, tags.types.index(kind))
+                    for a, b, kind in entities_from_tags([tags.names[t] for t in row])]
+        got = list(zip(*(decoded[k][i].numpy().tolist() for k in ("starts", "ends", "type_ids"))))
+        assert got == expected, [tags.names[t] for t in row]
+
+
+def test_word_tags_mark_first_inner_and_last_words():
+    words = [(0, 5), (6, 9), (10, 15), (16, 20)]
+    entities = [(6, 20, "PER"), (0, 5, "LOC")]
+    assert [EntityTags(["LOC", "PER"], "bio").names[t] for t in EntityTags(["LOC", "PER"], "bio").word_tags(
+        words, entities)] == ["B-LOC", "B-PER", "I-PER", "I-PER"]
+    bioes = EntityTags(["LOC", "PER"], "bioes")
+    assert [bioes.names[t] for t in bioes.word_tags(words, entities)] == ["S-LOC", "B-PER", "I-PER", "E-PER"]
+
+
+def test_words_keep_offsets_into_the_raw_text(vocabulary_file):
+    splitter = WordSplitter(WordPieceTokenizer(vocabulary_file, lowercase=True))
+    texts = ["Café, GOODS!", "好电影 fine", b"ok \xff movie"]
+    pieces, starts, ends = splitter(tf.constant(texts))
+    raw = [t.encode("utf-8") if isinstance(t, str) else t.replace(b"\xff", "\ufffd".encode()) for t in texts]
+    words = [[raw[i][s:e].decode() for s, e in zip(row_starts, row_ends)]
+             for i, (row_starts, row_ends) in enumerate(zip(starts.to_list(), ends.to_list()))]
+    # Offsets into the input, not into its lower-cased, accent-stripped form.
+    assert words == [["Café", ",", "GOODS", "!"], ["好", "电", "影", "fine"], ["ok", "\ufffd", "movie"]]
+    vocabulary = open(vocabulary_file).read().split()
+    assert [vocabulary[i] for i in pieces[0][2].numpy()] == ["good", "##s"]  # one word, two pieces
+
+
+def test_labels_sit_on_first_pieces_and_truncation_drops_whole_words(tagger):
+    # Each "goods" is two pieces: 16 tokens hold [CLS], 6 x "goods", "bad", the first piece of the last
+    # "goods" (its word is still tagged) and [SEP]; "awful" lies past the cut.
+    text = "goods " * 6 + "bad goods awful"
+    entities = (Entity(0, 5, "POS"), Entity(36, 39, "NEG"), Entity(40, 45, "POS"), Entity(46, 51, "NEG"))
+    assert [text[e.start:e.end] for e in entities] == ["goods", "bad", "goods", "awful"]
+    features, labels, weights = next(iter(tagger.make_dataset([EntityExample(text, entities, "t:1")], batch_size=1)))
+    names = [tagger.tags.names[t] for t in labels[0].numpy()]
+    assert weights[0].numpy().tolist() == [0] + [1, 0] * 6 + [1, 1, 0]
+    assert names[1] == "S-POS" and names[3] == "O" and names[13:15] == ["S-NEG", "S-POS"]
+    assert features["token_ids"].shape == (1, 16)
+
+
+def test_fit_learns_entities_and_serving_returns_offsets_into_the_input(tagger, tmp_path):
+    train = tagger.make_dataset(entity_examples(256), batch_size=16, training=True, seed=0)
+    tagger.compile(optimizer=adamw_with_warmup(3e-3, total_steps=12 * len(train)))
+    history = tagger.fit(train, epochs=12, verbose=0)
+    assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]
+
+    server = TokenClassifierServer(tagger)
+    texts = ["the movie was GOOD, the plot awful", "好 电影 poor", "", "fine " * 40]
+    outputs = {k: v.numpy() for k, v in server.serve(tf.constant(texts)).items()}
+    found = [[(outputs["entity_text"][i, j].decode(), outputs["entity_type"][i, j].decode())
+              for j in range(count)] for i, count in enumerate(outputs["entity_count"])]
+    assert found[:3] == [[("GOOD", "POS"), ("awful", "NEG")], [("poor", "NEG")], []]
+    assert 0 < outputs["entity_count"][3] <= 14  # tagged up to the sequence length
+    for i, count in enumerate(outputs["entity_count"]):
+        for j in range(count):
+            assert texts[i][outputs["entity_start"][i, j]:outputs["entity_end"][i, j]] == outputs["entity_text"][i, j].decode()
+    assert (outputs["entity_score"][0, :2] > 0.5).all()
+
+    tagger.save_to_dir(str(tmp_path / "model"))
+    reloaded = TokenClassifierServer(TokenClassifier.load(str(tmp_path / "model"))).serve(tf.constant(texts))
+    np.testing.assert_allclose(reloaded["entity_score"].numpy(), outputs["entity_score"], rtol=1e-5)
+
+
+def test_unknown_entity_types_are_named(tagger):
+    with pytest.raises(ValueError, match=r"t:7: unknown entity type\(s\) \['ORG'\]"):
+        tagger.make_dataset([EntityExample("good", (Entity(0, 4, "ORG"),), "t:7")])
+
+
+def test_ner_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
+    def conll(examples):
+        lines = []
+        for example in examples:
+            position = 0
+            for word in example.text.split(" "):
+                entity = next((e for e in example.entities if e.start == position), None)
+                lines.append(f"{word} {'B-' + entity.type if entity else 'O'}")
+                position += len(word) + 1
+            lines.append("")
+        return "\n".join(lines)
+
+    (tmp_path / "train.txt").write_text(conll(entity_examples(256)))
+    (tmp_path / "dev.txt").write_text(conll(entity_examples(48, seed=5)))
+    config = tmp_path / "ner.yaml"
+    config.write_text(f"""
+name: sentiment_words
+task: token_classification
+run_dir: {tmp_path / 'run'}
+backbone: {{source: {keras_hub_preset_dir}, sequence_length: 16}}
+data: {{train: train.txt, validation: dev.txt, tag_scheme: bioes}}
+training: {{epochs: 8, batch_size: 16, learning_rate: 3.0e-3}}
+export: {{root: {tmp_path / 'savedmodels'}}}
+""")
+    assert main(["train", str(config)]) == 0
+    assert main(["evaluate", str(config)]) == 0
+    report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
+    assert report["micro_f1"] > 0.9 and set(report["per_class"]) == set(TYPES)
+    predictions = (tmp_path / "run" / "evaluation" / "validation" / "predictions.jsonl").read_text().splitlines()
+    assert len(predictions) == 48 and json.loads(predictions[0])["gold"]
+    capsys.readouterr()
+    assert main(["predict", str(config), "--text", "the film was great"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["entities"] == [{"text": "great", "type": "POS", "start": 13, "end": 18, "score": pytest.approx(
+        row["entities"][0]["score"])}] and row["entities"][0]["score"] > 0.5
+    assert main(["export", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "outputs match (entity_count, entity_end, entity_score, entity_start, entity_text, entity_type)" in out
+    metadata = json.load(open(tmp_path / "savedmodels" / "sentiment_words" / "1" / "assets.extra" / "tfllm_metadata.json"))
+    assert metadata["entity_types"] == TYPES and metadata["tag_scheme"] == "bioes" and metadata["validation"]["micro_f1"] > 0.9

@@ -1,0 +1,124 @@
+"""Train, evaluate, predict and export named-entity taggers from a `JobConfig` (the CLI calls these)."""
+
+import json
+import math
+import os
+
+import keras
+import tensorflow as tf
+
+from tfllm.data.entity_readers import read_entity_examples
+from tfllm.evaluation.classification_report import format_report, write_report
+from tfllm.evaluation.entity_metrics import entity_report
+from tfllm.export.saved_model_export import export_for_serving
+from tfllm.jobs.fitting import fit_and_save
+from tfllm.tasks.token_classifier import TokenClassifier, build_token_classifier
+from tfllm.tasks.token_classifier_serving import TokenClassifierServer
+from tfllm.training.optimizer import adamw_with_warmup
+
+_PREDICT_BATCH = 64
+
+
+def model_dir(config):
+    return os.path.join(config.run_dir, "model")
+
+
+def read_split(config, path):
+    """The `EntityExample`s of one data file, read under the config's format and bad-row policy."""
+    result = read_entity_examples(path, config.data.format, config.data.on_bad_rows)
+    if result.bad_rows:
+        print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
+    examples = result.examples
+    return examples[:config.data.limit] if config.data.limit else examples
+
+
+def train(config, verbose="auto"):
+    """Fine-tunes a tagger as `config` says and saves it in `<run_dir>/model`; returns the `TokenClassifier`.
+
+    The entity types are `data.entity_types`, or those seen in the training data.
+    """
+    if not config.data.train:
+        raise ValueError(f"{config.path}: data.train is not set")
+    keras.utils.set_random_seed(config.training.seed)
+    train_examples = read_split(config, config.data.train)
+    validation_examples = read_split(config, config.data.validation) if config.data.validation else None
+    types = config.data.entity_types or sorted({e.type for example in train_examples for e in example.entities})
+    tagger = build_token_classifier(
+        config.backbone.source, types, sequence_length=config.backbone.sequence_length,
+        preprocess=config.backbone.preprocess, native=config.backbone.native, scheme=config.data.tag_scheme,
+        dropout=config.training.dropout)
+    training = config.training
+    make = lambda examples, is_training: tagger.make_dataset(  # noqa: E731
+        examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
+        seed=training.seed)
+    train_data = make(train_examples, True)
+    validation_data = make(validation_examples, False) if validation_examples else None
+    steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
+    tagger.compile(optimizer=adamw_with_warmup(
+        training.learning_rate, steps_per_epoch * training.epochs, training.warmup_fraction, training.weight_decay))
+    fit_and_save(tagger, config, train_data, validation_data, model_dir(config), verbose)
+    return tagger
+
+
+def predict(config, texts, tagger=None):
+    """Entities of raw texts through the same serving graph that is exported: per text, a dict with the
+    `text` and its `entities`, each a dict of `text`, `type`, character `start` and `end`, and `score`."""
+    tagger = tagger or TokenClassifier.load(model_dir(config))
+    serve = TokenClassifierServer(tagger).serve
+    rows = []
+    for begin in range(0, len(texts), _PREDICT_BATCH):
+        outputs = {k: v.numpy() for k, v in serve(tf.constant(texts[begin:begin + _PREDICT_BATCH], tf.string)).items()}
+        for i, count in enumerate(outputs["entity_count"]):
+            rows.append({"text": texts[begin + i], "entities": [{"text": outputs["entity_text"][i, j].decode("utf-8", "replace"),
+                          "type": outputs["entity_type"][i, j].decode("utf-8"),
+                          "start": int(outputs["entity_start"][i, j]), "end": int(outputs["entity_end"][i, j]),
+                          "score": round(float(outputs["entity_score"][i, j]), 4)} for j in range(count)]})
+    return rows
+
+
+def evaluate(config, split="validation", path=None, tagger=None):
+    """Entity-level strict P/R/F1 on a labeled split; writes report.json/.txt and predictions.jsonl.
+
+    Returns the report (a dict).
+    """
+    path = path or getattr(config.data, split)
+    if not path:
+        raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
+    tagger = tagger or TokenClassifier.load(model_dir(config))
+    examples = read_split(config, path)
+    predictions = predict(config, [e.text for e in examples], tagger)
+    gold = [[(e.start, e.end, e.type) for e in example.entities] for example in examples]
+    report = entity_report(gold, [[(p["start"], p["end"], p["type"]) for p in row["entities"]] for row in predictions],
+                           tagger.tags.types)
+    report["data"] = path
+    directory = write_report(report, os.path.join(config.run_dir, "evaluation", split))
+    with open(os.path.join(directory, "predictions.jsonl"), "w", encoding="utf-8") as f:
+        for example, row in zip(examples, predictions):
+            f.write(json.dumps({"source": example.source, "text": example.text, "entities": row["entities"],
+                                "gold": [{"text": example.text[e.start:e.end], "type": e.type, "start": e.start,
+                                          "end": e.end} for e in example.entities]}, ensure_ascii=False) + "\n")
+    print(format_report(report))
+    print(f"report and predictions written to {directory}")
+    return report
+
+
+def predict_file(config, path):
+    """Entities for the texts of a data file (its gold entities, if any, are ignored)."""
+    return predict(config, [e.text for e in read_split(config, path)])
+
+
+def export(config, version=None):
+    """Exports the trained tagger to `<export.root>/<name>/<version>/`; returns the version directory."""
+    tagger = TokenClassifier.load(model_dir(config))
+    metadata = {"task": config.task, "entity_types": tagger.tags.types, "tag_scheme": tagger.tags.scheme,
+                "backbone": config.backbone.source, "sequence_length": tagger.preprocessor.sequence_length}
+    report_path = os.path.join(config.run_dir, "evaluation", "validation", "report.json")
+    if os.path.exists(report_path):
+        with open(report_path) as f:
+            report = json.load(f)
+        metadata["validation"] = {k: report[k] for k in ("precision", "recall", "micro_f1", "examples")}
+    path, check = export_for_serving(TokenClassifierServer(tagger), config.export.root, config.name,
+                                     version or config.export.version, metadata, config.export.base_path)
+    print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match ({', '.join(check['outputs'])})")
+    print(f"SavedModel for TF Serving: {os.path.abspath(path)}")
+    return path

@@ -1,0 +1,171 @@
+"""Token classification (named entities) on a BERT backbone: one BIO/BIOES tag per word."""
+
+import logging
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfllm.backbones.sources import load_backbone
+from tfllm.data.pipeline import batch_packed_inputs
+from tfllm.tasks.bert_task_files import load_bert_task, save_bert_task
+from tfllm.tasks.entity_tags import EntityTags
+from tfllm.tasks.text_classifier import FEATURE_NAMES
+from tfllm.text.utf8 import replace_invalid_utf8
+from tfllm.text.word_pieces import WordSplitter, char_offsets
+
+
+class TokenClassifier(keras.Model):
+    """A backbone, dropout and a dense layer of tag logits per word piece, with its tag set.
+
+    Words are BERT's (split at whitespace and punctuation, one per CJK character) and keep their
+    offsets in the raw text. A word's tag is predicted at its first piece; the other pieces carry no
+    label and no loss. Entities are spans of words, so they come back as offsets into the input. Words
+    past `sequence_length` pieces are cut off and get no tag.
+
+    Args:
+        backbone: a `Backbone` from `tfllm.backbones.load_backbone`.
+        entity_types: the entity type names.
+        scheme: the tagging scheme, "bio" or "bioes".
+        dropout: dropout before the logits.
+
+    Example:
+    >>> tagger = TokenClassifier(load_backbone("all-minilm-l6-v2"), ["LOC", "ORG", "PER"])  # doctest: +SKIP
+    >>> train = tagger.make_dataset(read_conll("train.txt").examples, training=True)  # doctest: +SKIP
+    >>> tagger.compile(optimizer=adamw_with_warmup(5e-5, total_steps=3 * len(train)))  # doctest: +SKIP
+    >>> tagger.fit(train, epochs=3)  # doctest: +SKIP
+    """
+
+    def __init__(self, backbone, entity_types, scheme="bio", dropout=0.1, **kwargs):
+        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
+        sequence = backbone.layer(inputs)["sequence_output"]
+        for layer in getattr(backbone.layer, "layers", []):
+            if layer.name == "pooled_dense":
+                layer.trainable = False  # unused: no gradient reaches it
+        sequence = keras.layers.Dropout(dropout, name="tagger_dropout")(sequence)
+        tags = EntityTags(entity_types, scheme)
+        # float32 logits keep the loss stable under mixed precision.
+        logits = keras.layers.Dense(len(tags), name="tag_logits", dtype="float32")(sequence)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.backbone_rebuild = backbone.rebuild
+        self.preprocessor = backbone.preprocessor
+        self.word_splitter = WordSplitter(backbone.preprocessor.tokenizer)
+        self.tags, self.dropout = tags, dropout
+
+    def compile(self, optimizer="adamw", loss="auto", weighted_metrics="auto", **kwargs):
+        """Compiles with per-word cross-entropy and tag accuracy (on first pieces only) unless given others."""
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if weighted_metrics == "auto":
+            weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="tag_accuracy")]
+        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
+
+    def encode(self, texts):
+        """Splits and packs raw strings, in TF ops (the training pipeline and the serving graph share it).
+
+        Returns ragged [batch, (tokens)] `token_ids` and `segment_ids`, and ragged [batch, (words)]
+        `first_pieces` (each word's first piece's position), `tagged` (the word has a piece within
+        `sequence_length`), `starts` and `ends` (the word's byte offsets in the text).
+        """
+        pieces, starts, ends = self.word_splitter(texts)
+        token_ids, segment_ids = self.preprocessor.packer([pieces.merge_dims(-2, -1)])
+        piece_counts = tf.cast(pieces.row_lengths(axis=2), tf.int32)
+        first_pieces = 1 + tf.cumsum(piece_counts, axis=1, exclusive=True)  # after [CLS]
+        kept = tf.expand_dims(tf.cast(token_ids.row_lengths(), tf.int32) - 1, 1)  # before the final [SEP]
+        tagged = (piece_counts > 0) & (first_pieces < kept)
+        return {"token_ids": token_ids, "segment_ids": segment_ids, "first_pieces": first_pieces, "tagged": tagged,
+                "starts": starts, "ends": ends}
+
+    def word_tags(self, examples, encoded):
+        """Gold tag ids [n, (words)] of `examples` from their entity spans, and how many entity words got cut off."""
+        tag_rows, cut = [], 0
+        for example, starts, ends, tagged in zip(examples, encoded["starts"].to_list(), encoded["ends"].to_list(),
+                                                 encoded["tagged"].to_list()):
+            byte_at = np.cumsum([0] + [len(c.encode("utf-8")) for c in example.text])
+            spans = [(byte_at[e.start], byte_at[e.end], e.type) for e in example.entities]
+            tags = self.tags.word_tags(list(zip(starts, ends)), spans)
+            cut += sum(1 for tag, kept in zip(tags, tagged) if tag and not kept)
+            tag_rows.append(tags)
+        return tf.ragged.constant(tag_rows, tf.int32, ragged_rank=1, inner_shape=()), cut
+
+    def make_dataset(self, examples, batch_size=32, training=False, fixed_length=False, seed=None):
+        """A dataset of (features, per-piece tags, weights) for `examples` (`EntityExample`s).
+
+        Unknown entity types are a ValueError naming the example. Words past `sequence_length` cannot
+        be learned; how many entity words that drops is logged.
+        """
+        known = set(self.tags.types)
+        for example in examples:
+            strangers = sorted({e.type for e in example.entities} - known)
+            if strangers:
+                raise ValueError(f"{example.source}: unknown entity type(s) {strangers}; known: {self.tags.types}")
+        encoded = self.encode(tf.constant([e.text for e in examples], tf.string))
+        tags, cut = self.word_tags(examples, encoded)
+        if cut:
+            logging.warning("%d entity words lie past sequence_length %d and are not learned",
+                            cut, self.preprocessor.sequence_length)
+        token_ids = encoded["token_ids"]
+        first_pieces = encoded["first_pieces"]
+        rows = tf.cast(first_pieces.value_rowids(), tf.int32)
+        positions = tf.stack([rows, first_pieces.flat_values], axis=1)
+        keep = encoded["tagged"].flat_values
+        labels = tf.tensor_scatter_nd_update(
+            tf.fill(tf.cast(token_ids.bounding_shape(), tf.int32), -1),
+            tf.boolean_mask(positions, keep), tf.boolean_mask(tags.flat_values, keep))
+        labels = tf.RaggedTensor.from_tensor(labels, lengths=token_ids.row_lengths())
+        return batch_packed_inputs(token_ids, encoded["segment_ids"], labels, self.preprocessor, batch_size,
+                                   shuffle=training, fixed_length=fixed_length,
+                                   drop_remainder=fixed_length and training, seed=seed)
+
+    def predict_entities(self, texts):
+        """Entities of a batch of raw strings, in TF ops (the serving graph and evaluation use this).
+
+        Returns ragged [batch, (entities)] tensors: `types` and `texts` (strings), `scores` (the mean
+        probability of the entity's word tags) and `starts`/`ends`, character offsets into the input
+        (end exclusive; invalid UTF-8 bytes count as one U+FFFD character each).
+        """
+        texts = replace_invalid_utf8(texts)
+        encoded = self.encode(texts)
+        features = self.preprocessor.packer.to_dense(encoded["token_ids"], encoded["segment_ids"])
+        probabilities = tf.nn.softmax(self(features, training=False))
+        # Words cut off by truncation point past the last piece; they are masked out by `tagged`.
+        first_pieces = tf.minimum(encoded["first_pieces"].to_tensor(), tf.shape(probabilities)[1] - 1)
+        word_probabilities = tf.gather(probabilities, first_pieces, batch_dims=1)
+        entities = self.tags.decode(
+            tf.argmax(word_probabilities, axis=-1, output_type=tf.int32), tf.reduce_max(word_probabilities, axis=-1),
+            encoded["starts"].to_tensor(), encoded["ends"].to_tensor(), encoded["tagged"].to_tensor())
+        starts, ends = entities["starts"], entities["ends"]
+        row_texts = tf.gather(texts, starts.value_rowids())
+        to_chars = lambda offsets: starts.with_flat_values(  # noqa: E731
+            tf.gather_nd(char_offsets(texts, offsets.to_tensor()), _ragged_indices(offsets)))
+        return {"types": tf.gather(tf.constant(self.tags.types), entities["type_ids"]),
+                "texts": starts.with_flat_values(tf.strings.substr(row_texts, starts.flat_values,
+                                                                   ends.flat_values - starts.flat_values)),
+                "scores": entities["scores"], "starts": to_chars(starts), "ends": to_chars(ends)}
+
+    def save_to_dir(self, directory):
+        """Writes weights, vocabulary and configuration; `TokenClassifier.load(directory)` restores the model."""
+        save_bert_task(self, directory, {"task": "token_classification", "entity_types": self.tags.types,
+                                         "scheme": self.tags.scheme, "dropout": self.dropout})
+
+    @classmethod
+    def load(cls, directory):
+        """Restores a model written by `save_to_dir`."""
+        config, backbone, weights = load_bert_task(directory, "token_classification")
+        model = cls(backbone, config["entity_types"], scheme=config["scheme"], dropout=config["dropout"])
+        model.load_weights(weights)
+        return model
+
+
+def _ragged_indices(ragged):
+    """[row, column] of every value of a ragged [batch, (n)] tensor."""
+    rows = ragged.value_rowids()
+    columns = tf.range(tf.size(rows, out_type=rows.dtype)) - tf.gather(ragged.row_starts(), rows)
+    return tf.stack([rows, columns], axis=1)
+
+
+def build_token_classifier(source, entity_types, sequence_length=128, preprocess=None, native=True, **kwargs):
+    """`load_backbone(source, ...)` and a `TokenClassifier` on it, in one call."""
+    backbone = load_backbone(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
+                             dropout=kwargs.get("dropout", 0.1))
+    return TokenClassifier(backbone, entity_types, **kwargs)
