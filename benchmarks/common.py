@@ -1,6 +1,7 @@
-"""Shared by the benchmarks: files of ../shared/data and a timing callback."""
+"""Shared by the benchmarks: files of ../shared/data, a timing callback and request latency."""
 
 import os
+import statistics
 import sys
 import time
 
@@ -38,3 +39,14 @@ class StepTimer(keras.callbacks.Callback):
 
     def per_second(self, batch_size):
         return (self.batches - self.skip) * batch_size / self.seconds
+
+
+def median_request_milliseconds(call, requests):
+    """Median wall time in ms of `call(*request)` over `requests`, after one untimed call (tracing)."""
+    call(*requests[0])
+    times = []
+    for request in requests:
+        start = time.perf_counter()
+        call(*request)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)

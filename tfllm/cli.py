@@ -20,6 +20,10 @@ def _job(config):
         from tfllm.jobs import token_classification
 
         return token_classification
+    if config.task == "question_answering":
+        from tfllm.jobs import question_answering
+
+        return question_answering
     from tfllm.jobs import causal_lm
 
     return causal_lm
@@ -52,8 +56,12 @@ def _predict(args):
         rows = job.predict_file(args.config, args.input)
     else:
         texts = args.text or [line.rstrip("\n") for line in sys.stdin if line.strip()]
-        pairs = {"text_pairs": args.text_pair} if args.text_pair else {}
-        rows = job.predict(args.config, texts, **pairs)
+        if args.config.task == "question_answering":
+            if len(args.text_pair or []) != len(texts):
+                raise ValueError("question_answering: give one --text-pair (a context) per --text (a question)")
+            rows = job.predict(args.config, texts, args.text_pair)
+        else:
+            rows = job.predict(args.config, texts, **({"text_pairs": args.text_pair} if args.text_pair else {}))
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -134,10 +142,11 @@ def build_parser():
     evaluate.add_argument("--quantize", choices=["int8"], help="GPT-2: score the model with int8 weights")
     evaluate.set_defaults(run=_with_config(_evaluate))
 
-    predict = commands.add_parser("predict", help="label texts or find their entities (from --text, --input or stdin)")
+    predict = commands.add_parser("predict", help="label texts, find entities or answer questions (--text, --input or stdin)")
     predict.add_argument("config")
-    predict.add_argument("--text", action="append", help="a text to label (repeatable)")
-    predict.add_argument("--text-pair", action="append", help="the second text, for pair models (repeatable)")
+    predict.add_argument("--text", action="append", help="a text to label, or a question (repeatable)")
+    predict.add_argument("--text-pair", action="append",
+                         help="the second text for pair models, or the context of a question (repeatable)")
     predict.add_argument("--input", help="a data file whose texts to label")
     predict.add_argument("--output", help="write JSON lines here instead of standard output")
     predict.set_defaults(run=_with_config(_predict))

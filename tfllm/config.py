@@ -12,8 +12,9 @@ import yaml
 
 
 SCRATCH_SOURCE = "scratch"  # backbone.source of a GPT-2 trained from scratch
-_TASKS = ("text_classification", "token_classification", "causal_lm", "chat", "conditional_generation")
-BERT_TASKS = ("text_classification", "token_classification")
+_TASKS = ("text_classification", "token_classification", "question_answering", "causal_lm", "chat",
+          "conditional_generation")
+BERT_TASKS = ("text_classification", "token_classification", "question_answering")
 _DEFAULT_SOURCES = {task: "all-minilm-l6-v2" for task in BERT_TASKS}
 
 
@@ -36,7 +37,8 @@ class DataConfig:
     validation: typing.Optional[str] = None
     test: typing.Optional[str] = None
     # csv | tsv | jsonl | json (one array of objects); causal_lm also text (.txt); chat: jsonl | tsv |
-    # dailydialog | json (an object of splits, path#split); token_classification: conll | cluener.
+    # dailydialog | json (an object of splits, path#split); token_classification: conll | cluener;
+    # question_answering: SQuAD v1.1 JSON.
     # Default: from the extension.
     format: typing.Optional[str] = None
     column_names: typing.Optional[typing.List[str]] = None  # CSV/TSV without a header row: its columns
@@ -49,6 +51,9 @@ class DataConfig:
     on_bad_rows: str = "error"  # error | skip
     entity_types: typing.Optional[typing.List[str]] = None  # token_classification; default: the types in train
     tag_scheme: str = "bio"  # token_classification: bio | bioes
+    max_question_length: int = 64  # question_answering: question pieces kept ...
+    doc_stride: int = 128  # ... context pieces between window starts ...
+    max_answer_length: int = 30  # ... and the longest answer, in pieces
     document_separator: typing.Optional[str] = None  # causal_lm .txt files: between documents (default: none)
     turns_field: str = "turns"  # chat JSONL: the list of turns
     source_column: str = "source"  # conditional_generation: the input text ...

@@ -1,0 +1,157 @@
+import json
+import random
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import FILLER, NEGATIVE, POSITIVE, shared_data
+from tfllm.backbones.sources import load_backbone
+from tfllm.cli import main
+from tfllm.data.examples import DataError
+from tfllm.data.squad_reader import Answer, QAExample, read_squad
+from tfllm.evaluation.squad_metrics import squad_scores
+from tfllm.tasks.span_extractor import SpanExtractor
+from tfllm.tasks.span_extractor_serving import SpanExtractorServer
+from tfllm.text.windows import sliding_windows
+from tfllm.training.optimizer import adamw_with_warmup
+
+
+def qa_examples(count, seed=0, words=(4, 24)):
+    """Contexts of filler words holding one positive and one negative word; "good"/"bad" asks for either."""
+    rng = random.Random(seed)
+    examples = []
+    for i in range(count):
+        positive, negative = rng.choice(POSITIVE), rng.choice(NEGATIVE)
+        context_words = [rng.choice(FILLER) for _ in range(rng.randint(*words))] + [positive, negative]
+        rng.shuffle(context_words)
+        context = " ".join(context_words)
+        question, answer = ("good ?", positive) if rng.random() < 0.5 else ("bad ?", negative)
+        start = context.index(f" {answer}") + 1 if not context.startswith(answer) else 0
+        examples.append(QAExample(question, context, (Answer(answer, start),), str(i), f"synthetic:{i}"))
+    return examples
+
+
+def squad_file(path, examples):
+    paragraphs = [{"context": e.context, "qas": [{"id": e.id, "question": e.question,
+                                                  "answers": [{"text": a.text, "answer_start": a.start} for a in e.answers]}]}
+                  for e in examples]
+    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]}))
+    return str(path)
+
+
+@pytest.fixture()
+def reader(keras_hub_preset_dir):
+    keras.utils.set_random_seed(0)
+    return SpanExtractor(load_backbone(keras_hub_preset_dir, sequence_length=24), max_question_length=4, stride=8,
+                         max_answer_length=4)
+
+
+def test_windows_cover_every_token_and_end_at_the_row_end():
+    tokens = tf.ragged.constant([list(range(10)), [], list(range(4))])
+    windows, rows, starts = sliding_windows(tokens, tf.constant([4, 4, 2]), 3)
+    assert windows.to_list() == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9], [], [0, 1], [2, 3]]
+    assert rows.numpy().tolist() == [0, 0, 0, 1, 2, 2] and starts.numpy().tolist() == [0, 3, 6, 0, 0, 2]
+
+
+def test_targets_point_at_the_answer_in_the_windows_that_hold_it_whole(reader):
+    words = ["the"] * 30 + ["goods"] + ["the"] * 10  # "goods" is two pieces, at context pieces 30 and 31
+    example = QAExample("good ?", " ".join(words), (Answer("goods", 120),), "1", "t:1")
+    encoded = reader.encode(tf.constant([example.question]), tf.constant([example.context]))
+    targets = reader.span_targets([example], encoded)
+    starts = encoded["window_start"].numpy()  # 20 context pieces per window, 8 apart
+    offset = encoded["context_offset"].numpy()
+    for window, (start, end) in enumerate(targets):
+        holds = starts[window] <= 30 and 31 < starts[window] + 20
+        expected = [30 - starts[window] + offset[window], 31 - starts[window] + offset[window]] if holds else [0, 0]
+        assert [start, end] == expected
+    assert (targets[:, 0] > 0).sum() >= 2  # the answer is learned in each window that holds it
+    pieces = reader.preprocessor.tokenizer(tf.constant(["goods"]))[0].numpy().tolist()
+    tokens = encoded["token_ids"].to_list()
+    assert all(tokens[w][start:end + 1] == pieces for w, (start, end) in enumerate(targets) if start)
+
+
+def test_fit_finds_answers_across_windows_and_serves_offsets(reader, tmp_path):
+    train = reader.make_dataset(qa_examples(512), batch_size=16, training=True, seed=0)
+    # The tiny model first learns to find sentiment words, then (after ~10 epochs) to read the question.
+    reader.compile(optimizer=adamw_with_warmup(5e-3, total_steps=20 * len(train)))
+    history = reader.fit(train, epochs=20, verbose=0)
+    assert history.history["loss"][-1] < 0.1 * history.history["loss"][0]
+
+    test = qa_examples(64, seed=9, words=(30, 40))  # every context needs several windows
+    server = SpanExtractorServer(reader)
+    outputs = {k: v.numpy() for k, v in server.serve(tf.constant([e.question for e in test]),
+                                                     tf.constant([e.context for e in test])).items()}
+    answers = [a.decode() for a in outputs["answer"]]
+    assert squad_scores(answers, [[a.text for a in e.answers] for e in test])["exact_match"] > 80
+    for example, answer, start, end in zip(test, answers, outputs["start"], outputs["end"]):
+        assert example.context[start:end] == answer
+
+    odd = server.serve(tf.constant(["good ?", "bad ?"]), tf.constant(["", "Café: 好 awful!"]))
+    assert [a.decode() for a in odd["answer"].numpy()] == ["", "awful"]
+    assert odd["start"].numpy().tolist() == [-1, 8] and odd["score"].numpy()[0] == 0
+    with pytest.raises(tf.errors.InvalidArgumentError, match="same batch size"):
+        server.serve(tf.constant(["a", "b"]), tf.constant(["c"]))
+
+    reader.save_to_dir(str(tmp_path / "model"))
+    reloaded = SpanExtractorServer(SpanExtractor.load(str(tmp_path / "model")))
+    again = reloaded.serve(tf.constant([e.question for e in test]), tf.constant([e.context for e in test]))
+    np.testing.assert_allclose(again["score"].numpy(), outputs["score"], rtol=1e-5)
+
+
+def test_squad_scores_normalize_as_the_official_script():
+    scores = squad_scores(["The Denver Broncos!", "Panthers", "丹佛野马队"], [["Denver Broncos"], ["Carolina Panthers"],
+                                                                         ["丹佛野马"]])
+    assert scores["exact_match"] == pytest.approx(100 / 3)
+    assert scores["f1"] == pytest.approx(100 * (1 + 2 / 3 + 8 / 9) / 3)  # Chinese scored by characters
+
+
+def test_bad_squad_questions_are_named_by_place_and_id(tmp_path):
+    examples = qa_examples(3)
+    path = tmp_path / "bad.json"
+    squad_file(path, examples)
+    document = json.loads(path.read_text())
+    document["data"][0]["paragraphs"][1]["qas"][0]["answers"][0]["answer_start"] += 1
+    document["data"][0]["paragraphs"][2]["qas"][0]["question"] = " "
+    path.write_text(json.dumps(document))
+    with pytest.raises(DataError) as error:
+        read_squad(str(path))
+    assert f"{path}:1/2/1 (id 1): field 'answers'" in str(error.value)
+    assert f"{path}:1/3/1 (id 2): field 'question'" in str(error.value)
+    assert len(read_squad(str(path), on_bad_rows="skip").examples) == 1
+
+
+@pytest.mark.parametrize("name, questions", [("squad/dev-v1.1.json", 10570), ("xquad/xquad.zh.json", 1190)])
+def test_shared_squad_files_read_whole(name, questions):
+    examples = read_squad(shared_data(*name.split("/"))).examples
+    assert len(examples) == questions and all(e.answers for e in examples)
+
+
+def test_qa_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
+    squad_file(tmp_path / "train.json", qa_examples(512))
+    squad_file(tmp_path / "dev.json", qa_examples(32, seed=5, words=(20, 30)))
+    config = tmp_path / "qa.yaml"
+    config.write_text(f"""
+name: sentiment_qa
+task: question_answering
+run_dir: {tmp_path / 'run'}
+backbone: {{source: {keras_hub_preset_dir}, sequence_length: 24}}
+data: {{train: train.json, validation: dev.json, max_question_length: 4, doc_stride: 8, max_answer_length: 4}}
+training: {{epochs: 2, batch_size: 16, learning_rate: 3.0e-3}}
+export: {{root: {tmp_path / 'savedmodels'}}}
+""")
+    assert main(["train", str(config)]) == 0  # learning is shown above; this checks the job's wiring
+    assert main(["evaluate", str(config)]) == 0
+    report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
+    assert report["examples"] == 32 and 0 <= report["exact_match"] <= report["f1"] <= 100
+    predictions = [json.loads(line) for line in open(tmp_path / "run" / "evaluation" / "validation" / "predictions.jsonl")]
+    assert len(predictions) == 32 and all(p["gold"] and p["answer"] for p in predictions)
+    capsys.readouterr()
+    context = "the film was awful you"
+    assert main(["predict", str(config), "--text", "bad ?", "--text-pair", context]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["question"] == "bad ?" and context[row["start"]:row["end"]] == row["answer"] != ""
+    assert main(["predict", str(config), "--text", "bad ?"]) == 2
+    assert main(["export", str(config)]) == 0
+    assert "outputs match (answer, end, score, start)" in capsys.readouterr().out

@@ -1,0 +1,94 @@
+"""A reader for extractive question answering in the SQuAD v1.1 JSON format (also XQuAD)."""
+
+import dataclasses
+import json
+from typing import Tuple
+
+import tensorflow as tf
+
+from tfllm.data.examples import BadRow, DataError
+from tfllm.data.readers import ReadResult, _apply_policy
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """An answer span: `context[start:start + len(text)] == text`, in characters."""
+
+    text: str
+    start: int
+
+
+@dataclasses.dataclass(frozen=True)
+class QAExample:
+    """A question about a context and its gold answers (none for unlabeled data).
+
+    `source` is "file:article/paragraph/question" (1-based positions in the file) and the question's id.
+    """
+
+    question: str
+    context: str
+    answers: Tuple[Answer, ...] = ()
+    id: str = ""
+    source: str = ""
+    title: str = ""
+
+
+def read_squad(path, on_bad_rows="error", labeled=True):
+    """Reads a SQuAD v1.1-format file: {"data": [{"title", "paragraphs": [{"context", "qas": [...]}]}]}.
+
+    Each question becomes a `QAExample`. SQuAD files are one JSON document, so a bad question is named
+    by its place ("article/paragraph/question", 1-based) and id instead of a line: an empty question or
+    context, or an answer whose `answer_start` does not point at its `text` in the context.
+
+    Args:
+        path: the file (any `tf.io.gfile` path).
+        on_bad_rows: "error" stops on any bad question, listing them all; "skip" leaves them out and counts them.
+        labeled: require at least one answer per question (training and evaluation data).
+
+    Example:
+    >>> examples = read_squad("squad/dev-v1.1.json").examples  # doctest: +SKIP
+    >>> examples[0].question, examples[0].answers[0]  # doctest: +SKIP
+    ('Which NFL team represented the AFC at Super Bowl 50?', Answer(text='Denver Broncos', start=177))
+    """
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    with tf.io.gfile.GFile(path, "rb") as f:
+        try:
+            document = json.loads(f.read().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise DataError([BadRow(path, 1, "<file>", f"not a UTF-8 JSON file: {error}")]) from None
+    if not isinstance(document, dict) or not isinstance(document.get("data"), list):
+        raise DataError([BadRow(path, 1, "data", "expected {\"data\": [articles]}, the SQuAD layout")])
+    examples, bad_rows = [], []
+    for a, article in enumerate(document["data"], start=1):
+        for p, paragraph in enumerate(article.get("paragraphs", []), start=1):
+            context = paragraph.get("context")
+            for q, qa in enumerate(paragraph.get("qas", []), start=1):
+                place = f"{a}/{p}/{q} (id {qa.get('id')})"
+                example = _example(qa, context, article.get("title", ""), path, place, labeled, bad_rows)
+                if example:
+                    examples.append(example)
+    return _apply_policy(ReadResult(examples, bad_rows), on_bad_rows)
+
+
+def _example(qa, context, title, path, place, labeled, bad_rows):
+    bad = lambda field, reason: bad_rows.append(BadRow(path, place, field, reason))  # noqa: E731
+    if not isinstance(context, str) or not context.strip():
+        bad("context", "missing or empty context")
+        return None
+    question = qa.get("question")
+    if not isinstance(question, str) or not question.strip():
+        bad("question", "missing or empty question")
+        return None
+    answers = []
+    for answer in qa.get("answers", []):
+        text, start = answer.get("text"), answer.get("answer_start")
+        if not isinstance(text, str) or not isinstance(start, int) or context[start:start + len(text)] != text:
+            found = context[start:start + len(text)] if isinstance(start, int) and isinstance(text, str) else None
+            bad("answers", f"answer {text!r} at {start!r} is {found!r} in the context")
+            return None
+        answers.append(Answer(text, start))
+    if labeled and not answers:
+        bad("answers", "no answer")
+        return None
+    return QAExample(question, context, tuple(answers), str(qa.get("id", "")), f"{path}:{place}", title)

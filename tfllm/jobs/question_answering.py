@@ -1,0 +1,119 @@
+"""Train, evaluate, predict and export extractive QA readers from a `JobConfig` (the CLI calls these)."""
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from tfllm.data.squad_reader import read_squad
+from tfllm.evaluation.squad_metrics import squad_scores
+from tfllm.export.saved_model_export import export_for_serving
+from tfllm.jobs.fitting import fit_and_save
+from tfllm.tasks.span_extractor import SpanExtractor, build_span_extractor
+from tfllm.tasks.span_extractor_serving import SpanExtractorServer
+from tfllm.training.optimizer import adamw_with_warmup
+
+_PREDICT_BATCH = 16
+
+
+def model_dir(config):
+    return os.path.join(config.run_dir, "model")
+
+
+def read_split(config, path, labeled=True):
+    """The `QAExample`s of one SQuAD-format file, under the config's bad-row policy and limit."""
+    result = read_squad(path, config.data.on_bad_rows, labeled=labeled)
+    if result.bad_rows:
+        print(f"{path}: skipped {len(result.bad_rows)} bad question(s) (listed in the log above)")
+    return result.examples[:config.data.limit] if config.data.limit else result.examples
+
+
+def train(config, verbose="auto"):
+    """Fine-tunes a reader as `config` says and saves it in `<run_dir>/model`; returns the `SpanExtractor`."""
+    if not config.data.train:
+        raise ValueError(f"{config.path}: data.train is not set")
+    keras.utils.set_random_seed(config.training.seed)
+    train_examples = read_split(config, config.data.train)
+    validation_examples = read_split(config, config.data.validation) if config.data.validation else None
+    data, training = config.data, config.training
+    reader = build_span_extractor(
+        config.backbone.source, sequence_length=config.backbone.sequence_length, preprocess=config.backbone.preprocess,
+        native=config.backbone.native, max_question_length=data.max_question_length, stride=data.doc_stride,
+        max_answer_length=data.max_answer_length, dropout=training.dropout)
+    make = lambda examples, is_training: reader.make_dataset(  # noqa: E731
+        examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
+        seed=training.seed)
+    train_data = make(train_examples, True)
+    validation_data = make(validation_examples, False) if validation_examples else None
+    reader.compile(optimizer=adamw_with_warmup(
+        training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay))
+    fit_and_save(reader, config, train_data, validation_data, model_dir(config), verbose)
+    return reader
+
+
+def predict(config, questions, contexts, reader=None):
+    """Answers through the same serving graph that is exported: per pair, a dict of `question`, `answer`,
+    `score` and the answer's character `start` and `end` in the context."""
+    reader = reader or SpanExtractor.load(model_dir(config))
+    serve = SpanExtractorServer(reader).serve
+    rows = []
+    for begin in range(0, len(questions), _PREDICT_BATCH):
+        batch = slice(begin, begin + _PREDICT_BATCH)
+        outputs = {k: v.numpy() for k, v in serve(tf.constant(questions[batch], tf.string),
+                                                  tf.constant(contexts[batch], tf.string)).items()}
+        for i, question in enumerate(questions[batch]):
+            rows.append({"question": question, "answer": outputs["answer"][i].decode("utf-8", "replace"),
+                         "score": round(float(outputs["score"][i]), 4), "start": int(outputs["start"][i]),
+                         "end": int(outputs["end"][i])})
+    return rows
+
+
+def evaluate(config, split="validation", path=None, reader=None):
+    """Exact match and F1 (SQuAD normalization) on a labeled split; writes report.json and predictions.jsonl.
+
+    Returns the report (a dict).
+    """
+    path = path or getattr(config.data, split)
+    if not path:
+        raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
+    reader = reader or SpanExtractor.load(model_dir(config))
+    examples = read_split(config, path)
+    rows = predict(config, [e.question for e in examples], [e.context for e in examples], reader)
+    report = squad_scores([row["answer"] for row in rows], [[a.text for a in e.answers] for e in examples])
+    report["data"] = path
+    directory = os.path.join(config.run_dir, "evaluation", split)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "report.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(directory, "predictions.jsonl"), "w", encoding="utf-8") as f:
+        for example, row in zip(examples, rows):
+            f.write(json.dumps({"id": example.id, **row, "gold": [a.text for a in example.answers]},
+                               ensure_ascii=False) + "\n")
+    print(f"{path}: exact match {report['exact_match']:.2f}, F1 {report['f1']:.2f} over {report['examples']} questions")
+    print(f"report and predictions written to {directory}")
+    return report
+
+
+def predict_file(config, path):
+    """Answers for the questions of a SQuAD-format file (its answers, if any, are ignored)."""
+    examples = read_split(config, path, labeled=False)
+    return predict(config, [e.question for e in examples], [e.context for e in examples])
+
+
+def export(config, version=None):
+    """Exports the trained reader to `<export.root>/<name>/<version>/`; returns the version directory."""
+    reader = SpanExtractor.load(model_dir(config))
+    metadata = {"task": config.task, "backbone": config.backbone.source,
+                "sequence_length": reader.preprocessor.sequence_length, "doc_stride": reader.stride,
+                "max_question_length": reader.max_question_length, "max_answer_length": reader.max_answer_length}
+    report_path = os.path.join(config.run_dir, "evaluation", "validation", "report.json")
+    if os.path.exists(report_path):
+        with open(report_path) as f:
+            report = json.load(f)
+        metadata["validation"] = {k: report[k] for k in ("exact_match", "f1", "examples")}
+    path, check = export_for_serving(SpanExtractorServer(reader), config.export.root, config.name,
+                                     version or config.export.version, metadata, config.export.base_path)
+    print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match ({', '.join(check['outputs'])})")
+    print(f"SavedModel for TF Serving: {os.path.abspath(path)}")
+    return path

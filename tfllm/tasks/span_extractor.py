@@ -1,0 +1,208 @@
+"""Extractive question answering on a BERT backbone: answer spans found across sliding context windows."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfllm.backbones.sources import load_backbone
+from tfllm.data.pipeline import batch_packed_inputs
+from tfllm.tasks.bert_task_files import load_bert_task, save_bert_task
+from tfllm.tasks.text_classifier import FEATURE_NAMES
+from tfllm.text.utf8 import replace_invalid_utf8
+from tfllm.text.windows import sliding_windows
+from tfllm.text.word_pieces import WordSplitter, char_offsets
+
+_NEGATIVE = -1e4  # masks logits; finite so that float16 survives it
+
+
+class SpanLogits(keras.layers.Layer):
+    """Start and end logits per token [batch, tokens, 2]; only context tokens and [CLS] may be chosen.
+
+    [CLS] (position 0) is the target of windows that do not hold the answer, as in BERT's SQuAD recipe.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(2, name="span_dense", dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, sequence, segment_ids, padding_mask):
+        logits = self.dense(sequence)
+        position = keras.ops.arange(keras.ops.shape(segment_ids)[1])[None, :]
+        allowed = keras.ops.logical_or(keras.ops.logical_and(segment_ids == 1, padding_mask == 1), position == 0)
+        return keras.ops.where(allowed[..., None], logits, _NEGATIVE)
+
+
+def span_loss(targets, logits):
+    """Mean cross-entropy of the start and end positions; `targets` [batch, 2], `logits` [batch, tokens, 2]."""
+    logits = keras.ops.transpose(logits, [0, 2, 1])
+    return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True), axis=-1)
+
+
+class SpanExtractor(keras.Model):
+    """Finds the answer to a question as a span of a context: BERT with start and end logits per token.
+
+    Each (question, context) pair is packed as [CLS] question [SEP] window [SEP] for every window of
+    the context (`sequence_length` tokens in all, windows `stride` pieces apart), so contexts of any
+    length are read whole. The answer is the span of whole words, at most `max_answer_length` pieces,
+    with the highest start + end logit over all windows; it comes back as text and character offsets
+    into the context.
+
+    Args:
+        backbone: a `Backbone` from `tfllm.backbones.load_backbone`.
+        max_question_length: question pieces kept (the rest is cut).
+        stride: context pieces between window starts.
+        max_answer_length: the longest answer, in pieces.
+        dropout: dropout before the logits.
+
+    Example:
+    >>> reader = SpanExtractor(load_backbone("all-minilm-l6-v2", sequence_length=256))  # doctest: +SKIP
+    >>> train = reader.make_dataset(read_squad("train.json").examples, training=True)  # doctest: +SKIP
+    >>> reader.compile(optimizer=adamw_with_warmup(1e-4, total_steps=2 * len(train)))  # doctest: +SKIP
+    >>> reader.fit(train, epochs=2)  # doctest: +SKIP
+    """
+
+    def __init__(self, backbone, max_question_length=64, stride=128, max_answer_length=30, dropout=0.1, **kwargs):
+        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
+        sequence = backbone.layer(inputs)["sequence_output"]
+        for layer in getattr(backbone.layer, "layers", []):
+            if layer.name == "pooled_dense":
+                layer.trainable = False  # unused: no gradient reaches it
+        sequence = keras.layers.Dropout(dropout, name="span_dropout")(sequence)
+        # float32 logits keep the loss stable under mixed precision.
+        logits = SpanLogits(name="span_logits", dtype="float32")(sequence, inputs["segment_ids"], inputs["padding_mask"])
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.backbone_rebuild = backbone.rebuild
+        self.preprocessor = backbone.preprocessor
+        self.word_splitter = WordSplitter(backbone.preprocessor.tokenizer)
+        if backbone.preprocessor.sequence_length < max_question_length + 16:
+            raise ValueError(f"sequence_length {backbone.preprocessor.sequence_length} leaves too little room for "
+                             f"context beside questions of {max_question_length} pieces")
+        self.max_question_length, self.stride = max_question_length, stride
+        self.max_answer_length, self.dropout = max_answer_length, dropout
+
+    def compile(self, optimizer="adamw", loss="auto", **kwargs):
+        """Compiles with the start/end cross-entropy unless given another loss."""
+        super().compile(optimizer=optimizer, loss=span_loss if loss == "auto" else loss, **kwargs)
+
+    def encode(self, questions, contexts):
+        """Windows and packs (question, context) pairs, in TF ops (the pipeline and the serving graph share it).
+
+        Returns ragged [windows, (tokens)] `token_ids` and `segment_ids`; per window its `example` (row
+        of the batch), `window_start` (its first piece's index in the context) and `context_offset`
+        (its first piece's position among the tokens); and per context piece, ragged [batch, (pieces)],
+        the byte offsets `piece_starts`/`piece_ends` of the word it belongs to.
+        """
+        question_pieces = self.preprocessor.tokenizer(questions)[:, :self.max_question_length]
+        words, starts, ends = self.word_splitter(contexts)
+        context_pieces = words.merge_dims(1, 2)
+        room = self.preprocessor.sequence_length - 3 - question_pieces.row_lengths()
+        windows, examples, window_starts = sliding_windows(context_pieces, room, self.stride)
+        token_ids, segment_ids = self.preprocessor.packer([tf.gather(question_pieces, examples), windows])
+        piece_words = words.values.value_rowids()  # each piece's word, numbered across the batch
+        return {"token_ids": token_ids, "segment_ids": segment_ids, "example": examples, "window_start": window_starts,
+                "context_offset": tf.gather(question_pieces.row_lengths(), examples) + 2,
+                "piece_starts": context_pieces.with_flat_values(tf.gather(starts.flat_values, piece_words)),
+                "piece_ends": context_pieces.with_flat_values(tf.gather(ends.flat_values, piece_words))}
+
+    def span_targets(self, examples, encoded):
+        """Start/end token positions [windows, 2] of each window's answer (the first gold answer); [0, 0]
+        ([CLS]) where the window does not hold it whole."""
+        piece_starts, piece_ends = encoded["piece_starts"].to_list(), encoded["piece_ends"].to_list()
+        answer_pieces = []
+        for example, starts, ends in zip(examples, piece_starts, piece_ends):
+            answer = example.answers[0]
+            byte_at = np.cumsum([0] + [len(c.encode("utf-8")) for c in example.context])
+            first, last = byte_at[answer.start], byte_at[answer.start + len(answer.text)]
+            inside = [i for i, (s, e) in enumerate(zip(starts, ends)) if e > first and s < last]
+            answer_pieces.append((inside[0], inside[-1]) if inside else (-1, -1))
+        answer_pieces = np.array(answer_pieces, np.int64)[encoded["example"].numpy()]
+        window_starts = encoded["window_start"].numpy()
+        window_ends = window_starts + encoded["token_ids"].row_lengths().numpy() - encoded["context_offset"].numpy() - 1
+        holds = (answer_pieces[:, 0] >= window_starts) & (answer_pieces[:, 1] < window_ends)
+        positions = answer_pieces - window_starts[:, None] + encoded["context_offset"].numpy()[:, None]
+        return np.where(holds[:, None], positions, 0).astype(np.int32)
+
+    def make_dataset(self, examples, batch_size=32, training=False, fixed_length=False, seed=None):
+        """A dataset of (features, start/end targets) over every window of `examples` (`QAExample`s)."""
+        encoded = self.encode(tf.constant([e.question for e in examples], tf.string),
+                              tf.constant([e.context for e in examples], tf.string))
+        targets = self.span_targets(examples, encoded)
+        return batch_packed_inputs(encoded["token_ids"], encoded["segment_ids"], targets, self.preprocessor,
+                                   batch_size, shuffle=training, fixed_length=fixed_length,
+                                   drop_remainder=fixed_length and training, seed=seed)
+
+    def predict_answers(self, questions, contexts):
+        """The best answer per (question, context), in TF ops (the serving graph and evaluation use this).
+
+        Returns [batch] tensors: `text`, `score` (the start probability times the end probability in the
+        answer's window) and `start`/`end`, character offsets into the context (end exclusive). A context
+        without words gets "" and offsets -1.
+        """
+        contexts = replace_invalid_utf8(contexts)
+        encoded = self.encode(replace_invalid_utf8(questions), contexts)
+        features = self.preprocessor.packer.to_dense(encoded["token_ids"], encoded["segment_ids"])
+        logits = self(features, training=False)
+        length = tf.shape(logits)[1]
+        # Context tokens only: after the question, before the final [SEP].
+        position = tf.range(length, dtype=tf.int64)[tf.newaxis, :]
+        offset = encoded["context_offset"][:, tf.newaxis]
+        context = (position >= offset) & (position < encoded["token_ids"].row_lengths()[:, tf.newaxis] - 1)
+        start_logits = tf.where(context, logits[..., 0], -np.inf)
+        end_logits = tf.where(context, logits[..., 1], -np.inf)
+        # Best (start, end) per window with start <= end < start + max_answer_length.
+        span = tf.range(length)[tf.newaxis, :] - tf.range(length)[:, tf.newaxis]
+        allowed = (span >= 0) & (span < self.max_answer_length)
+        pair_scores = tf.where(allowed, start_logits[:, :, tf.newaxis] + end_logits[:, tf.newaxis, :], -np.inf)
+        flat = tf.reshape(pair_scores, [tf.shape(pair_scores)[0], -1])
+        best_pair = tf.argmax(flat, axis=1, output_type=tf.int32)
+        window_scores = tf.reduce_max(flat, axis=1)
+        # Best window per example.
+        batch = tf.shape(contexts, out_type=tf.int64)[0]
+        per_example = tf.RaggedTensor.from_value_rowids(window_scores, encoded["example"], nrows=batch)
+        best_window = per_example.row_starts() + tf.argmax(per_example.to_tensor(-np.inf), axis=1)
+        pair = tf.gather(best_pair, best_window)
+        start_token, end_token = pair // length, pair % length
+        start_probabilities = tf.gather(tf.nn.softmax(start_logits), best_window)
+        end_probabilities = tf.gather(tf.nn.softmax(end_logits), best_window)
+        score = (tf.gather(start_probabilities, start_token, batch_dims=1)
+                 * tf.gather(end_probabilities, end_token, batch_dims=1))
+        found = tf.math.is_finite(tf.gather(window_scores, best_window))  # False: the context has no words
+
+        def byte_offset(pieces, token):
+            """The byte offset of the word of the piece at `token` in the best window (0 where none)."""
+            index = (pieces.row_starts() + tf.gather(encoded["window_start"], best_window)
+                     + tf.cast(token, tf.int64) - tf.gather(encoded["context_offset"], best_window))
+            values = tf.concat([pieces.flat_values, tf.zeros([1], pieces.dtype)], axis=0)
+            return tf.gather(values, tf.where(found, index, tf.size(pieces.flat_values, out_type=tf.int64)))
+
+        start_byte = byte_offset(encoded["piece_starts"], start_token)
+        end_byte = byte_offset(encoded["piece_ends"], end_token)
+        offsets = char_offsets(contexts, tf.stack([start_byte, end_byte], axis=1))
+        return {"text": tf.strings.substr(contexts, start_byte, end_byte - start_byte),
+                "score": tf.where(found, score, 0.0),
+                "start": tf.where(found, offsets[:, 0], -1), "end": tf.where(found, offsets[:, 1], -1)}
+
+    def save_to_dir(self, directory):
+        """Writes weights, vocabulary and configuration; `SpanExtractor.load(directory)` restores the model."""
+        save_bert_task(self, directory, {"task": "question_answering", "max_question_length": self.max_question_length,
+                                         "stride": self.stride, "max_answer_length": self.max_answer_length,
+                                         "dropout": self.dropout})
+
+    @classmethod
+    def load(cls, directory):
+        """Restores a model written by `save_to_dir`."""
+        config, backbone, weights = load_bert_task(directory, "question_answering")
+        model = cls(backbone, config["max_question_length"], config["stride"], config["max_answer_length"],
+                    config["dropout"])
+        model.load_weights(weights)
+        return model
+
+
+def build_span_extractor(source, sequence_length=384, preprocess=None, native=True, **kwargs):
+    """`load_backbone(source, ...)` and a `SpanExtractor` on it, in one call."""
+    backbone = load_backbone(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
+                             dropout=kwargs.get("dropout", 0.1))
+    return SpanExtractor(backbone, **kwargs)
