@@ -2,20 +2,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import sentiment_examples
+from conftest import FILLER, NEGATIVE, POSITIVE, sentiment_examples
 from tfllm.backbones import load_backbone
 from tfllm.data.examples import DataError, TextExample
+from tfllm.export.saved_model_export import export_for_serving
 from tfllm.tasks.classification_metrics import MacroF1
 from tfllm.tasks.text_classifier import TextClassifier
 from tfllm.tasks.text_classifier_serving import TextClassifierServer
 from tfllm.training.optimizer import NO_WEIGHT_DECAY, adamw_with_warmup
 
 
-def trained(preset_dir, examples, epochs=4, **kwargs):
+def trained(preset_dir, examples, epochs=4, sequence_length=128, **kwargs):
     labels = kwargs.pop("labels", ["negative", "positive"])
-    classifier = TextClassifier(load_backbone(preset_dir), labels, **kwargs)
+    classifier = TextClassifier(load_backbone(preset_dir, sequence_length=sequence_length), labels, **kwargs)
     data = classifier.make_dataset(examples, batch_size=16, training=True, seed=0)
-    classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(examples) // 16 * epochs + epochs))
+    classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * epochs))
     classifier.fit(data, epochs=epochs, verbose=0)
     return classifier
 
@@ -60,3 +61,30 @@ def test_macro_f1_and_weight_decay_exclusions(keras_hub_preset_dir):
     decayed = {v.path for v in classifier.trainable_variables if optimizer._use_weight_decay(v)}
     assert decayed and not any(v.endswith(tuple(NO_WEIGHT_DECAY)) for v in decayed)
     assert any(v.endswith("kernel") for v in decayed)
+
+
+def long_examples(count, seed):
+    """30-40 filler words, then the sentiment word: past the first window of a 16-token model."""
+    rng = np.random.default_rng(seed)
+    examples = []
+    for i, example in enumerate(sentiment_examples(count, seed=seed)):
+        sentiment = next(w for w in example.text.split() if w in POSITIVE + NEGATIVE)
+        words = list(rng.choice(FILLER, int(rng.integers(30, 40)))) + [sentiment] + list(rng.choice(FILLER, 3))
+        examples.append(TextExample(" ".join(words), None, example.label, example.source))
+    return examples
+
+
+def test_long_texts_are_read_whole_in_windows_also_when_exported(keras_hub_preset_dir, tmp_path):
+    train, test = long_examples(192, seed=0), long_examples(48, seed=1)
+    accuracy = lambda model: float(np.mean(  # noqa: E731
+        model.predict_probabilities(test).argmax(1) == [model.labels.id(e.label) for e in test]))
+    truncating = trained(keras_hub_preset_dir, train, epochs=3, sequence_length=16, pooling="mean")
+    windowed = trained(keras_hub_preset_dir, train, epochs=6, sequence_length=16, pooling="mean", long_text="mean",
+                       stride=7)
+    assert accuracy(truncating) < 0.7 < 0.9 < accuracy(windowed)
+
+    server = TextClassifierServer(windowed)
+    served = server.serve(tf.constant([e.text for e in test]))["probabilities"].numpy()
+    np.testing.assert_allclose(served, windowed.predict_probabilities(test), atol=1e-5)
+    path, check = export_for_serving(server, str(tmp_path), "long", 1, {"task": "text_classification"})
+    assert "probabilities" in check["outputs"]

@@ -2,9 +2,10 @@ import random
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import FILLER
-from tfllm.data.pipeline import make_text_dataset
+from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.text.bert_preprocessor import BertPreprocessor
 
 SEQUENCE_LENGTH = 32
@@ -14,6 +15,13 @@ SEQUENCE_LENGTH = 32
 def texts():
     rng = random.Random(0)  # lengths 1 to 40 words: several buckets, and some texts over the sequence length
     return [" ".join(rng.choices(FILLER, k=rng.randint(1, 40))) for _ in range(203)]
+
+
+def make_text_dataset(texts, text_pairs, labels, preprocessor, batch_size, **options):
+    """Packed texts with their labels, or with their indices when `labels` is None."""
+    token_ids, segment_ids = preprocessor.pack(tf.constant(texts), None if text_pairs is None else tf.constant(text_pairs))
+    targets = np.arange(len(texts), dtype=np.int64) if labels is None else labels
+    return batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_size, **options)
 
 
 def epoch(dataset):

@@ -52,7 +52,7 @@ class DataConfig:
     entity_types: typing.Optional[typing.List[str]] = None  # token_classification; default: the types in train
     tag_scheme: str = "bio"  # token_classification: bio | bioes
     max_question_length: int = 64  # question_answering: question pieces kept ...
-    doc_stride: int = 128  # ... context pieces between window starts ...
+    doc_stride: int = 128  # ... context pieces between window starts (also long_text classification) ...
     max_answer_length: int = 30  # ... and the longest answer, in pieces
     document_separator: typing.Optional[str] = None  # causal_lm .txt files: between documents (default: none)
     turns_field: str = "turns"  # chat JSONL: the list of turns
@@ -75,6 +75,7 @@ class TrainingConfig:
     weight_decay: float = 0.01
     dropout: float = 0.1
     pooling: str = "cls"  # cls | mean (sentence-embedding backbones such as all-MiniLM-L6-v2)
+    long_text: typing.Optional[str] = None  # classification: mean | max of window logits (default: truncate)
     early_stopping_patience: typing.Optional[int] = 2
     thresholds: typing.Union[float, typing.List[float]] = 0.5  # multi-label decision thresholds
     fixed_length: bool = False  # pad to sequence_length (TPU); default: bucket by length

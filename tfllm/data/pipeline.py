@@ -15,17 +15,22 @@ def length_buckets(sequence_length):
     return boundaries
 
 
-def make_text_dataset(texts, text_pairs, labels, preprocessor, batch_size, shuffle=False, fixed_length=False,
-                      drop_remainder=False, seed=None):
-    """Builds a `tf.data.Dataset` of (features, labels) batches from in-memory texts.
+def batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_size, shuffle=False, fixed_length=False,
+                        drop_remainder=False, seed=None):
+    """Builds a `tf.data.Dataset` of batches from packed BERT inputs and their targets.
 
-    Texts are tokenized once, so each epoch only reshuffles and pads. The dataset knows its length
-    (`len(dataset)`), also when bucketed.
+    The inputs are tokenized up front (the task's preprocessor `pack`s them), so each epoch only
+    reshuffles and pads, and the dataset knows its length (`len(dataset)`), also when bucketed: Keras
+    shows a full progress bar from the first epoch.
 
     Args:
-        texts, text_pairs: lists of strings (`text_pairs` None for single texts).
-        labels: a numpy array of int label ids [n] or float multi-hot targets [n, labels]; None to predict.
-        preprocessor: the task's `BertPreprocessor`.
+        token_ids, segment_ids: ragged int32 [n, (tokens)], from the preprocessor's `pack`.
+        targets: a numpy array [n, ...] with one target per example (label ids, multi-hot rows, span
+            positions, or example indices to restore the input order after bucketing); or a ragged int
+            tensor [n, (tokens)] aligned with `token_ids`, one label per token and -1 where a token has
+            none: batches then carry (features, labels, sample_weight), the weight 1 where a token has
+            a label and 0 elsewhere.
+        preprocessor: the task's `BertPreprocessor` (pad id and sequence length).
         batch_size: examples per batch.
         shuffle: reshuffle every epoch (training).
         fixed_length: pad every batch to `preprocessor.sequence_length` (TPU, XLA with one shape);
@@ -34,25 +39,7 @@ def make_text_dataset(texts, text_pairs, labels, preprocessor, batch_size, shuff
         seed: shuffle seed.
 
     Returns:
-        A dataset of ({"token_ids", "segment_ids", "padding_mask"} int32, labels) batches; with
-        `labels=None` the labels are the example indices, to restore input order after bucketing.
-    """
-    targets = np.arange(len(texts), dtype=np.int64) if labels is None else labels
-    # Tokenized up front so that the lengths, and so the number of batches per epoch, are known:
-    # Keras then shows a full progress bar from the first epoch.
-    token_ids, segment_ids = preprocessor.pack(tf.constant(texts, tf.string),
-                                               None if text_pairs is None else tf.constant(text_pairs, tf.string))
-    return batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_size, shuffle, fixed_length,
-                               drop_remainder, seed)
-
-
-def batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_size, shuffle=False, fixed_length=False,
-                        drop_remainder=False, seed=None):
-    """Batches packed BERT inputs (ragged [n, (tokens)]) with their targets; see `make_text_dataset`.
-
-    `targets` is a numpy array [n, ...] (one target per example), or a ragged int tensor [n, (tokens)]
-    aligned with `token_ids` (one label per token, -1 where a token has none): batches then carry
-    (features, labels, sample_weight), the weight 1 where a token has a label and 0 elsewhere.
+        A dataset of ({"token_ids", "segment_ids", "padding_mask"} int32, targets[, sample_weight]) batches.
     """
     per_token = isinstance(targets, tf.RaggedTensor)
     count = int(token_ids.nrows())

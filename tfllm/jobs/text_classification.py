@@ -55,7 +55,8 @@ def train(config, verbose="auto"):
         preprocess=config.backbone.preprocess, native=config.backbone.native,
         multi_label=config.data.multi_label, text_pair=bool(config.data.text_pair_column),
         thresholds=config.training.thresholds, dropout=config.training.dropout,
-        pooling=config.training.pooling)
+        pooling=config.training.pooling, long_text=config.training.long_text,
+        stride=config.data.doc_stride if config.training.long_text else None)
     training = config.training
     make = lambda examples, is_training: classifier.make_dataset(  # noqa: E731
         examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
@@ -120,7 +121,7 @@ def export(config, version=None):
     classifier = TextClassifier.load(model_dir(config))
     metadata = {"task": config.task, "labels": classifier.labels.names, "multi_label": classifier.multi_label,
                 "text_pair": classifier.text_pair, "backbone": config.backbone.source,
-                "sequence_length": classifier.preprocessor.sequence_length}
+                "sequence_length": classifier.preprocessor.sequence_length, "long_text": classifier.long_text}
     report_path = os.path.join(config.run_dir, "evaluation", "validation", "report.json")
     if os.path.exists(report_path):
         with open(report_path) as f:

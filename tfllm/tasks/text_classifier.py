@@ -7,10 +7,11 @@ import tensorflow as tf
 from tfllm.backbones.sources import load_backbone
 from tfllm.data.examples import DataError
 from tfllm.data.labels import LabelSet
-from tfllm.data.pipeline import make_text_dataset
+from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.tasks.bert_task_files import load_bert_task, save_bert_task
 from tfllm.tasks.classification_metrics import MacroF1, MultiLabelF1
+from tfllm.text.windows import sliding_windows
 
 FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
@@ -31,6 +32,11 @@ class TextClassifier(keras.Model):
         dropout: dropout before the logits.
         pooling: "cls" (the backbone's pooled [CLS] output, as BERT was trained) or "mean" (the mean of
             the token vectors, for sentence-embedding models such as all-MiniLM-L6-v2).
+        long_text: None (texts past `sequence_length` are truncated), or "mean" / "max": texts are read
+            whole in windows of `sequence_length` tokens, `stride` pieces apart, and the text's logits
+            are the mean or the maximum of its windows' logits. In training each window learns its
+            text's label. Single texts only.
+        stride: pieces between window starts (long_text); default: half a window.
 
     Example:
     >>> backbone = load_backbone("all-minilm-l6-v2")  # doctest: +SKIP
@@ -41,7 +47,7 @@ class TextClassifier(keras.Model):
     """
 
     def __init__(self, backbone, labels, multi_label=False, text_pair=False, thresholds=0.5, dropout=0.1,
-                 pooling="cls", **kwargs):
+                 pooling="cls", long_text=None, stride=None, **kwargs):
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
         outputs = backbone.layer(inputs)
         if pooling == "cls":
@@ -66,6 +72,10 @@ class TextClassifier(keras.Model):
         if len(thresholds) != count:
             raise ValueError(f"thresholds has {len(thresholds)} values for {count} labels")
         self.thresholds = thresholds
+        if long_text not in (None, "mean", "max") or (long_text and text_pair):
+            raise ValueError(f"long_text must be None, 'mean' or 'max' (single texts only), not {long_text!r}")
+        self.long_text = long_text
+        self.stride = stride or (self.preprocessor.sequence_length - 2) // 2
 
     def compile(self, optimizer="adamw", loss="auto", metrics="auto", **kwargs):
         """Compiles with the task's loss and metrics unless given others."""
@@ -91,36 +101,61 @@ class TextClassifier(keras.Model):
             return targets
         return np.array([self.labels.id(example.label) for example in examples], np.int32)
 
+    def pack(self, texts, text_pairs=None):
+        """Packs a batch of strings in TF ops: ragged (token_ids, segment_ids) and each row's text index.
+
+        One row per text; with `long_text`, one row per window, so a text may have several.
+        """
+        if not self.long_text:
+            token_ids, segment_ids = self.preprocessor.pack(texts, text_pairs)
+            return token_ids, segment_ids, tf.range(token_ids.nrows())
+        windows, rows, _ = sliding_windows(self.preprocessor.tokenizer(texts), self.preprocessor.sequence_length - 2,
+                                           self.stride)
+        token_ids, segment_ids = self.preprocessor.packer([windows])
+        return token_ids, segment_ids, rows
+
+    def text_logits(self, logits, rows, count):
+        """Logits per text [count, labels] from logits per row: the mean or max over a text's windows."""
+        combine = tf.math.unsorted_segment_max if self.long_text == "max" else tf.math.unsorted_segment_mean
+        return combine(logits, rows, count)
+
     def make_dataset(self, examples, batch_size=32, training=False, labeled=True, fixed_length=False, seed=None,
                      label_field="label"):
-        """A dataset of this model's features (and labels) for `examples`; see `make_text_dataset`."""
-        pairs = [e.text_pair or "" for e in examples] if self.text_pair else None
-        labels = self.encode_labels(examples, label_field) if labeled else None
-        return make_text_dataset([e.text for e in examples], pairs, labels, self.preprocessor, batch_size,
-                                 shuffle=training, fixed_length=fixed_length, drop_remainder=fixed_length and training,
-                                 seed=seed)
+        """A dataset of this model's features and labels for `examples` (see `batch_packed_inputs`).
+
+        With `labeled=False` the targets are each row's example index (several rows per example with
+        `long_text`), to put predictions back in order.
+        """
+        pairs = tf.constant([e.text_pair or "" for e in examples], tf.string) if self.text_pair else None
+        token_ids, segment_ids, rows = self.pack(tf.constant([e.text for e in examples], tf.string), pairs)
+        rows = rows.numpy()
+        targets = self.encode_labels(examples, label_field)[rows] if labeled else rows.astype(np.int64)
+        return batch_packed_inputs(token_ids, segment_ids, targets, self.preprocessor, batch_size, shuffle=training,
+                                   fixed_length=fixed_length, drop_remainder=fixed_length and training, seed=seed)
 
     def predict_probabilities(self, examples, batch_size=64):
         """Probabilities [n, labels] for `examples`, in their order."""
-        dataset = self.make_dataset(examples, batch_size=batch_size, labeled=False)
-        probabilities = np.zeros((len(examples), len(self.labels)), np.float32)
-        activation = tf.sigmoid if self.multi_label else tf.nn.softmax
-        for features, indices in dataset:
-            probabilities[indices.numpy()] = activation(self(features, training=False)).numpy()
-        return probabilities
+        logits, rows = [], []
+        for features, indices in self.make_dataset(examples, batch_size=batch_size, labeled=False):
+            logits.append(self(features, training=False))
+            rows.append(indices)
+        logits = self.text_logits(tf.concat(logits, 0), tf.concat(rows, 0), len(examples))
+        return (tf.sigmoid(logits) if self.multi_label else tf.nn.softmax(logits)).numpy()
 
     def save_to_dir(self, directory):
         """Writes weights, vocabulary and configuration; `TextClassifier.load(directory)` restores the model."""
         save_bert_task(self, directory, {
             "task": "text_classification", "labels": self.labels.names, "multi_label": self.multi_label,
-            "text_pair": self.text_pair, "thresholds": self.thresholds, "dropout": self.dropout, "pooling": self.pooling})
+            "text_pair": self.text_pair, "thresholds": self.thresholds, "dropout": self.dropout, "pooling": self.pooling,
+            "long_text": self.long_text, "stride": self.stride})
 
     @classmethod
     def load(cls, directory):
         """Restores a model written by `save_to_dir`."""
         config, backbone, weights = load_bert_task(directory, "text_classification")
         model = cls(backbone, config["labels"], multi_label=config["multi_label"], text_pair=config["text_pair"],
-                    thresholds=config["thresholds"], dropout=config["dropout"], pooling=config["pooling"])
+                    thresholds=config["thresholds"], dropout=config["dropout"], pooling=config["pooling"],
+                    long_text=config.get("long_text"), stride=config.get("stride"))
         model.load_weights(weights)
         return model
 

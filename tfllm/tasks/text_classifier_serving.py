@@ -12,7 +12,8 @@ class TextClassifierServer(tf.Module):
       - `label_ids`: [batch] int32 (single-label), or [batch, labels] 0/1 int32 (multi-label);
       - `label_names`: [batch] string, the predicted label, or the predicted labels joined by "," (multi-label,
         "" when none passes its threshold).
-    Inputs are padded only to the longest in the batch and truncated to the model's sequence length.
+    Inputs are padded only to the longest in the batch and truncated to the model's sequence length, or,
+    for `long_text` models, read whole in windows whose logits are combined as in training.
 
     Example:
     >>> server = TextClassifierServer(classifier)  # doctest: +SKIP
@@ -33,7 +34,9 @@ class TextClassifierServer(tf.Module):
         self.serve = tf.function(self._serve, input_signature=spec)
 
     def _serve(self, text, text_pair=None):
-        logits = self.model(self.preprocessor(text, text_pair), training=False)
+        token_ids, segment_ids, rows = self.model.pack(text, text_pair)
+        logits = self.model(self.preprocessor.packer.to_dense(token_ids, segment_ids), training=False)
+        logits = self.model.text_logits(logits, rows, tf.size(text))
         if not self.multi_label:
             label_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
             return {"probabilities": tf.nn.softmax(logits), "label_ids": label_ids,
