@@ -20,7 +20,8 @@ from tfllm.data.examples import TextExample  # noqa: E402
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 POSITIVE, NEGATIVE = ["good", "great", "fine"], ["bad", "awful", "poor"]
 FILLER = ["the", "movie", "was", "film", "plot", "acting", "really", "quite", "you", "好", "电", "影"]
-VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE, *FILLER, "##s", "!", ",", "."]
+VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE, *FILLER, "##s", "!", ",", ".",
+              "[unused0]", "[unused1]", "[unused2]", "[unused3]"]
 TINY = dict(num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=64)
 
 

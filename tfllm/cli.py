@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def _job(config):
     """The job module of a config's task."""
-    if config.task == "text_classification":
+    if config.task in ("text_classification", "relation_extraction"):
         from tfllm.jobs import text_classification
 
         return text_classification

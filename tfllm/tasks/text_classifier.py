@@ -4,13 +4,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm.backbones.sources import load_backbone
+from tfllm.backbones.sources import freeze_pooler, load_backbone
 from tfllm.data.examples import DataError
 from tfllm.data.labels import LabelSet
 from tfllm.data.pipeline import batch_packed_inputs
+from tfllm.layers.marker_pooling import MarkerPooling
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.tasks.bert_task_files import load_bert_task, save_bert_task
 from tfllm.tasks.classification_metrics import MacroF1, MultiLabelF1
+from tfllm.text.entity_markers import MARKERS
+from tfllm.text.vocabulary import special_token_ids
 from tfllm.text.windows import sliding_windows
 
 FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
@@ -30,13 +33,16 @@ class TextClassifier(keras.Model):
         text_pair: the model reads two texts per example.
         thresholds: multi-label decision threshold, one number or one per label.
         dropout: dropout before the logits.
-        pooling: "cls" (the backbone's pooled [CLS] output, as BERT was trained) or "mean" (the mean of
-            the token vectors, for sentence-embedding models such as all-MiniLM-L6-v2).
+        pooling: "cls" (the backbone's pooled [CLS] output, as BERT was trained), "mean" (the mean of
+            the token vectors, for sentence-embedding models such as all-MiniLM-L6-v2) or, for relation
+            models, "markers" (the mean vectors of the marked head and tail, side by side).
         long_text: None (texts past `sequence_length` are truncated), or "mean" / "max": texts are read
             whole in windows of `sequence_length` tokens, `stride` pieces apart, and the text's logits
             are the mean or the maximum of its windows' logits. In training each window learns its
             text's label. Single texts only.
         stride: pieces between window starts (long_text); default: half a window.
+        relation: the texts carry entity markers (`tfllm.text.entity_markers`) and the label is the
+            relation between the marked head and tail; the serving graph inserts the markers.
 
     Example:
     >>> backbone = load_backbone("all-minilm-l6-v2")  # doctest: +SKIP
@@ -47,17 +53,23 @@ class TextClassifier(keras.Model):
     """
 
     def __init__(self, backbone, labels, multi_label=False, text_pair=False, thresholds=0.5, dropout=0.1,
-                 pooling="cls", long_text=None, stride=None, **kwargs):
+                 pooling="cls", long_text=None, stride=None, relation=False, **kwargs):
+        if relation and text_pair:
+            raise ValueError("relation classifiers read one text with two marked entities, not text pairs")
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
         outputs = backbone.layer(inputs)
         if pooling == "cls":
             pooled = outputs["pooled_output"]
         elif pooling == "mean":
-            if any(layer.name == "pooled_dense" for layer in getattr(backbone.layer, "layers", [])):
-                backbone.layer.get_layer("pooled_dense").trainable = False  # unused: no gradient reaches it
+            freeze_pooler(backbone.layer)
             pooled = MaskedMeanPooling(name="mean_pooling")(outputs["sequence_output"], inputs["padding_mask"])
+        elif pooling == "markers" and relation:
+            freeze_pooler(backbone.layer)
+            head_start, head_end, tail_start, tail_end = _marker_ids(backbone.preprocessor)
+            pooled = MarkerPooling([(head_start, head_end), (tail_start, tail_end)], name="marker_pooling")(
+                outputs["sequence_output"], inputs["token_ids"])
         else:
-            raise ValueError(f"pooling must be 'cls' or 'mean', not {pooling!r}")
+            raise ValueError(f"pooling must be 'cls', 'mean' or (relation models) 'markers', not {pooling!r}")
         pooled = keras.layers.Dropout(dropout, name="classifier_dropout")(pooled)
         labels = LabelSet(labels)
         # float32 logits keep the loss stable under mixed precision.
@@ -76,6 +88,9 @@ class TextClassifier(keras.Model):
             raise ValueError(f"long_text must be None, 'mean' or 'max' (single texts only), not {long_text!r}")
         self.long_text = long_text
         self.stride = stride or (self.preprocessor.sequence_length - 2) // 2
+        self.relation = relation
+        if relation:
+            _marker_ids(self.preprocessor)
 
     def compile(self, optimizer="adamw", loss="auto", metrics="auto", **kwargs):
         """Compiles with the task's loss and metrics unless given others."""
@@ -147,7 +162,7 @@ class TextClassifier(keras.Model):
         save_bert_task(self, directory, {
             "task": "text_classification", "labels": self.labels.names, "multi_label": self.multi_label,
             "text_pair": self.text_pair, "thresholds": self.thresholds, "dropout": self.dropout, "pooling": self.pooling,
-            "long_text": self.long_text, "stride": self.stride})
+            "long_text": self.long_text, "stride": self.stride, "relation": self.relation})
 
     @classmethod
     def load(cls, directory):
@@ -155,9 +170,21 @@ class TextClassifier(keras.Model):
         config, backbone, weights = load_bert_task(directory, "text_classification")
         model = cls(backbone, config["labels"], multi_label=config["multi_label"], text_pair=config["text_pair"],
                     thresholds=config["thresholds"], dropout=config["dropout"], pooling=config["pooling"],
-                    long_text=config.get("long_text"), stride=config.get("stride"))
+                    long_text=config.get("long_text"), stride=config.get("stride"),
+                    relation=config.get("relation", False))
         model.load_weights(weights)
         return model
+
+
+def _marker_ids(preprocessor):
+    """The token ids of the entity markers; a ValueError if the tokenizer does not keep them whole."""
+    ids = preprocessor.tokenizer(tf.constant(list(MARKERS))).to_list()
+    unknown = special_token_ids(preprocessor.tokenizer.vocabulary_file)["[UNK]"]
+    if any(len(row) != 1 or row[0] == unknown for row in ids):
+        raise ValueError(f"relation classification marks entities with {', '.join(MARKERS)}, but this backbone's "
+                         "tokenizer does not keep them as single known tokens; use a WordPiece vocabulary that "
+                         "has them (every BERT vocabulary does), e.g. a KerasHub or Hugging Face source")
+    return [row[0] for row in ids]
 
 
 def build_text_classifier(source, labels, sequence_length=128, preprocess=None, native=True, **kwargs):

@@ -2,6 +2,11 @@
 
 import tensorflow as tf
 
+from tfllm.text.entity_markers import mark_entities
+from tfllm.text.utf8 import replace_invalid_utf8
+
+SPAN_INPUTS = ("head_start", "head_end", "tail_start", "tail_end")  # relation models: character offsets
+
 
 class TextClassifierServer(tf.Module):
     """Preprocessor, model and postprocessing in one graph, for `tf.saved_model.save` and TF Serving.
@@ -12,6 +17,8 @@ class TextClassifierServer(tf.Module):
       - `label_ids`: [batch] int32 (single-label), or [batch, labels] 0/1 int32 (multi-label);
       - `label_names`: [batch] string, the predicted label, or the predicted labels joined by "," (multi-label,
         "" when none passes its threshold).
+    Relation models (`relation=True`) take `text` with `head_start`, `head_end`, `tail_start` and
+    `tail_end` ([batch] int32 character offsets, end exclusive) and mark the two entities in the graph.
     Inputs are padded only to the longest in the batch and truncated to the model's sequence length, or,
     for `long_text` models, read whole in windows whose logits are combined as in training.
 
@@ -31,7 +38,14 @@ class TextClassifierServer(tf.Module):
         spec = [tf.TensorSpec([None], tf.string, name="text")]
         if self.text_pair:
             spec.append(tf.TensorSpec([None], tf.string, name="text_pair"))
-        self.serve = tf.function(self._serve, input_signature=spec)
+        if classifier.relation:
+            self.serve = tf.function(self._serve_relation, input_signature=spec + [
+                tf.TensorSpec([None], tf.int32, name=name) for name in SPAN_INPUTS])
+        else:
+            self.serve = tf.function(self._serve, input_signature=spec)
+
+    def _serve_relation(self, text, head_start, head_end, tail_start, tail_end):
+        return self._serve(mark_entities(replace_invalid_utf8(text), head_start, head_end, tail_start, tail_end))
 
     def _serve(self, text, text_pair=None):
         token_ids, segment_ids, rows = self.model.pack(text, text_pair)
@@ -56,4 +70,7 @@ class TextClassifierServer(tf.Module):
         inputs = {"text": tf.constant(texts)}
         if self.text_pair:
             inputs["text_pair"] = tf.constant(list(reversed(texts)))
+        if self.model.relation:
+            spans = [[2, 7, 8, 15], [0, 0, 0, 0], [2, 4, 5, 7], [0, 10, 4000, 4100]]
+            inputs.update(zip(SPAN_INPUTS, tf.unstack(tf.constant(spans), axis=1)))
         return {"serving_default": inputs}

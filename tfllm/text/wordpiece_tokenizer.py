@@ -11,7 +11,8 @@ class WordPieceTokenizer(tf.Module):
 
     Lower-casing (with NFD accent stripping, as in uncased BERT), punctuation splitting and one token per
     CJK character come from TF Text's `BertTokenizer`; its ops are the ones TF Serving links in. Bytes that
-    are not valid UTF-8 are replaced with U+FFFD first, so any input gets an answer.
+    are not valid UTF-8 are replaced with U+FFFD first, so any input gets an answer. BERT's reserved
+    `[unusedN]` tokens stay whole (relation classification marks entities with them).
 
     Args:
         vocabulary_file: path of a one-token-per-line WordPiece vocabulary.
@@ -32,6 +33,7 @@ class WordPieceTokenizer(tf.Module):
             lower_case=lowercase,
             # Cased models still need NFC so that composed and decomposed forms share ids.
             normalization_form=None if lowercase else "NFC",
+            preserve_unused_token=True,
             token_out_type=tf.int32,
         )
 
