@@ -6,7 +6,9 @@ batch 1 and 8, three ways:
   - KerasHub: `GPT2CausalLM` compiled with `jit_compile=True` (the anchor), no stop token;
   - tfllm in-process: `CausalLM.generate_text`, the serving graph (tokenize, XLA cached decoding, detokenize);
   - tfllm exported: the same graph saved as a SavedModel and loaded back with `tf.saved_model.load`.
-Each is timed over `--repeats` calls after one warmup call (tracing and XLA compilation excluded).
+Each is timed over `--repeats` rounds after one warmup call each (tracing and XLA compilation
+excluded); a round calls the three in turn, so that drift in the machine's speed (a shared 2-core VM)
+falls on all three alike, and the median round time of each is reported.
 
     python benchmarks/generation_speed.py
 """
@@ -29,14 +31,17 @@ from tfllm import CausalLM, CausalLMServer, gpt2_from_scratch  # noqa: E402
 PROMPT = "The quick brown fox jumps over the lazy dog, and then"
 
 
-def median_seconds(call, repeats):
-    call()  # tracing and XLA compilation
-    times = []
+def median_seconds_interleaved(calls, repeats):
+    """Median seconds per call of each of `calls` ({name: call}), timed in rounds that call each in turn."""
+    for call in calls.values():
+        call()  # tracing and XLA compilation
+    times = {name: [] for name in calls}
     for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main():
@@ -44,7 +49,7 @@ def main():
     parser.add_argument("--size", default="base", help="GPT-2 size (tfllm.backbones.GPT2_SIZES)")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
@@ -72,14 +77,13 @@ def main():
             counts = server.serve(**request)["token_count"].numpy()
             assert (counts == args.new_tokens).all(), f"stopped early: {counts}"  # same work as the anchor
             tokens = batch_size * args.new_tokens
-            rates = {
-                "KerasHub generate (XLA)": tokens / median_seconds(
-                    lambda: anchor.generate(prompts, max_length=prompt_length + args.new_tokens, stop_token_ids=None),
-                    args.repeats),
-                "tfllm in-process": tokens / median_seconds(
-                    lambda: lm.generate_text(prompts, max_new_tokens=args.new_tokens), args.repeats),
-                "tfllm exported SavedModel": tokens / median_seconds(lambda: exported(**request), args.repeats),
-            }
+            seconds = median_seconds_interleaved({
+                "KerasHub generate (XLA)": lambda: anchor.generate(
+                    prompts, max_length=prompt_length + args.new_tokens, stop_token_ids=None),
+                "tfllm in-process": lambda: lm.generate_text(prompts, max_new_tokens=args.new_tokens),
+                "tfllm exported SavedModel": lambda: exported(**request),
+            }, args.repeats)
+            rates = {name: tokens / value for name, value in seconds.items()}
             anchor_rate = rates["KerasHub generate (XLA)"]
             print(f"\nbatch {batch_size}:")
             for name, rate in rates.items():

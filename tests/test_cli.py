@@ -1,3 +1,4 @@
+import glob
 import json
 import os
 
@@ -5,6 +6,7 @@ import pytest
 
 from conftest import sentiment_examples
 from tfllm.cli import main
+from tfllm.config import load_config
 
 
 @pytest.fixture()
@@ -64,3 +66,10 @@ def test_convert_writes_tf_hub_format(keras_hub_preset_dir, tmp_path):
 
     backbone = load_backbone(str(tmp_path / "hub" / "encoder"), preprocess=str(tmp_path / "hub" / "preprocess"))
     assert type(backbone.layer).__name__ == "BertBackbone"
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "examples", "*",
+                                                               "config.yaml"))))
+def test_example_configs_are_valid(path):
+    config = load_config(path)
+    assert config.data.train and config.backbone.source
