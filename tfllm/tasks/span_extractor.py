@@ -1,5 +1,7 @@
 """Extractive question answering on a BERT backbone: answer spans found across sliding context windows."""
 
+import logging
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -116,6 +118,10 @@ class SpanExtractor(keras.Model):
             first, last = byte_at[answer.start], byte_at[answer.start + len(answer.text)]
             inside = [i for i, (s, e) in enumerate(zip(starts, ends)) if e > first and s < last]
             answer_pieces.append((inside[0], inside[-1]) if inside else (-1, -1))
+        missing = [e.source for e, (first, _) in zip(examples, answer_pieces) if first < 0]
+        if missing:
+            logging.warning("%d answers cover no word of their context and train only [CLS], e.g. %s",
+                            len(missing), missing[0])
         answer_pieces = np.array(answer_pieces, np.int64)[encoded["example"].numpy()]
         window_starts = encoded["window_start"].numpy()
         window_ends = window_starts + encoded["token_ids"].row_lengths().numpy() - encoded["context_offset"].numpy() - 1

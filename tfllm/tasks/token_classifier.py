@@ -134,8 +134,8 @@ class TokenClassifier(keras.Model):
             encoded["starts"].to_tensor(), encoded["ends"].to_tensor(), encoded["tagged"].to_tensor())
         starts, ends = entities["starts"], entities["ends"]
         row_texts = tf.gather(texts, starts.value_rowids())
-        to_chars = lambda offsets: starts.with_flat_values(  # noqa: E731
-            tf.gather_nd(char_offsets(texts, offsets.to_tensor()), _ragged_indices(offsets)))
+        to_chars = lambda offsets: tf.RaggedTensor.from_tensor(  # noqa: E731
+            char_offsets(texts, offsets.to_tensor()), lengths=offsets.row_lengths())
         return {"types": tf.gather(tf.constant(self.tags.types), entities["type_ids"]),
                 "texts": starts.with_flat_values(tf.strings.substr(row_texts, starts.flat_values,
                                                                    ends.flat_values - starts.flat_values)),
@@ -153,13 +153,6 @@ class TokenClassifier(keras.Model):
         model = cls(backbone, config["entity_types"], scheme=config["scheme"], dropout=config["dropout"])
         model.load_weights(weights)
         return model
-
-
-def _ragged_indices(ragged):
-    """[row, column] of every value of a ragged [batch, (n)] tensor."""
-    rows = ragged.value_rowids()
-    columns = tf.range(tf.size(rows, out_type=rows.dtype)) - tf.gather(ragged.row_starts(), rows)
-    return tf.stack([rows, columns], axis=1)
 
 
 def build_token_classifier(source, entity_types, sequence_length=128, preprocess=None, native=True, **kwargs):
