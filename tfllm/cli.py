@@ -80,9 +80,8 @@ def _generation_overrides(args):
 
 
 def _loaded_lm(config):
-    from tfllm.jobs import causal_lm
-
     from tfllm.config import BERT_TASKS
+    from tfllm.jobs import causal_lm
 
     if config.task in BERT_TASKS:
         raise ValueError(f"{config.path}: task {config.task} does not generate text")
@@ -142,7 +141,8 @@ def build_parser():
     evaluate.add_argument("--quantize", choices=["int8"], help="GPT-2: score the model with int8 weights")
     evaluate.set_defaults(run=_with_config(_evaluate))
 
-    predict = commands.add_parser("predict", help="label texts, find entities or answer questions (--text, --input or stdin)")
+    predict = commands.add_parser("predict",
+                                  help="label texts, find entities or answer questions (--text, --input or stdin)")
     predict.add_argument("config")
     predict.add_argument("--text", action="append", help="a text to label, or a question (repeatable)")
     predict.add_argument("--text-pair", action="append",
