@@ -73,15 +73,15 @@ def test_word_tags_mark_first_inner_and_last_words():
 
 def test_words_keep_offsets_into_the_raw_text(vocabulary_file):
     splitter = WordSplitter(WordPieceTokenizer(vocabulary_file, lowercase=True))
-    texts = ["Café, GOODS!", "好电影 fine", b"ok \xff movie"]
+    texts = ["Café, GOODSSS!", "好电影 fine", b"ok \xff movie"]
     pieces, starts, ends = splitter(tf.constant(texts))
     raw = [t.encode("utf-8") if isinstance(t, str) else t.replace(b"\xff", "\ufffd".encode()) for t in texts]
     words = [[raw[i][s:e].decode() for s, e in zip(row_starts, row_ends)]
              for i, (row_starts, row_ends) in enumerate(zip(starts.to_list(), ends.to_list()))]
     # Offsets into the input, not into its lower-cased, accent-stripped form.
-    assert words == [["Café", ",", "GOODS", "!"], ["好", "电", "影", "fine"], ["ok", "\ufffd", "movie"]]
+    assert words == [["Café", ",", "GOODSSS", "!"], ["好", "电", "影", "fine"], ["ok", "\ufffd", "movie"]]
     vocabulary = open(vocabulary_file).read().split()
-    assert [vocabulary[i] for i in pieces[0][2].numpy()] == ["good", "##s"]  # one word, two pieces
+    assert [vocabulary[i] for i in pieces[0][2].numpy()] == ["good", "##s", "##s", "##s"]  # one word, four pieces
 
 
 def test_labels_sit_on_first_pieces_and_truncation_drops_whole_words(tagger):
