@@ -154,4 +154,4 @@ export: {{root: {tmp_path / 'savedmodels'}}}
     assert row["question"] == "bad ?" and context[row["start"]:row["end"]] == row["answer"] != ""
     assert main(["predict", str(config), "--text", "bad ?"]) == 2
     assert main(["export", str(config)]) == 0
-    assert "outputs match (answer, end, score, start)" in capsys.readouterr().out
+    assert "outputs match for serving_default (answer, end, score, start)" in capsys.readouterr().out

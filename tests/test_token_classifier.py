@@ -162,6 +162,6 @@ export: {{root: {tmp_path / 'savedmodels'}}}
         row["entities"][0]["score"])}] and row["entities"][0]["score"] > 0.5
     assert main(["export", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "outputs match (entity_count, entity_end, entity_score, entity_start, entity_text, entity_type)" in out
+    assert "outputs match for serving_default (entity_count, entity_end, entity_score, entity_start, entity_text, entity_type)" in out
     metadata = json.load(open(tmp_path / "savedmodels" / "sentiment_words" / "1" / "assets.extra" / "tfllm_metadata.json"))
     assert metadata["entity_types"] == TYPES and metadata["tag_scheme"] == "bioes" and metadata["validation"]["micro_f1"] > 0.9

@@ -17,18 +17,14 @@ from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.config import SCRATCH_SOURCE
 from tfllm.data.corpus_readers import read_dialogues, read_documents, read_pairs
 from tfllm.evaluation.generation_metrics import generation_scores
-from tfllm.export.saved_model_export import export_for_serving
 from tfllm.jobs.fitting import fit_and_save
+from tfllm.jobs.job_layout import export_job, model_dir
 from tfllm.tasks.causal_lm import CausalLM
 from tfllm.tasks.causal_lm_serving import CausalLMServer
 from tfllm.tasks.prompt_format import PromptFormat
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 from tfllm.training.generation_samples import GenerationSamples
 from tfllm.training.optimizer import adamw_with_warmup
-
-def model_dir(config):
-    return os.path.join(config.run_dir, "model")
-
 
 def read_split(config, path):
     """Documents (causal_lm), turn tuples (chat) or (source, target) pairs of one file, at most `data.limit`."""
@@ -225,9 +221,4 @@ def export(config, version=None, quantize=None):
                 "end_token_id": lm.end_token_id, "signatures": sorted(server.signatures()), "num_beams": num_beams,
                 "prompt_format": dataclasses.asdict(lm.prompt_format) if lm.prompt_format else None,
                 "lora_rank": config.training.lora_rank, "quantize": quantize}
-    path, check = export_for_serving(server, config.export.root, config.name, version or config.export.version,
-                                     metadata, config.export.base_path)
-    signatures = ", ".join(sorted(check["signatures"]))
-    print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match for {signatures}")
-    print(f"SavedModel for TF Serving: {os.path.abspath(path)}")
-    return path
+    return export_job(config, server, metadata, version)

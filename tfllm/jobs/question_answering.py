@@ -8,17 +8,13 @@ import tensorflow as tf
 
 from tfllm.data.squad_reader import read_squad
 from tfllm.evaluation.squad_metrics import squad_scores
-from tfllm.export.saved_model_export import export_for_serving
 from tfllm.jobs.fitting import fit_and_save
+from tfllm.jobs.job_layout import export_job, model_dir, split_path
 from tfllm.tasks.span_extractor import SpanExtractor, build_span_extractor
 from tfllm.tasks.span_extractor_serving import SpanExtractorServer
 from tfllm.training.optimizer import adamw_with_warmup
 
 _PREDICT_BATCH = 16
-
-
-def model_dir(config):
-    return os.path.join(config.run_dir, "model")
 
 
 def read_split(config, path, labeled=True):
@@ -74,9 +70,7 @@ def evaluate(config, split="validation", path=None, reader=None):
 
     Returns the report (a dict).
     """
-    path = path or getattr(config.data, split)
-    if not path:
-        raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
+    path = split_path(config, split, path)
     reader = reader or SpanExtractor.load(model_dir(config))
     examples = read_split(config, path)
     rows = predict(config, [e.question for e in examples], [e.context for e in examples], reader)
@@ -107,13 +101,4 @@ def export(config, version=None):
     metadata = {"task": config.task, "backbone": config.backbone.source,
                 "sequence_length": reader.preprocessor.sequence_length, "doc_stride": reader.stride,
                 "max_question_length": reader.max_question_length, "max_answer_length": reader.max_answer_length}
-    report_path = os.path.join(config.run_dir, "evaluation", "validation", "report.json")
-    if os.path.exists(report_path):
-        with open(report_path) as f:
-            report = json.load(f)
-        metadata["validation"] = {k: report[k] for k in ("exact_match", "f1", "examples")}
-    path, check = export_for_serving(SpanExtractorServer(reader), config.export.root, config.name,
-                                     version or config.export.version, metadata, config.export.base_path)
-    print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match ({', '.join(check['outputs'])})")
-    print(f"SavedModel for TF Serving: {os.path.abspath(path)}")
-    return path
+    return export_job(config, SpanExtractorServer(reader), metadata, version, ("exact_match", "f1", "examples"))

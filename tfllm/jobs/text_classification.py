@@ -4,7 +4,6 @@ Relation extraction (`task: relation_extraction`) runs here too: it is classific
 head and tail entities are marked (see `tfllm.data.relation_reader`).
 """
 
-import json
 import math
 import os
 
@@ -16,15 +15,11 @@ from tfllm.data.readers import ColumnSpec, read_text_examples
 from tfllm.data.relation_reader import marked_text_examples, read_relation_examples
 from tfllm.evaluation.classification_report import (
     classification_report, format_report, multi_label_report, write_report)
-from tfllm.export.saved_model_export import export_for_serving
 from tfllm.jobs.fitting import fit_and_save
+from tfllm.jobs.job_layout import export_job, model_dir, split_path
 from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier
 from tfllm.tasks.text_classifier_serving import SPAN_INPUTS, TextClassifierServer
 from tfllm.training.optimizer import adamw_with_warmup
-
-
-def model_dir(config):
-    return os.path.join(config.run_dir, "model")
 
 
 def _columns(config, labeled=True):
@@ -92,9 +87,7 @@ def evaluate(config, split="validation", path=None, classifier=None):
 
     Returns the report (a dict).
     """
-    path = path or getattr(config.data, split)
-    if not path:
-        raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
+    path = split_path(config, split, path)
     classifier = classifier or TextClassifier.load(model_dir(config))
     examples = _classifier_examples(config, path)
     probabilities = classifier.predict_probabilities(examples)
@@ -150,13 +143,5 @@ def export(config, version=None):
                 "text_pair": classifier.text_pair, "backbone": config.backbone.source,
                 "sequence_length": classifier.preprocessor.sequence_length, "long_text": classifier.long_text,
                 "relation": classifier.relation}
-    report_path = os.path.join(config.run_dir, "evaluation", "validation", "report.json")
-    if os.path.exists(report_path):
-        with open(report_path) as f:
-            report = json.load(f)
-        metadata["validation"] = {k: report[k] for k in ("accuracy", "macro_f1", "micro_f1", "examples") if k in report}
-    path, check = export_for_serving(TextClassifierServer(classifier), config.export.root, config.name,
-                                     version or config.export.version, metadata, config.export.base_path)
-    print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match ({', '.join(check['outputs'])})")
-    print(f"SavedModel for TF Serving: {os.path.abspath(path)}")
-    return path
+    return export_job(config, TextClassifierServer(classifier), metadata, version,
+                      ("accuracy", "macro_f1", "micro_f1", "examples"))

@@ -10,17 +10,13 @@ import tensorflow as tf
 from tfllm.data.entity_readers import read_entity_examples
 from tfllm.evaluation.classification_report import format_report, write_report
 from tfllm.evaluation.entity_metrics import entity_report
-from tfllm.export.saved_model_export import export_for_serving
 from tfllm.jobs.fitting import fit_and_save
+from tfllm.jobs.job_layout import export_job, model_dir, split_path
 from tfllm.tasks.token_classifier import TokenClassifier, build_token_classifier
 from tfllm.tasks.token_classifier_serving import TokenClassifierServer
 from tfllm.training.optimizer import adamw_with_warmup
 
 _PREDICT_BATCH = 64
-
-
-def model_dir(config):
-    return os.path.join(config.run_dir, "model")
 
 
 def read_split(config, path):
@@ -69,10 +65,11 @@ def predict(config, texts, tagger=None):
     for begin in range(0, len(texts), _PREDICT_BATCH):
         outputs = {k: v.numpy() for k, v in serve(tf.constant(texts[begin:begin + _PREDICT_BATCH], tf.string)).items()}
         for i, count in enumerate(outputs["entity_count"]):
-            rows.append({"text": texts[begin + i], "entities": [{"text": outputs["entity_text"][i, j].decode("utf-8", "replace"),
-                          "type": outputs["entity_type"][i, j].decode("utf-8"),
-                          "start": int(outputs["entity_start"][i, j]), "end": int(outputs["entity_end"][i, j]),
-                          "score": round(float(outputs["entity_score"][i, j]), 4)} for j in range(count)]})
+            entities = [{"text": outputs["entity_text"][i, j].decode("utf-8", "replace"),
+                         "type": outputs["entity_type"][i, j].decode("utf-8"),
+                         "start": int(outputs["entity_start"][i, j]), "end": int(outputs["entity_end"][i, j]),
+                         "score": round(float(outputs["entity_score"][i, j]), 4)} for j in range(count)]
+            rows.append({"text": texts[begin + i], "entities": entities})
     return rows
 
 
@@ -81,9 +78,7 @@ def evaluate(config, split="validation", path=None, tagger=None):
 
     Returns the report (a dict).
     """
-    path = path or getattr(config.data, split)
-    if not path:
-        raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
+    path = split_path(config, split, path)
     tagger = tagger or TokenClassifier.load(model_dir(config))
     examples = read_split(config, path)
     predictions = predict(config, [e.text for e in examples], tagger)
@@ -112,13 +107,4 @@ def export(config, version=None):
     tagger = TokenClassifier.load(model_dir(config))
     metadata = {"task": config.task, "entity_types": tagger.tags.types, "tag_scheme": tagger.tags.scheme,
                 "backbone": config.backbone.source, "sequence_length": tagger.preprocessor.sequence_length}
-    report_path = os.path.join(config.run_dir, "evaluation", "validation", "report.json")
-    if os.path.exists(report_path):
-        with open(report_path) as f:
-            report = json.load(f)
-        metadata["validation"] = {k: report[k] for k in ("precision", "recall", "micro_f1", "examples")}
-    path, check = export_for_serving(TokenClassifierServer(tagger), config.export.root, config.name,
-                                     version or config.export.version, metadata, config.export.base_path)
-    print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match ({', '.join(check['outputs'])})")
-    print(f"SavedModel for TF Serving: {os.path.abspath(path)}")
-    return path
+    return export_job(config, TokenClassifierServer(tagger), metadata, version, ("precision", "recall", "micro_f1", "examples"))

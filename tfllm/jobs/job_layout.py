@@ -1,0 +1,38 @@
+"""What every job shares: where the trained model lives, which file a split names, and the verified export."""
+
+import json
+import os
+
+from tfllm.export.saved_model_export import export_for_serving
+
+
+def model_dir(config):
+    """`<run_dir>/model`: where `tfllm train` saves the model that the other commands load."""
+    return os.path.join(config.run_dir, "model")
+
+
+def split_path(config, split, path=None):
+    """`path`, else the file `data.<split>` names; a ValueError naming the config when there is none."""
+    path = path or getattr(config.data, split)
+    if not path:
+        raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
+    return path
+
+
+def export_job(config, server, metadata, version=None, report_keys=()):
+    """Exports `server` to `<export.root>/<name>/<version>/` (see `export_for_serving`) and says where.
+
+    The validation report's `report_keys`, when `tfllm evaluate` has written one, go into the metadata.
+    Returns the version directory.
+    """
+    report_path = os.path.join(config.run_dir, "evaluation", "validation", "report.json")
+    if report_keys and os.path.exists(report_path):
+        with open(report_path) as f:
+            report = json.load(f)
+        metadata["validation"] = {key: report[key] for key in report_keys if key in report}
+    path, check = export_for_serving(server, config.export.root, config.name, version or config.export.version,
+                                     metadata, config.export.base_path)
+    print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match for "
+          f"{', '.join(sorted(check['signatures']))} ({', '.join(check['outputs'])})")
+    print(f"SavedModel for TF Serving: {os.path.abspath(path)}")
+    return path
