@@ -12,6 +12,7 @@ import yaml
 
 
 SCRATCH_SOURCE = "scratch"  # backbone.source of a GPT-2 trained from scratch
+STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")  # training.strategy, see tfllm.training.strategy
 _TASKS = ("text_classification", "relation_extraction", "token_classification", "question_answering", "causal_lm",
           "chat", "conditional_generation")
 BERT_TASKS = ("text_classification", "relation_extraction", "token_classification", "question_answering")
@@ -79,6 +80,8 @@ class TrainingConfig:
     early_stopping_patience: typing.Optional[int] = 2
     thresholds: typing.Union[float, typing.List[float]] = 0.5  # multi-label decision thresholds
     fixed_length: bool = False  # pad to sequence_length (TPU); default: bucket by length
+    strategy: str = "auto"  # auto | cpu | gpu | mirrored | multi_worker (TF_CONFIG) | tpu (tfllm.training.strategy)
+    tpu: typing.Optional[str] = None  # strategy tpu: the TPU's name, grpc:// address, or local
     lora_rank: typing.Optional[int] = None  # GPT-2 tasks: train LoRA adapters of this rank on a frozen backbone
     seed: int = 42
 
@@ -168,6 +171,9 @@ def load_config(path):
                          "and a rank of at least 1")
     if config.export.quantize not in (None, "int8") or (config.export.quantize and config.task in BERT_TASKS):
         raise ValueError(f"{path}: export.quantize may be int8, for GPT-2 tasks; not {config.export.quantize!r}")
+    if config.training.strategy not in STRATEGIES:
+        raise ValueError(f"{path}: training.strategy must be one of {', '.join(STRATEGIES)}, "
+                         f"not {config.training.strategy!r}")
     if config.data.tag_scheme not in ("bio", "bioes"):
         raise ValueError(f"{path}: data.tag_scheme must be bio or bioes, not {config.data.tag_scheme!r}")
     if not config.backbone.source:

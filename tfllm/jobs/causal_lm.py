@@ -18,7 +18,7 @@ from tfllm.config import SCRATCH_SOURCE
 from tfllm.data.corpus_readers import read_dialogues, read_documents, read_pairs
 from tfllm.evaluation.generation_metrics import generation_scores
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, model_dir
+from tfllm.jobs.job_layout import export_job, job_strategy, model_dir
 from tfllm.tasks.causal_lm import CausalLM
 from tfllm.tasks.causal_lm_serving import CausalLMServer
 from tfllm.tasks.prompt_format import PromptFormat
@@ -134,15 +134,18 @@ def train(config, verbose="auto"):
 
     An interrupted run resumes from its last finished epoch when started again. Returns the `CausalLM`.
     """
+    strategy = job_strategy(config)
     keras.utils.set_random_seed(config.training.seed)
     train_examples, validation_examples = training_splits(config)
-    lm = build(config, train_examples)
+    with strategy.scope():
+        lm = build(config, train_examples)
     train_data = _dataset(config, lm, train_examples, True)
     validation_data = _dataset(config, lm, validation_examples, False) if validation_examples else None
     training = config.training
     steps = len(train_data) * training.epochs
-    lm.compile(optimizer=adamw_with_warmup(training.learning_rate, steps, training.warmup_fraction,
-                                           training.weight_decay))
+    with strategy.scope():
+        lm.compile(optimizer=adamw_with_warmup(training.learning_rate, steps, training.warmup_fraction,
+                                               training.weight_decay))
     samples = []
     if config.generation.samples:
         generate = sampler(config, lm)

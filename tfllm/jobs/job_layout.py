@@ -4,11 +4,20 @@ import json
 import os
 
 from tfllm.export.saved_model_export import export_for_serving
+from tfllm.training.strategy import resolve_strategy
 
 
 def model_dir(config):
     """`<run_dir>/model`: where `tfllm train` saves the model that the other commands load."""
     return os.path.join(config.run_dir, "model")
+
+
+def job_strategy(config):
+    """`training.strategy` resolved (see `resolve_strategy`): build and compile the job's model in its scope.
+
+    Call it first in a job: a multi-worker strategy must exist before TensorFlow runs any op.
+    """
+    return resolve_strategy(config.training.strategy, config.training.tpu)
 
 
 def split_path(config, split, path=None):

@@ -4,7 +4,6 @@ Relation extraction (`task: relation_extraction`) runs here too: it is classific
 head and tail entities are marked (see `tfllm.data.relation_reader`).
 """
 
-import math
 import os
 
 import keras
@@ -16,7 +15,7 @@ from tfllm.data.relation_reader import marked_text_examples, read_relation_examp
 from tfllm.evaluation.classification_report import (
     classification_report, format_report, multi_label_report, write_report)
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, model_dir, split_path
+from tfllm.jobs.job_layout import export_job, job_strategy, model_dir, split_path
 from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier
 from tfllm.tasks.text_classifier_serving import SPAN_INPUTS, TextClassifierServer
 from tfllm.training.optimizer import adamw_with_warmup
@@ -57,27 +56,29 @@ def train(config, verbose="auto"):
     """
     if not config.data.train:
         raise ValueError(f"{config.path}: data.train is not set")
+    strategy = job_strategy(config)
     keras.utils.set_random_seed(config.training.seed)
     train_examples = _classifier_examples(config, config.data.train)
     validation_examples = _classifier_examples(config, config.data.validation) if config.data.validation else None
     labels = config.data.labels or LabelSet.from_examples(train_examples).names
-    classifier = build_text_classifier(
-        config.backbone.source, labels, sequence_length=config.backbone.sequence_length,
-        preprocess=config.backbone.preprocess, native=config.backbone.native,
-        multi_label=config.data.multi_label, text_pair=bool(config.data.text_pair_column),
-        thresholds=config.training.thresholds, dropout=config.training.dropout,
-        pooling=config.training.pooling, long_text=config.training.long_text,
-        stride=config.data.doc_stride if config.training.long_text else None,
-        relation=config.task == "relation_extraction")
+    with strategy.scope():
+        classifier = build_text_classifier(
+            config.backbone.source, labels, sequence_length=config.backbone.sequence_length,
+            preprocess=config.backbone.preprocess, native=config.backbone.native,
+            multi_label=config.data.multi_label, text_pair=bool(config.data.text_pair_column),
+            thresholds=config.training.thresholds, dropout=config.training.dropout,
+            pooling=config.training.pooling, long_text=config.training.long_text,
+            stride=config.data.doc_stride if config.training.long_text else None,
+            relation=config.task == "relation_extraction")
     training = config.training
     make = lambda examples, is_training: classifier.make_dataset(  # noqa: E731
         examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
         seed=training.seed, label_field=config.data.label_column)
     train_data = make(train_examples, True)
     validation_data = make(validation_examples, False) if validation_examples else None
-    steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
-    classifier.compile(optimizer=adamw_with_warmup(
-        training.learning_rate, steps_per_epoch * training.epochs, training.warmup_fraction, training.weight_decay))
+    with strategy.scope():
+        classifier.compile(optimizer=adamw_with_warmup(  # batches, not examples: long texts train on windows
+            training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay))
     fit_and_save(classifier, config, train_data, validation_data, model_dir(config), verbose)
     return classifier
 

@@ -1,0 +1,47 @@
+"""One worker of the multi-worker tests (test_distribution.py): fits a tiny classifier, saves its weights.
+
+    python distributed_worker.py PRESET_DIR OUTPUT.npz [--no-fix]
+
+With TF_CONFIG set it trains under `resolve_strategy("auto")` (MultiWorkerMirroredStrategy); without,
+in one process. --no-fix leaves Keras unmended, to see whether upstream still needs the mend.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from conftest import sentiment_examples  # noqa: E402
+from tfllm.backbones import load_backbone  # noqa: E402
+from tfllm.tasks.text_classifier import TextClassifier  # noqa: E402
+from tfllm.training import strategy as strategies  # noqa: E402
+
+
+def main(preset_dir, output, mend=True):
+    if not mend:
+        strategies.keras_distribution_fix.apply = lambda: None
+    strategy = strategies.resolve_strategy("auto") if os.environ.get("TF_CONFIG") else None
+    keras.utils.set_random_seed(0)
+    with strategy.scope() if strategy else tf.init_scope():
+        classifier = TextClassifier(load_backbone(preset_dir, sequence_length=16, dropout=0.0), ["negative", "positive"],
+                                    dropout=0.0, pooling="mean")
+        # Initializers draw differently under a strategy's scope: start the head from fixed values.
+        kernel, bias = classifier.get_layer("logits").get_weights()
+        classifier.get_layer("logits").set_weights([np.random.default_rng(0).normal(0, 0.05, kernel.shape), bias])
+        # Plain SGD: Adam turns float-rounding differences in near-zero gradients (the all-reduce sums in
+        # another order) into whole steps, which would hide whether the runs really agree.
+        classifier.compile(optimizer=keras.optimizers.SGD(0.5))
+    # The same global batches in both runs: not shuffled (a distributed dataset shuffles in another order),
+    # fixed shapes and 8 full batches, each split into two equal halves across the workers.
+    data = classifier.make_dataset(sentiment_examples(128), batch_size=16, fixed_length=True)
+    history = classifier.fit(data, epochs=2, verbose=0)
+    np.savez(output, loss=np.array(history.history["loss"]), *[w.numpy() for w in classifier.weights])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], mend="--no-fix" not in sys.argv)
