@@ -38,6 +38,17 @@ def run_tfllm(*args):
     return subprocess.run([sys.executable, "-m", "tfllm.cli", *map(str, args)], capture_output=True, text=True)
 
 
+def bert_job_config(tmp_path, name, task, backbone_source, sequence_length, data, training):
+    """Writes a job config for a tiny BERT task under `tmp_path` (runs and exports there too); returns its path."""
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(json.dumps({
+        "name": name, "task": task, "run_dir": str(tmp_path / "run"),
+        "backbone": {"source": backbone_source, "sequence_length": sequence_length}, "data": data,
+        "training": {"batch_size": 16, "learning_rate": 3.0e-3, **training},
+        "export": {"root": str(tmp_path / "savedmodels")}}))
+    return config
+
+
 def sentiment_examples(count, seed=0, pair=False):
     """Sentences whose label is decided by one sentiment word among filler words."""
     rng = random.Random(seed)

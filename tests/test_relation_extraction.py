@@ -4,7 +4,7 @@ import random
 import pytest
 import tensorflow as tf
 
-from conftest import FILLER, NEGATIVE, POSITIVE
+from conftest import FILLER, NEGATIVE, POSITIVE, bert_job_config
 from tfllm.cli import main
 from tfllm.data.examples import DataError
 from tfllm.data.relation_reader import read_relation_examples
@@ -54,16 +54,8 @@ def test_bad_relation_rows_name_file_line_and_field(tmp_path):
 def test_relation_job_learns_from_marked_entities_and_serves_spans(tmp_path, keras_hub_preset_dir, capsys):
     for name, records in (("train", relation_records(256)), ("dev", relation_records(48, seed=5))):
         (tmp_path / f"{name}.jsonl").write_text("\n".join(json.dumps(r) for r in records))
-    config = tmp_path / "relations.yaml"
-    config.write_text(f"""
-name: head_polarity
-task: relation_extraction
-run_dir: {tmp_path / 'run'}
-backbone: {{source: {keras_hub_preset_dir}, sequence_length: 24}}
-data: {{train: train.jsonl, validation: dev.jsonl}}
-training: {{epochs: 8, batch_size: 16, learning_rate: 3.0e-3}}
-export: {{root: {tmp_path / 'savedmodels'}}}
-""")
+    config = bert_job_config(tmp_path, "head_polarity", "relation_extraction", keras_hub_preset_dir, 24,
+                             {"train": "train.jsonl", "validation": "dev.jsonl"}, {"epochs": 8})
     assert main(["train", str(config)]) == 0
     assert main(["evaluate", str(config)]) == 0
     report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FILLER, NEGATIVE, POSITIVE, shared_data
+from conftest import FILLER, NEGATIVE, POSITIVE, bert_job_config, shared_data
 from tfllm.backbones.sources import load_backbone
 from tfllm.cli import main
 from tfllm.data.examples import DataError
@@ -131,16 +131,9 @@ def test_shared_squad_files_read_whole(name, questions):
 def test_qa_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     squad_file(tmp_path / "train.json", qa_examples(512))
     squad_file(tmp_path / "dev.json", qa_examples(32, seed=5, words=(20, 30)))
-    config = tmp_path / "qa.yaml"
-    config.write_text(f"""
-name: sentiment_qa
-task: question_answering
-run_dir: {tmp_path / 'run'}
-backbone: {{source: {keras_hub_preset_dir}, sequence_length: 24}}
-data: {{train: train.json, validation: dev.json, max_question_length: 4, doc_stride: 8, max_answer_length: 4}}
-training: {{epochs: 2, batch_size: 16, learning_rate: 3.0e-3}}
-export: {{root: {tmp_path / 'savedmodels'}}}
-""")
+    config = bert_job_config(tmp_path, "sentiment_qa", "question_answering", keras_hub_preset_dir, 24,
+                             {"train": "train.json", "validation": "dev.json", "max_question_length": 4, "doc_stride": 8,
+                                                       "max_answer_length": 4}, {"epochs": 2})
     assert main(["train", str(config)]) == 0  # learning is shown above; this checks the job's wiring
     assert main(["evaluate", str(config)]) == 0
     report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))

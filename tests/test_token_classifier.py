@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FILLER, NEGATIVE, POSITIVE
+from conftest import FILLER, NEGATIVE, POSITIVE, bert_job_config
 from tfllm.backbones.sources import load_backbone
 from tfllm.cli import main
 from tfllm.data.entity_readers import Entity, EntityExample, entities_from_tags
@@ -139,16 +139,8 @@ def test_ner_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
 
     (tmp_path / "train.txt").write_text(conll(entity_examples(256)))
     (tmp_path / "dev.txt").write_text(conll(entity_examples(48, seed=5)))
-    config = tmp_path / "ner.yaml"
-    config.write_text(f"""
-name: sentiment_words
-task: token_classification
-run_dir: {tmp_path / 'run'}
-backbone: {{source: {keras_hub_preset_dir}, sequence_length: 16}}
-data: {{train: train.txt, validation: dev.txt, tag_scheme: bioes}}
-training: {{epochs: 8, batch_size: 16, learning_rate: 3.0e-3}}
-export: {{root: {tmp_path / 'savedmodels'}}}
-""")
+    config = bert_job_config(tmp_path, "sentiment_words", "token_classification", keras_hub_preset_dir, 16,
+                             {"train": "train.txt", "validation": "dev.txt", "tag_scheme": "bioes"}, {"epochs": 8})
     assert main(["train", str(config)]) == 0
     assert main(["evaluate", str(config)]) == 0
     report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))

@@ -18,7 +18,7 @@ from tfllm.config import SCRATCH_SOURCE
 from tfllm.data.corpus_readers import read_dialogues, read_documents, read_pairs
 from tfllm.evaluation.generation_metrics import generation_scores
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, model_dir
+from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir
 from tfllm.tasks.causal_lm import CausalLM
 from tfllm.tasks.causal_lm_serving import CausalLMServer
 from tfllm.tasks.prompt_format import PromptFormat
@@ -31,18 +31,14 @@ def read_split(config, path):
     data = config.data
     if config.task == "chat":
         result = read_dialogues(path, data.format, data.turns_field, data.remove_spaces, data.on_bad_rows)
-        examples = [dialogue.turns for dialogue in result.examples]
-    elif config.task == "conditional_generation":
+        return [dialogue.turns for dialogue in kept_examples(path, result, data.limit)]
+    if config.task == "conditional_generation":
         result = read_pairs(path, data.format, data.source_column, data.target_column, data.column_names,
                             data.on_bad_rows)
-        examples = result.examples
     else:
         result = read_documents(path, data.format, data.text_column, data.document_separator, data.on_bad_rows,
                                 data.column_names)
-        examples = result.examples
-    if result.bad_rows:
-        print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
-    return examples[: data.limit] if data.limit else examples
+    return kept_examples(path, result, data.limit)
 
 
 def training_splits(config):
@@ -137,13 +133,13 @@ def train(config, verbose="auto"):
     strategy = job_strategy(config)
     keras.utils.set_random_seed(config.training.seed)
     train_examples, validation_examples = training_splits(config)
+    # Build, data and compile in the strategy's scope; fit takes the strategy from the model.
     with strategy.scope():
         lm = build(config, train_examples)
-    train_data = _dataset(config, lm, train_examples, True)
-    validation_data = _dataset(config, lm, validation_examples, False) if validation_examples else None
-    training = config.training
-    steps = len(train_data) * training.epochs
-    with strategy.scope():
+        train_data = _dataset(config, lm, train_examples, True)
+        validation_data = _dataset(config, lm, validation_examples, False) if validation_examples else None
+        training = config.training
+        steps = len(train_data) * training.epochs
         lm.compile(optimizer=adamw_with_warmup(training.learning_rate, steps, training.warmup_fraction,
                                                training.weight_decay))
     samples = []

@@ -20,6 +20,13 @@ def job_strategy(config):
     return resolve_strategy(config.training.strategy, config.training.tpu)
 
 
+def kept_examples(path, result, limit=None):
+    """The examples a reader's `result` kept, the first `limit` of them; says how many bad rows it skipped."""
+    if result.bad_rows:
+        print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
+    return result.examples[:limit] if limit else result.examples
+
+
 def split_path(config, split, path=None):
     """`path`, else the file `data.<split>` names; a ValueError naming the config when there is none."""
     path = path or getattr(config.data, split)

@@ -9,7 +9,7 @@ import tensorflow as tf
 from tfllm.data.squad_reader import read_squad
 from tfllm.evaluation.squad_metrics import squad_scores
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, model_dir, split_path
+from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path
 from tfllm.tasks.span_extractor import SpanExtractor, build_span_extractor
 from tfllm.tasks.span_extractor_serving import SpanExtractorServer
 from tfllm.training.optimizer import adamw_with_warmup
@@ -19,10 +19,7 @@ _PREDICT_BATCH = 16
 
 def read_split(config, path, labeled=True):
     """The `QAExample`s of one SQuAD-format file, under the config's bad-row policy and limit."""
-    result = read_squad(path, config.data.on_bad_rows, labeled=labeled)
-    if result.bad_rows:
-        print(f"{path}: skipped {len(result.bad_rows)} bad question(s) (listed in the log above)")
-    return result.examples[:config.data.limit] if config.data.limit else result.examples
+    return kept_examples(path, read_squad(path, config.data.on_bad_rows, labeled=labeled), config.data.limit)
 
 
 def train(config, verbose="auto"):
@@ -34,17 +31,17 @@ def train(config, verbose="auto"):
     train_examples = read_split(config, config.data.train)
     validation_examples = read_split(config, config.data.validation) if config.data.validation else None
     data, training = config.data, config.training
+    # Build, data and compile in the strategy's scope; fit takes the strategy from the model.
     with strategy.scope():
         reader = build_span_extractor(
             config.backbone.source, sequence_length=config.backbone.sequence_length, preprocess=config.backbone.preprocess,
             native=config.backbone.native, max_question_length=data.max_question_length, stride=data.doc_stride,
             max_answer_length=data.max_answer_length, dropout=training.dropout)
-    make = lambda examples, is_training: reader.make_dataset(  # noqa: E731
-        examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
-        seed=training.seed)
-    train_data = make(train_examples, True)
-    validation_data = make(validation_examples, False) if validation_examples else None
-    with strategy.scope():
+        make = lambda examples, is_training: reader.make_dataset(  # noqa: E731
+            examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
+            seed=training.seed)
+        train_data = make(train_examples, True)
+        validation_data = make(validation_examples, False) if validation_examples else None
         reader.compile(optimizer=adamw_with_warmup(
             training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay))
     fit_and_save(reader, config, train_data, validation_data, model_dir(config), verbose)

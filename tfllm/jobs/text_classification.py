@@ -15,7 +15,7 @@ from tfllm.data.relation_reader import marked_text_examples, read_relation_examp
 from tfllm.evaluation.classification_report import (
     classification_report, format_report, multi_label_report, write_report)
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, model_dir, split_path
+from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path
 from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier
 from tfllm.tasks.text_classifier_serving import SPAN_INPUTS, TextClassifierServer
 from tfllm.training.optimizer import adamw_with_warmup
@@ -38,9 +38,7 @@ def read_split(config, path, labeled=True):
     else:
         result = read_text_examples(path, _columns(config, labeled), config.data.format, config.data.on_bad_rows,
                                     config.data.column_names)
-    if result.bad_rows:
-        print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
-    return result.examples
+    return kept_examples(path, result)
 
 
 def _classifier_examples(config, path):
@@ -61,6 +59,7 @@ def train(config, verbose="auto"):
     train_examples = _classifier_examples(config, config.data.train)
     validation_examples = _classifier_examples(config, config.data.validation) if config.data.validation else None
     labels = config.data.labels or LabelSet.from_examples(train_examples).names
+    # Build, data and compile in the strategy's scope; fit takes the strategy from the model.
     with strategy.scope():
         classifier = build_text_classifier(
             config.backbone.source, labels, sequence_length=config.backbone.sequence_length,
@@ -70,13 +69,12 @@ def train(config, verbose="auto"):
             pooling=config.training.pooling, long_text=config.training.long_text,
             stride=config.data.doc_stride if config.training.long_text else None,
             relation=config.task == "relation_extraction")
-    training = config.training
-    make = lambda examples, is_training: classifier.make_dataset(  # noqa: E731
-        examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
-        seed=training.seed, label_field=config.data.label_column)
-    train_data = make(train_examples, True)
-    validation_data = make(validation_examples, False) if validation_examples else None
-    with strategy.scope():
+        training = config.training
+        make = lambda examples, is_training: classifier.make_dataset(  # noqa: E731
+            examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
+            seed=training.seed, label_field=config.data.label_column)
+        train_data = make(train_examples, True)
+        validation_data = make(validation_examples, False) if validation_examples else None
         classifier.compile(optimizer=adamw_with_warmup(  # batches, not examples: long texts train on windows
             training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay))
     fit_and_save(classifier, config, train_data, validation_data, model_dir(config), verbose)

@@ -11,7 +11,7 @@ from tfllm.data.entity_readers import read_entity_examples
 from tfllm.evaluation.classification_report import format_report, write_report
 from tfllm.evaluation.entity_metrics import entity_report
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, model_dir, split_path
+from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path
 from tfllm.tasks.token_classifier import TokenClassifier, build_token_classifier
 from tfllm.tasks.token_classifier_serving import TokenClassifierServer
 from tfllm.training.optimizer import adamw_with_warmup
@@ -21,11 +21,8 @@ _PREDICT_BATCH = 64
 
 def read_split(config, path):
     """The `EntityExample`s of one data file, read under the config's format and bad-row policy."""
-    result = read_entity_examples(path, config.data.format, config.data.on_bad_rows)
-    if result.bad_rows:
-        print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
-    examples = result.examples
-    return examples[:config.data.limit] if config.data.limit else examples
+    return kept_examples(path, read_entity_examples(path, config.data.format, config.data.on_bad_rows),
+                         config.data.limit)
 
 
 def train(config, verbose="auto"):
@@ -40,19 +37,19 @@ def train(config, verbose="auto"):
     train_examples = read_split(config, config.data.train)
     validation_examples = read_split(config, config.data.validation) if config.data.validation else None
     types = config.data.entity_types or sorted({e.type for example in train_examples for e in example.entities})
+    # Build, data and compile in the strategy's scope; fit takes the strategy from the model.
     with strategy.scope():
         tagger = build_token_classifier(
             config.backbone.source, types, sequence_length=config.backbone.sequence_length,
             preprocess=config.backbone.preprocess, native=config.backbone.native, scheme=config.data.tag_scheme,
             dropout=config.training.dropout)
-    training = config.training
-    make = lambda examples, is_training: tagger.make_dataset(  # noqa: E731
-        examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
-        seed=training.seed)
-    train_data = make(train_examples, True)
-    validation_data = make(validation_examples, False) if validation_examples else None
-    steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
-    with strategy.scope():
+        training = config.training
+        make = lambda examples, is_training: tagger.make_dataset(  # noqa: E731
+            examples, batch_size=training.batch_size, training=is_training, fixed_length=training.fixed_length,
+            seed=training.seed)
+        train_data = make(train_examples, True)
+        validation_data = make(validation_examples, False) if validation_examples else None
+        steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
         tagger.compile(optimizer=adamw_with_warmup(
             training.learning_rate, steps_per_epoch * training.epochs, training.warmup_fraction, training.weight_decay))
     fit_and_save(tagger, config, train_data, validation_data, model_dir(config), verbose)

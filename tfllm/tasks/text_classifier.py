@@ -56,6 +56,7 @@ class TextClassifier(keras.Model):
                  pooling="cls", long_text=None, stride=None, relation=False, **kwargs):
         if relation and text_pair:
             raise ValueError("relation classifiers read one text with two marked entities, not text pairs")
+        marker_ids = _marker_ids(backbone.preprocessor) if relation else None
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
         outputs = backbone.layer(inputs)
         if pooling == "cls":
@@ -65,7 +66,7 @@ class TextClassifier(keras.Model):
             pooled = MaskedMeanPooling(name="mean_pooling")(outputs["sequence_output"], inputs["padding_mask"])
         elif pooling == "markers" and relation:
             freeze_pooler(backbone.layer)
-            head_start, head_end, tail_start, tail_end = _marker_ids(backbone.preprocessor)
+            head_start, head_end, tail_start, tail_end = marker_ids
             pooled = MarkerPooling([(head_start, head_end), (tail_start, tail_end)], name="marker_pooling")(
                 outputs["sequence_output"], inputs["token_ids"])
         else:
@@ -89,8 +90,6 @@ class TextClassifier(keras.Model):
         self.long_text = long_text
         self.stride = stride or (self.preprocessor.sequence_length - 2) // 2
         self.relation = relation
-        if relation:
-            _marker_ids(self.preprocessor)
 
     def compile(self, optimizer="adamw", loss="auto", metrics="auto", **kwargs):
         """Compiles with the task's loss and metrics unless given others."""
