@@ -13,6 +13,7 @@ from tfllm.tasks.causal_lm import CausalLM
 from tfllm.tasks.causal_lm_serving import CausalLMServer
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 from tfllm.text.gpt2_tokenizer import END_TOKEN, GPT2Tokenizer
+from tfllm.training.precision import precision_scope
 
 CORPUS = ["the cat sat on the mat.", "a dog ran in the park.", "猫坐在垫子上。", "the cat sat on the mat again."] * 30
 MIXED = ["Hello, world!", "你好，世界", "emoji 🙂🚀 and ñ", "mixed 中文 words 123", "  spaces\tand\nnewlines  "]
@@ -134,6 +135,14 @@ def test_preset_dir_round_trip(trained_lm, tmp_path):
     restored = CausalLM.load(str(tmp_path / "preset"))
     assert restored.generate_text(["the cat sat on"], max_new_tokens=6) == lm.generate_text(["the cat sat on"],
                                                                                               max_new_tokens=6)
+
+
+def test_a_model_trained_in_mixed_precision_loads_in_float32(vocabulary, tmp_path):
+    with precision_scope("mixed_bfloat16"):
+        lm = CausalLM(*gpt2_from_scratch("tiny", *vocabulary, max_sequence_length=64))
+    assert lm.backbone.compute_dtype == "bfloat16" and lm.backbone.variable_dtype == "float32"
+    lm.save_to_dir(str(tmp_path / "preset"))
+    assert CausalLM.load(str(tmp_path / "preset")).backbone.compute_dtype == "float32"
 
 
 def sequence_log_probability(lm, prompt, completion):

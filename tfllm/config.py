@@ -13,6 +13,7 @@ import yaml
 
 SCRATCH_SOURCE = "scratch"  # backbone.source of a GPT-2 trained from scratch
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")  # training.strategy, see tfllm.training.strategy
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")  # training.precision, see tfllm.training.precision
 _TASKS = ("text_classification", "relation_extraction", "token_classification", "question_answering", "causal_lm",
           "chat", "conditional_generation")
 BERT_TASKS = ("text_classification", "relation_extraction", "token_classification", "question_answering")
@@ -82,6 +83,7 @@ class TrainingConfig:
     fixed_length: bool = False  # pad to sequence_length (TPU); default: bucket by length
     strategy: str = "auto"  # auto | cpu | gpu | mirrored | multi_worker (TF_CONFIG) | tpu (tfllm.training.strategy)
     tpu: typing.Optional[str] = None  # strategy tpu: the TPU's name, grpc:// address, or local
+    precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 | auto (tfllm.training.precision)
     lora_rank: typing.Optional[int] = None  # GPT-2 tasks: train LoRA adapters of this rank on a frozen backbone
     seed: int = 42
 
@@ -174,6 +176,9 @@ def load_config(path):
     if config.training.strategy not in STRATEGIES:
         raise ValueError(f"{path}: training.strategy must be one of {', '.join(STRATEGIES)}, "
                          f"not {config.training.strategy!r}")
+    if config.training.precision not in PRECISIONS:
+        raise ValueError(f"{path}: training.precision must be one of {', '.join(PRECISIONS)}, "
+                         f"not {config.training.precision!r}")
     if config.data.tag_scheme not in ("bio", "bioes"):
         raise ValueError(f"{path}: data.tag_scheme must be bio or bioes, not {config.data.tag_scheme!r}")
     if not config.backbone.source:

@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import keras_hub
 
 from tfllm.text.gpt2_tokenizer import GPT2Tokenizer
@@ -32,7 +33,11 @@ def load_gpt2(source, dropout=None):
     """
     if os.path.sep in source and not os.path.isdir(source):
         raise FileNotFoundError(f"{source}: no such GPT-2 checkpoint directory")
-    overrides = {} if dropout is None else {"dropout": dropout}
+    # The current policy, not the one saved with the preset: a model trained in mixed precision loads in
+    # float32 for evaluation and export (see tfllm.training.precision).
+    overrides = {"dtype": keras.config.dtype_policy().name}
+    if dropout is not None:
+        overrides["dropout"] = dropout
     backbone = keras_hub.models.GPT2Backbone.from_preset(source, **overrides)
     upstream = keras_hub.models.GPT2Tokenizer.from_preset(source)
     return backbone, GPT2Tokenizer(upstream.vocabulary, upstream.merges)

@@ -18,7 +18,7 @@ from tfllm.config import SCRATCH_SOURCE
 from tfllm.data.corpus_readers import read_dialogues, read_documents, read_pairs
 from tfllm.evaluation.generation_metrics import generation_scores
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir
+from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, training_scope
 from tfllm.tasks.causal_lm import CausalLM
 from tfllm.tasks.causal_lm_serving import CausalLMServer
 from tfllm.tasks.prompt_format import PromptFormat
@@ -133,8 +133,7 @@ def train(config, verbose="auto"):
     strategy = job_strategy(config)
     keras.utils.set_random_seed(config.training.seed)
     train_examples, validation_examples = training_splits(config)
-    # Build, data and compile in the strategy's scope; fit takes the strategy from the model.
-    with strategy.scope():
+    with training_scope(config, strategy):
         lm = build(config, train_examples)
         train_data = _dataset(config, lm, train_examples, True)
         validation_data = _dataset(config, lm, validation_examples, False) if validation_examples else None

@@ -1,9 +1,11 @@
 """What every job shares: where the trained model lives, which file a split names, and the verified export."""
 
+import contextlib
 import json
 import os
 
 from tfllm.export.saved_model_export import export_for_serving
+from tfllm.training.precision import precision_scope
 from tfllm.training.strategy import resolve_strategy
 
 
@@ -18,6 +20,16 @@ def job_strategy(config):
     Call it first in a job: a multi-worker strategy must exist before TensorFlow runs any op.
     """
     return resolve_strategy(config.training.strategy, config.training.tpu)
+
+
+@contextlib.contextmanager
+def training_scope(config, strategy):
+    """Where a job builds, feeds and compiles its model: `strategy`'s scope, under `training.precision`.
+
+    `fit` takes the strategy from the model, and each layer keeps the policy it was built with.
+    """
+    with strategy.scope(), precision_scope(config.training.precision, strategy):
+        yield
 
 
 def kept_examples(path, result, limit=None):

@@ -9,7 +9,7 @@ import tensorflow as tf
 from tfllm.data.squad_reader import read_squad
 from tfllm.evaluation.squad_metrics import squad_scores
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path
+from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path, training_scope
 from tfllm.tasks.span_extractor import SpanExtractor, build_span_extractor
 from tfllm.tasks.span_extractor_serving import SpanExtractorServer
 from tfllm.training.optimizer import adamw_with_warmup
@@ -31,8 +31,7 @@ def train(config, verbose="auto"):
     train_examples = read_split(config, config.data.train)
     validation_examples = read_split(config, config.data.validation) if config.data.validation else None
     data, training = config.data, config.training
-    # Build, data and compile in the strategy's scope; fit takes the strategy from the model.
-    with strategy.scope():
+    with training_scope(config, strategy):
         reader = build_span_extractor(
             config.backbone.source, sequence_length=config.backbone.sequence_length, preprocess=config.backbone.preprocess,
             native=config.backbone.native, max_question_length=data.max_question_length, stride=data.doc_stride,

@@ -15,7 +15,7 @@ from tfllm.data.relation_reader import marked_text_examples, read_relation_examp
 from tfllm.evaluation.classification_report import (
     classification_report, format_report, multi_label_report, write_report)
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path
+from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path, training_scope
 from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier
 from tfllm.tasks.text_classifier_serving import SPAN_INPUTS, TextClassifierServer
 from tfllm.training.optimizer import adamw_with_warmup
@@ -59,8 +59,7 @@ def train(config, verbose="auto"):
     train_examples = _classifier_examples(config, config.data.train)
     validation_examples = _classifier_examples(config, config.data.validation) if config.data.validation else None
     labels = config.data.labels or LabelSet.from_examples(train_examples).names
-    # Build, data and compile in the strategy's scope; fit takes the strategy from the model.
-    with strategy.scope():
+    with training_scope(config, strategy):
         classifier = build_text_classifier(
             config.backbone.source, labels, sequence_length=config.backbone.sequence_length,
             preprocess=config.backbone.preprocess, native=config.backbone.native,

@@ -11,7 +11,7 @@ from tfllm.data.entity_readers import read_entity_examples
 from tfllm.evaluation.classification_report import format_report, write_report
 from tfllm.evaluation.entity_metrics import entity_report
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path
+from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path, training_scope
 from tfllm.tasks.token_classifier import TokenClassifier, build_token_classifier
 from tfllm.tasks.token_classifier_serving import TokenClassifierServer
 from tfllm.training.optimizer import adamw_with_warmup
@@ -37,8 +37,7 @@ def train(config, verbose="auto"):
     train_examples = read_split(config, config.data.train)
     validation_examples = read_split(config, config.data.validation) if config.data.validation else None
     types = config.data.entity_types or sorted({e.type for example in train_examples for e in example.entities})
-    # Build, data and compile in the strategy's scope; fit takes the strategy from the model.
-    with strategy.scope():
+    with training_scope(config, strategy):
         tagger = build_token_classifier(
             config.backbone.source, types, sequence_length=config.backbone.sequence_length,
             preprocess=config.backbone.preprocess, native=config.backbone.native, scheme=config.data.tag_scheme,
