@@ -13,7 +13,7 @@ from tfllm.config import load_config
 from tfllm.jobs import text_classification
 from tfllm.jobs.job_layout import model_dir
 from tfllm.tasks.text_classifier import TextClassifier
-from tfllm.training.precision import cpu_has_bfloat16, precision_scope, resolve_precision
+from tfllm.training.precision import cpu_has_bfloat16, resolve_precision
 
 NO_GPU = not tf.config.list_physical_devices("GPU")
 

@@ -24,5 +24,6 @@ from tfllm.tasks.token_classifier import TokenClassifier, build_token_classifier
 from tfllm.tasks.token_classifier_serving import TokenClassifierServer  # noqa: E402
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary  # noqa: E402
 from tfllm.training.optimizer import adamw_with_warmup  # noqa: E402
+from tfllm.training.resumable_fit import resumable_fit  # noqa: E402
 
 __version__ = "0.1.0"

@@ -83,6 +83,7 @@ class TrainingConfig:
     fixed_length: bool = False  # pad to sequence_length (TPU); default: bucket by length
     strategy: str = "auto"  # auto | cpu | gpu | mirrored | multi_worker (TF_CONFIG) | tpu (tfllm.training.strategy)
     tpu: typing.Optional[str] = None  # strategy tpu: the TPU's name, grpc:// address, or local
+    backup_every_steps: typing.Optional[int] = 500  # and at each epoch end; a killed run resumes from the last
     precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 | auto (tfllm.training.precision)
     lora_rank: typing.Optional[int] = None  # GPT-2 tasks: train LoRA adapters of this rank on a frozen backbone
     seed: int = 42

@@ -128,7 +128,7 @@ def _generation_settings(config):
 def train(config, verbose="auto"):
     """Fine-tunes (or trains from scratch) as `config` says; saves the model in `<run_dir>/model`.
 
-    An interrupted run resumes from its last finished epoch when started again. Returns the `CausalLM`.
+    A killed run resumes from its last backup when started again (`resumable_fit`). Returns the `CausalLM`.
     """
     strategy = job_strategy(config)
     keras.utils.set_random_seed(config.training.seed)
@@ -148,7 +148,8 @@ def train(config, verbose="auto"):
             generate = lambda messages, reply=generate: reply([[message] for message in messages])  # noqa: E731
         samples.append(GenerationSamples(generate, config.generation.samples,
                                          os.path.join(config.run_dir, "tensorboard")))
-    fit_and_save(lm, config, train_data, validation_data, model_dir(config), verbose, samples)
+    fit_and_save(lm, config, train_data, lambda: _dataset(config, lm, train_examples, True), validation_data,
+                 model_dir(config), verbose, samples)
     return lm
 
 

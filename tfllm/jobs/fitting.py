@@ -3,23 +3,35 @@
 import json
 import os
 
-from tfllm.training.callbacks import training_callbacks
+from tfllm.training.callbacks import backup_dir, training_callbacks
+from tfllm.training.resumable_fit import resumable_fit
 
 
-def fit_and_save(model, config, train_data, validation_data, model_dir, verbose="auto", extra_callbacks=()):
+def fit_and_save(model, config, train_data, remake_train_data, validation_data, model_dir, verbose="auto",
+                 extra_callbacks=()):
     """Fits `model` as `config.training` says, restores its best weights and saves it with `save_to_dir`.
 
-    Writes TensorBoard logs, checkpoints and backups under `config.run_dir` (an interrupted run resumes)
-    and the per-epoch metrics in `<run_dir>/history.json`.
+    `train_data` is the first epoch dataset; `remake_train_data()` builds another like it, for a run that
+    resumes mid-epoch (see `resumable_fit`).
+
+    Writes TensorBoard logs, checkpoints and backups under `config.run_dir` (a killed run resumes from
+    its last backup, every `training.backup_every_steps` batches and each epoch end) and the per-epoch
+    metrics in `<run_dir>/history.json`.
     """
     monitor = "val_loss" if validation_data is not None else "loss"
     callbacks = training_callbacks(config.run_dir, monitor=monitor, patience=config.training.early_stopping_patience)
-    history = model.fit(train_data, validation_data=validation_data, epochs=config.training.epochs, verbose=verbose,
-                        callbacks=callbacks[:1] + list(extra_callbacks) + callbacks[1:])
+    unused = [train_data]
+
+    def make_train_data():
+        return unused.pop() if unused else remake_train_data()
+
+    history = resumable_fit(model, make_train_data, config.training.epochs, backup_dir(config.run_dir),
+                            validation_data, callbacks[:1] + list(extra_callbacks) + callbacks[1:], verbose,
+                            config.training.backup_every_steps)
     best = os.path.join(config.run_dir, "checkpoints", "best.weights.h5")
     if os.path.exists(best):
         model.load_weights(best)
     model.save_to_dir(model_dir)
     with open(os.path.join(config.run_dir, "history.json"), "w") as f:
-        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f, indent=2)
+        json.dump({k: [float(v) for v in values] for k, values in history.items()}, f, indent=2)
     print(f"saved the model in {model_dir}")

@@ -43,7 +43,8 @@ def train(config, verbose="auto"):
         validation_data = make(validation_examples, False) if validation_examples else None
         reader.compile(optimizer=adamw_with_warmup(
             training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay))
-    fit_and_save(reader, config, train_data, validation_data, model_dir(config), verbose)
+    fit_and_save(reader, config, train_data, lambda: make(train_examples, True), validation_data,
+                 model_dir(config), verbose)
     return reader
 
 

@@ -49,7 +49,7 @@ def _classifier_examples(config, path):
 def train(config, verbose="auto"):
     """Fine-tunes a classifier as `config` says and saves it in `<run_dir>/model`.
 
-    An interrupted run resumes from its last finished epoch when started again (BackupAndRestore).
+    A killed run resumes from its last backup when started again (`resumable_fit`).
     Returns the trained `TextClassifier`.
     """
     if not config.data.train:
@@ -76,7 +76,8 @@ def train(config, verbose="auto"):
         validation_data = make(validation_examples, False) if validation_examples else None
         classifier.compile(optimizer=adamw_with_warmup(  # batches, not examples: long texts train on windows
             training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay))
-    fit_and_save(classifier, config, train_data, validation_data, model_dir(config), verbose)
+    fit_and_save(classifier, config, train_data, lambda: make(train_examples, True), validation_data,
+                 model_dir(config), verbose)
     return classifier
 
 

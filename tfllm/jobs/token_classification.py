@@ -51,7 +51,8 @@ def train(config, verbose="auto"):
         steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
         tagger.compile(optimizer=adamw_with_warmup(
             training.learning_rate, steps_per_epoch * training.epochs, training.warmup_fraction, training.weight_decay))
-    fit_and_save(tagger, config, train_data, validation_data, model_dir(config), verbose)
+    fit_and_save(tagger, config, train_data, lambda: make(train_examples, True), validation_data,
+                 model_dir(config), verbose)
     return tagger
 
 

@@ -1,4 +1,4 @@
-"""The callbacks every training run gets: progress in TensorBoard, best checkpoint, early stopping, resume."""
+"""The callbacks every training run gets: progress in TensorBoard, best checkpoint, early stopping."""
 
 import json
 import os
@@ -35,6 +35,11 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
             os.replace(partial, self.record_path)
 
 
+def backup_dir(run_dir):
+    """`run_dir/backup`: where `resumable_fit` keeps the state an interrupted run resumes from."""
+    return os.path.join(run_dir, "backup")
+
+
 def training_callbacks(run_dir, monitor="val_loss", mode="min", patience=None):
     """Callbacks for `fit` writing under `run_dir`.
 
@@ -42,22 +47,18 @@ def training_callbacks(run_dir, monitor="val_loss", mode="min", patience=None):
     - The best weights by `monitor` in `run_dir/checkpoints/best.weights.h5`.
     - Early stopping after `patience` epochs without improvement (None: never), restoring the best weights.
       A resumed run counts patience again from the epoch it resumes at.
-    - Backup and restore in `run_dir/backup`: a `fit` that was interrupted resumes at the epoch it was in,
-      with the model and optimizer as they were at the end of the epoch before.
 
-    Without validation data, pass `monitor="loss"`.
+    Without validation data, pass `monitor="loss"`. Resuming is `resumable_fit`'s, with `backup_dir(run_dir)`.
 
     Example:
     >>> callbacks = training_callbacks("runs/sentiment", patience=3)
     >>> [type(c).__name__ for c in callbacks]
-    ['TensorBoard', 'BestCheckpoint', 'BackupAndRestore', 'EarlyStopping']
+    ['TensorBoard', 'BestCheckpoint', 'EarlyStopping']
     """
-    backup_dir = os.path.join(run_dir, "backup")
     callbacks = [
         keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
         BestCheckpoint(os.path.join(run_dir, "checkpoints", "best.weights.h5"), monitor, mode,
-                       resume=os.path.isdir(backup_dir)),
-        keras.callbacks.BackupAndRestore(backup_dir),
+                       resume=os.path.isdir(backup_dir(run_dir))),
     ]
     if patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
