@@ -136,11 +136,13 @@ def test_chat_cli_in_a_pseudo_terminal(tmp_path):
     data.write_text("".join(json.dumps({"turns": list(d)}, ensure_ascii=False) + "\n" for d in DIALOGUES),
                     encoding="utf-8")
     config = tmp_path / "chat.yaml"
+    # Windows as long as the context (63 + 1 tokens), as in the chat_lm fixture: with 32, whether the reply
+    # to "how are you" was learned depended on the data order (seeds 1 and 2 failed, 42 passed).
     config.write_text(f"""
 name: tinychat
 task: chat
 run_dir: {tmp_path / 'run'}
-backbone: {{source: scratch, size: tiny, vocabulary_size: 350, context_length: 64, sequence_length: 32}}
+backbone: {{source: scratch, size: tiny, vocabulary_size: 350, context_length: 64, sequence_length: 63}}
 data: {{train: train.jsonl, validation: train.jsonl}}
 training: {{epochs: 25, batch_size: 8, learning_rate: 3.0e-3, dropout: 0.0, early_stopping_patience: null}}
 generation: {{max_new_tokens: 8, temperature: 0.0, samples: [hi]}}

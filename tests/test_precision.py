@@ -18,12 +18,15 @@ from tfllm.training.precision import cpu_has_bfloat16, resolve_precision
 NO_GPU = not tf.config.list_physical_devices("GPU")
 
 
-def test_precision_names_are_checked(tmp_path):
+def test_training_settings_are_checked(tmp_path):
     with pytest.raises(ValueError, match="precision must be one of float32, mixed_bfloat16, mixed_float16, auto"):
         resolve_precision("bf16")
     config = tmp_path / "job.yaml"
     config.write_text(json.dumps({"name": "job", "data": {"train": "t.csv"}, "training": {"precision": "fp16"}}))
     with pytest.raises(ValueError, match=r"job.yaml: training.precision must be one of .* not 'fp16'"):
+        load_config(str(config))
+    config.write_text(json.dumps({"name": "job", "data": {"train": "t.csv"}, "training": {"backup_every_steps": 0}}))
+    with pytest.raises(ValueError, match=r"job.yaml: training.backup_every_steps must be at least 1"):
         load_config(str(config))
 
 

@@ -180,6 +180,8 @@ def load_config(path):
     if config.training.precision not in PRECISIONS:
         raise ValueError(f"{path}: training.precision must be one of {', '.join(PRECISIONS)}, "
                          f"not {config.training.precision!r}")
+    if config.training.backup_every_steps is not None and config.training.backup_every_steps < 1:
+        raise ValueError(f"{path}: training.backup_every_steps must be at least 1, or null (epoch ends only)")
     if config.data.tag_scheme not in ("bio", "bioes"):
         raise ValueError(f"{path}: data.tag_scheme must be bio or bioes, not {config.data.tag_scheme!r}")
     if not config.backbone.source:
