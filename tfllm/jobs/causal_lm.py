@@ -6,7 +6,6 @@ pairs such as summaries and translations, loss on the targets; see `tfllm.tasks.
 """
 
 import dataclasses
-import json
 import os
 import random
 import warnings
@@ -16,6 +15,7 @@ import keras
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.config import SCRATCH_SOURCE
 from tfllm.data.corpus_readers import read_dialogues, read_documents, read_pairs
+from tfllm.evaluation.classification_report import write_predictions, write_report
 from tfllm.evaluation.generation_metrics import generation_scores
 from tfllm.jobs.fitting import fit_and_save
 from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, training_scope
@@ -176,19 +176,17 @@ def evaluate(config, split="validation", path=None, lm=None, quantize=None):
     report = {k: float(v) for k, v in lm.evaluate(data, verbose=0, return_dict=True).items()}
     report.update(data=path, tokens=int(sum(float(w.numpy().sum()) for _, _, w in data)), quantize=quantize)
     directory = os.path.join(config.run_dir, "evaluation", split + (f"_{quantize}" if quantize else ""))
-    os.makedirs(directory, exist_ok=True)
     print(f"{path}: perplexity {report['perplexity']:.2f}, token accuracy {report['accuracy']:.4f} "
           f"over {report['tokens']} target tokens")
     if config.task == "conditional_generation":
-        report.update(_generation_report(config, lm, examples, os.path.join(directory, "predictions.jsonl")))
-    with open(os.path.join(directory, "report.json"), "w") as f:
-        json.dump(report, f, indent=2)
+        report.update(_generation_report(config, lm, examples, directory))
+    write_report(report, directory)
     print(f"report written to {directory}")
     return report
 
 
-def _generation_report(config, lm, pairs, predictions_path, batch_size=32):
-    """ROUGE and BLEU of deterministic generations for `pairs`; writes them to `predictions_path`."""
+def _generation_report(config, lm, pairs, directory, batch_size=32):
+    """ROUGE and BLEU of deterministic generations for `pairs`; writes them to `directory`/predictions.jsonl."""
     settings = dict(_generation_settings(config), temperature=0.0)
     generate = sampler(config, lm, **settings)
     progress = keras.utils.Progbar(len(pairs), unit_name="example")
@@ -196,10 +194,9 @@ def _generation_report(config, lm, pairs, predictions_path, batch_size=32):
     for start in range(0, len(pairs), batch_size):
         predictions.extend(generate([source for source, _ in pairs[start: start + batch_size]]))
         progress.update(len(predictions))
-    with open(predictions_path, "w", encoding="utf-8") as f:
-        for (source, reference), prediction in zip(pairs, predictions):
-            f.write(json.dumps({"source": source, "reference": reference, "prediction": prediction},
-                               ensure_ascii=False) + "\n")
+    os.makedirs(directory, exist_ok=True)
+    predictions_path = write_predictions(({"source": source, "reference": reference, "prediction": prediction}
+                                          for (source, reference), prediction in zip(pairs, predictions)), directory)
     scores = generation_scores(predictions, [reference for _, reference in pairs])
     print(f"{len(pairs)} generated: ROUGE-1 {scores['rouge1']:.2%}, ROUGE-2 {scores['rouge2']:.2%}, "
           f"ROUGE-L {scores['rougeL']:.2%}, BLEU {scores['bleu']:.2%} (predictions in {predictions_path})")

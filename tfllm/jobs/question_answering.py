@@ -1,12 +1,12 @@
 """Train, evaluate, predict and export extractive QA readers from a `JobConfig` (the CLI calls these)."""
 
-import json
 import os
 
 import keras
 import tensorflow as tf
 
 from tfllm.data.squad_reader import read_squad
+from tfllm.evaluation.classification_report import write_predictions, write_report
 from tfllm.evaluation.squad_metrics import squad_scores
 from tfllm.jobs.fitting import fit_and_save
 from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path, training_scope
@@ -76,14 +76,9 @@ def evaluate(config, split="validation", path=None, reader=None):
     rows = predict(config, [e.question for e in examples], [e.context for e in examples], reader)
     report = squad_scores([row["answer"] for row in rows], [[a.text for a in e.answers] for e in examples])
     report["data"] = path
-    directory = os.path.join(config.run_dir, "evaluation", split)
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "report.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(directory, "predictions.jsonl"), "w", encoding="utf-8") as f:
-        for example, row in zip(examples, rows):
-            f.write(json.dumps({"id": example.id, **row, "gold": [a.text for a in example.answers]},
-                               ensure_ascii=False) + "\n")
+    directory = write_report(report, os.path.join(config.run_dir, "evaluation", split))
+    write_predictions(({"id": example.id, **row, "gold": [a.text for a in example.answers]}
+                       for example, row in zip(examples, rows)), directory)
     print(f"{path}: exact match {report['exact_match']:.2f}, F1 {report['f1']:.2f} over {report['examples']} questions")
     print(f"report and predictions written to {directory}")
     return report

@@ -1,6 +1,5 @@
 """Train, evaluate, predict and export named-entity taggers from a `JobConfig` (the CLI calls these)."""
 
-import json
 import math
 import os
 
@@ -8,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from tfllm.data.entity_readers import read_entity_examples
-from tfllm.evaluation.classification_report import format_report, write_report
+from tfllm.evaluation.classification_report import format_report, write_predictions, write_report
 from tfllm.evaluation.entity_metrics import entity_report
 from tfllm.jobs.fitting import fit_and_save
 from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path, training_scope
@@ -87,11 +86,9 @@ def evaluate(config, split="validation", path=None, tagger=None):
                            tagger.tags.types)
     report["data"] = path
     directory = write_report(report, os.path.join(config.run_dir, "evaluation", split))
-    with open(os.path.join(directory, "predictions.jsonl"), "w", encoding="utf-8") as f:
-        for example, row in zip(examples, predictions):
-            f.write(json.dumps({"source": example.source, "text": example.text, "entities": row["entities"],
-                                "gold": [{"text": example.text[e.start:e.end], "type": e.type, "start": e.start,
-                                          "end": e.end} for e in example.entities]}, ensure_ascii=False) + "\n")
+    write_predictions(({"source": example.source, "text": example.text, "entities": row["entities"],
+                        "gold": [{"text": example.text[e.start:e.end], "type": e.type, "start": e.start, "end": e.end}
+                                 for e in example.entities]} for example, row in zip(examples, predictions)), directory)
     print(format_report(report))
     print(f"report and predictions written to {directory}")
     return report

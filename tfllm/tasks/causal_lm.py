@@ -98,7 +98,9 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
 
     def _examples_dataset(self, examples, sequence_length, batch_size, training, seed):
         if training:
-            # Mixed before packing, so an example's place in its window (its positions) varies.
+            # Mixed before packing, so an example's place in its window (its positions) varies. A copy: the
+            # same examples must give the same dataset again (a resumed run rebuilds it).
+            examples = list(examples)
             random.Random(seed).shuffle(examples)
         return self._windows_dataset(*pack_examples(examples, self.end_token_id, sequence_length + 1),
                                      batch_size, training, seed)
