@@ -1,9 +1,12 @@
 """One worker of the multi-worker tests (test_distribution.py): fits a tiny classifier, saves its weights.
 
-    python distributed_worker.py PRESET_DIR OUTPUT.npz [--no-fix]
+    python distributed_worker.py PRESET_DIR RUN_DIR OUTPUT.npz [--no-fix] [--pause-at EPOCH BATCH]
 
 With TF_CONFIG set it trains under `resolve_strategy("auto")` (MultiWorkerMirroredStrategy); without,
-in one process. --no-fix leaves Keras unmended, to see whether upstream still needs the mend.
+in one process. It trains with `resumable_fit`, backing up to RUN_DIR/backup every 2 batches (the chief
+writes, every worker reads), so a killed cluster started again resumes. --pause-at prints "paused"
+after that batch and sleeps (see resumable_worker.py); --no-fix leaves Keras unmended, to see whether
+upstream still needs the mend.
 """
 
 import os
@@ -17,12 +20,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from conftest import sentiment_examples  # noqa: E402
+from resumable_worker import PauseAt  # noqa: E402
 from tfllm.backbones import load_backbone  # noqa: E402
 from tfllm.tasks.text_classifier import TextClassifier  # noqa: E402
 from tfllm.training import strategy as strategies  # noqa: E402
+from tfllm.training.resumable_fit import resumable_fit  # noqa: E402
 
 
-def main(preset_dir, output, mend=True):
+def main(preset_dir, run_dir, output, mend=True, pause_at=None):
     if not mend:
         strategies.keras_distribution_fix.apply = lambda: None
     strategy = strategies.resolve_strategy("auto") if os.environ.get("TF_CONFIG") else None
@@ -39,9 +44,12 @@ def main(preset_dir, output, mend=True):
     # The same global batches in both runs: not shuffled (a distributed dataset shuffles in another order),
     # fixed shapes and 8 full batches, each split into two equal halves across the workers.
     data = classifier.make_dataset(sentiment_examples(128), batch_size=16, fixed_length=True)
-    history = classifier.fit(data, epochs=2, verbose=0)
-    np.savez(output, loss=np.array(history.history["loss"]), *[w.numpy() for w in classifier.weights])
+    history = resumable_fit(classifier, lambda: data, 2, os.path.join(run_dir, "backup"),
+                            callbacks=[PauseAt(*pause_at)] if pause_at else [], verbose=0, backup_every_steps=2)
+    np.savez(output, loss=np.array(history["loss"]), *[w.numpy() for w in classifier.weights])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], mend="--no-fix" not in sys.argv)
+    arguments = sys.argv[1:]
+    pause = tuple(map(int, arguments[arguments.index("--pause-at") + 1:][:2])) if "--pause-at" in arguments else None
+    main(*arguments[:3], mend="--no-fix" not in arguments, pause_at=pause)

@@ -1,5 +1,6 @@
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,30 +23,41 @@ def free_ports(count):
     return ports
 
 
-def run_workers(preset_dir, tmp_path, *flags):
-    """Two workers on 127.0.0.1 (MultiWorkerMirroredStrategy); returns their CompletedProcesses and outputs."""
+def start_workers(preset_dir, run_dir, outputs, *flags):
+    """Two workers on 127.0.0.1 (MultiWorkerMirroredStrategy) sharing `run_dir`; returns their Popens."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
-    processes, outputs = [], []
-    for index in range(2):
-        output = tmp_path / f"worker{index}.npz"
+    processes = []
+    for index, output in enumerate(outputs):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
                "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
-        processes.append(subprocess.Popen([sys.executable, WORKER, preset_dir, str(output), *flags], env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-        outputs.append(output)
+        processes.append(subprocess.Popen([sys.executable, WORKER, preset_dir, str(run_dir), str(output), *flags],
+                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    return processes
+
+
+def run_workers(preset_dir, directory, *flags):
+    """Runs two workers to the end; returns [(exit code, log)] and their outputs' paths."""
+    outputs = [directory / f"worker{index}.npz" for index in range(2)]
+    processes = start_workers(preset_dir, directory / "run", outputs, *flags)
     logs = [process.communicate(timeout=600)[0] for process in processes]
     return [(process.returncode, log) for process, log in zip(processes, logs)], outputs
 
 
-def test_two_workers_end_with_identical_weights_close_to_one_process(keras_hub_preset_dir, tmp_path):
-    results, outputs = run_workers(keras_hub_preset_dir, tmp_path)
+@pytest.fixture(scope="module")
+def two_worker_weights(keras_hub_preset_dir, tmp_path_factory):
+    results, outputs = run_workers(keras_hub_preset_dir, tmp_path_factory.mktemp("two_workers"))
     assert [code for code, _ in results] == [0, 0], results[0][1][-3000:]
+    return [np.load(path) for path in outputs]
+
+
+def test_two_workers_end_with_identical_weights_close_to_one_process(keras_hub_preset_dir, two_worker_weights,
+                                                                      tmp_path):
     single = tmp_path / "single.npz"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
     env.pop("TF_CONFIG", None)
-    subprocess.run([sys.executable, WORKER, keras_hub_preset_dir, str(single)], env=env, check=True,
-                   capture_output=True)
-    first, second, alone = (np.load(path) for path in (*outputs, single))
+    subprocess.run([sys.executable, WORKER, keras_hub_preset_dir, str(tmp_path / "run"), str(single)], env=env,
+                   check=True, capture_output=True)
+    (first, second), alone = two_worker_weights, np.load(single)
     assert first["loss"][-1] < first["loss"][0]
     for name in first.files:
         np.testing.assert_array_equal(first[name], second[name])  # all-reduced gradients: one model
@@ -53,6 +65,34 @@ def test_two_workers_end_with_identical_weights_close_to_one_process(keras_hub_p
     weights = [name for name in first.files if name != "loss"]
     for name in weights:
         np.testing.assert_allclose(first[name], alone[name], atol=1e-5)  # measured: 4e-7
+
+
+def test_killed_workers_resume_from_the_chiefs_backup_to_the_uninterrupted_weights(keras_hub_preset_dir,
+                                                                                   two_worker_weights, tmp_path):
+    outputs = [tmp_path / f"unused{index}.npz" for index in range(2)]
+    killed = start_workers(keras_hub_preset_dir, tmp_path / "run", outputs, "--pause-at", "1", "2")
+    for process in killed:  # each worker's log, until it pauses after batch 3 of epoch 2
+        log = []
+        for line in process.stdout:
+            log.append(line)
+            if line.strip() == "paused":
+                break
+        assert log and log[-1].strip() == "paused", "".join(log)
+    for process in killed:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    state = json.load(open(tmp_path / "run" / "backup" / "state.json"))  # the chief's; the last, after batch 2
+    assert (state["epoch"], state["batch"]) == (1, 2)
+
+    results, outputs = run_workers(keras_hub_preset_dir, tmp_path)
+    assert [code for code, _ in results] == [0, 0], results[0][1][-3000:]
+    resumed = [np.load(path) for path in outputs]
+    assert len(resumed[0]["loss"]) == 1  # the rest of epoch 2 only
+    # Both workers restored the same backup and then ran the uninterrupted run's steps again.
+    for weights, uninterrupted in zip(resumed, two_worker_weights):
+        for name in uninterrupted.files:
+            if name != "loss":
+                np.testing.assert_array_equal(weights[name], uninterrupted[name])
 
 
 def test_keras_still_needs_the_distribution_fix(keras_hub_preset_dir, tmp_path):

@@ -28,6 +28,9 @@ def test_training_settings_are_checked(tmp_path):
     config.write_text(json.dumps({"name": "job", "data": {"train": "t.csv"}, "training": {"backup_every_steps": 0}}))
     with pytest.raises(ValueError, match=r"job.yaml: training.backup_every_steps must be at least 1"):
         load_config(str(config))
+    config.write_text(json.dumps({"name": "job", "data": {"train": "t.csv"}, "training": {"steps_per_execution": 0}}))
+    with pytest.raises(ValueError, match=r"job.yaml: training.steps_per_execution must be at least 1, not 0"):
+        load_config(str(config))
 
 
 @pytest.mark.skipif(not NO_GPU, reason="checks the CPU-only answers")

@@ -65,30 +65,35 @@ class Interrupted(Exception):
 
 
 class Recorder(keras.callbacks.Callback):
-    """Records the epochs run and the optimizer step at each start; can crash mid-epoch."""
+    """Records the epochs run and the optimizer step at each start; can crash mid-epoch (after `crash_at`'s
+    batch of its epoch, before that batch's backup)."""
 
-    def __init__(self, crash_in_epoch=None):
+    def __init__(self, crash_in_epoch=None, crash_at_batch=1):
         super().__init__()
-        self.crash_in_epoch, self.epochs, self.start_steps = crash_in_epoch, [], []
+        self.crash_at, self.epochs, self.start_steps = (crash_in_epoch, crash_at_batch), [], []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epochs.append(epoch)
         self.start_steps.append(int(self.model.optimizer.iterations.numpy()))
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.epochs[-1] == self.crash_in_epoch and batch == 1:
+        if (self.epochs[-1], batch) == self.crash_at:
             raise Interrupted()
 
 
-def fit(preset_dir, run_dir, recorder, learning_rate=3e-3, patience=None, epochs=EPOCHS):
+def fit(preset_dir, run_dir, recorder, learning_rate=3e-3, patience=None, epochs=EPOCHS, steps_per_execution=1,
+        backup_every_steps=None):
     keras.utils.set_random_seed(0)
     classifier = TextClassifier(load_backbone(preset_dir), ["negative", "positive"], pooling="mean")
     make_train = lambda: classifier.make_dataset(sentiment_examples(96), batch_size=BATCH, training=True,  # noqa: E731
                                                  seed=0)
     validation = classifier.make_dataset(sentiment_examples(32, seed=3), batch_size=BATCH)
-    classifier.compile(optimizer=adamw_with_warmup(learning_rate, total_steps=96 // BATCH * epochs))
+    classifier.compile(optimizer=adamw_with_warmup(learning_rate, total_steps=96 // BATCH * epochs),
+                       steps_per_execution=steps_per_execution)
     callbacks = training_callbacks(str(run_dir), patience=patience) + [recorder]
-    return resumable_fit(classifier, make_train, epochs, backup_dir(str(run_dir)), validation, callbacks, verbose=0)
+    history = resumable_fit(classifier, make_train, epochs, backup_dir(str(run_dir)), validation, callbacks,
+                            verbose=0, backup_every_steps=backup_every_steps)
+    return history, [w.numpy() for w in classifier.weights]
 
 
 def test_interrupted_fit_keeps_its_best_checkpoint_record(keras_hub_preset_dir, tmp_path):
@@ -109,5 +114,27 @@ def test_interrupted_fit_keeps_its_best_checkpoint_record(keras_hub_preset_dir, 
 
 def test_early_stopping_stops_when_validation_loss_stops_improving(keras_hub_preset_dir, tmp_path):
     # A learning rate of 0 freezes the weights, so the validation loss never improves after epoch 1.
-    history = fit(keras_hub_preset_dir, tmp_path, Recorder(), learning_rate=0.0, patience=2, epochs=10)
+    history, _ = fit(keras_hub_preset_dir, tmp_path, Recorder(), learning_rate=0.0, patience=2, epochs=10)
     assert len(history["val_loss"]) == 3
+
+
+def test_a_run_in_a_bucket_with_steps_per_execution_resumes_to_the_uninterrupted_weights(keras_hub_preset_dir,
+                                                                                         tmp_path):
+    # 6 batches an epoch, run 2 per compiled call, backed up every 2 to a file:// URL (the gs:// code path).
+    # The crash comes after batch 4 of epoch 3 and before its backup: the run resumes after batch 2.
+    run_dir = f"file://{tmp_path}/run"
+    with pytest.raises(Interrupted):
+        fit(keras_hub_preset_dir, run_dir, Recorder(crash_in_epoch=2, crash_at_batch=3), steps_per_execution=2,
+            backup_every_steps=2)
+    state = json.load(open(tmp_path / "run" / "backup" / "state.json"))
+    assert (state["epoch"], state["batch"]) == (2, 2)
+    resumed = Recorder()
+    _, resumed_weights = fit(keras_hub_preset_dir, run_dir, resumed, steps_per_execution=2, backup_every_steps=2)
+    assert resumed.epochs == [2, 3] and resumed.start_steps[0] == 2 * 6 + 2
+
+    _, clean_weights = fit(keras_hub_preset_dir, tmp_path / "clean", Recorder(), steps_per_execution=2)
+    _, one_step_weights = fit(keras_hub_preset_dir, tmp_path / "one_step", Recorder())
+    for resumed_weight, clean_weight, one_step_weight in zip(resumed_weights, clean_weights, one_step_weights):
+        np.testing.assert_array_equal(resumed_weight, clean_weight)
+        # Running 2 steps per call changes the grouping of steps, not their arithmetic.
+        np.testing.assert_allclose(clean_weight, one_step_weight, rtol=0, atol=1e-6)

@@ -84,6 +84,7 @@ class TrainingConfig:
     strategy: str = "auto"  # auto | cpu | gpu | mirrored | multi_worker (TF_CONFIG) | tpu (tfllm.training.strategy)
     tpu: typing.Optional[str] = None  # strategy tpu: the TPU's name, grpc:// address, or local
     backup_every_steps: typing.Optional[int] = 500  # and at each epoch end; a killed run resumes from the last
+    steps_per_execution: int = 1  # batches per compiled call: fewer host round trips (TPU: 32 or more)
     precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 | auto (tfllm.training.precision)
     lora_rank: typing.Optional[int] = None  # GPT-2 tasks: train LoRA adapters of this rank on a frozen backbone
     seed: int = 42
@@ -182,6 +183,9 @@ def load_config(path):
                          f"not {config.training.precision!r}")
     if config.training.backup_every_steps is not None and config.training.backup_every_steps < 1:
         raise ValueError(f"{path}: training.backup_every_steps must be at least 1, or null (epoch ends only)")
+    if config.training.steps_per_execution < 1:
+        raise ValueError(f"{path}: training.steps_per_execution must be at least 1, "
+                         f"not {config.training.steps_per_execution}")
     if config.data.tag_scheme not in ("bio", "bioes"):
         raise ValueError(f"{path}: data.tag_scheme must be bio or bioes, not {config.data.tag_scheme!r}")
     if not config.backbone.source:

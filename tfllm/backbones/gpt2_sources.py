@@ -4,7 +4,9 @@ import os
 
 import keras
 import keras_hub
+import tensorflow as tf
 
+from tfllm import storage
 from tfllm.text.gpt2_tokenizer import GPT2Tokenizer
 
 # Fresh GPT-2 shapes, tiny to GPT-2 base (124M with the 50257-token vocabulary).
@@ -20,9 +22,9 @@ def load_gpt2(source, dropout=None):
     """A pretrained GPT-2 backbone and its tokenizer.
 
     Args:
-        source: a KerasHub preset name (`gpt2_base_en`, `gpt2_medium_en`, ...; needs the network), a local
-            KerasHub preset dir, or a Hugging Face GPT-2 checkpoint dir (config.json, model.safetensors,
-            vocab.json, merges.txt).
+        source: a KerasHub preset name (`gpt2_base_en`, `gpt2_medium_en`, ...; needs the network), a
+            KerasHub preset dir (local or any `tf.io.gfile` path), or a Hugging Face GPT-2 checkpoint dir
+            (config.json, model.safetensors, vocab.json, merges.txt).
         dropout: overrides the checkpoint's dropout rate.
 
     Returns:
@@ -31,7 +33,8 @@ def load_gpt2(source, dropout=None):
     Example:
     >>> backbone, tokenizer = load_gpt2("gpt2_base_en")  # doctest: +SKIP
     """
-    if os.path.sep in source and not os.path.isdir(source):
+    if storage.on_gfile(source) and (os.path.sep in source or storage.is_remote(source)) \
+            and not tf.io.gfile.isdir(source):
         raise FileNotFoundError(f"{source}: no such GPT-2 checkpoint directory")
     # The current policy, not the one saved with the preset: a model trained in mixed precision loads in
     # float32 for evaluation and export (see tfllm.training.precision).
@@ -43,15 +46,17 @@ def load_gpt2(source, dropout=None):
     return backbone, GPT2Tokenizer(upstream.vocabulary, upstream.merges)
 
 
-def gpt2_from_scratch(size, vocabulary_file, merges_file, max_sequence_length=None, dropout=0.1):
+def gpt2_from_scratch(size, vocabulary, merges, max_sequence_length=None, dropout=0.1):
     """A randomly initialised GPT-2 of one of `GPT2_SIZES` over a BPE vocabulary (see `train_byte_pair_vocabulary`).
+
+    `vocabulary` and `merges` are local vocab.json and merges.txt paths, or their contents (a dict, a list).
 
     Example:
     >>> backbone, tokenizer = gpt2_from_scratch("tiny", "bpe/vocab.json", "bpe/merges.txt")  # doctest: +SKIP
     """
     if size not in GPT2_SIZES:
         raise ValueError(f"GPT-2 size must be one of {sorted(GPT2_SIZES)}, not {size!r}")
-    tokenizer = GPT2Tokenizer(vocabulary_file, merges_file)
+    tokenizer = GPT2Tokenizer(vocabulary, merges)
     shape = dict(GPT2_SIZES[size])
     if max_sequence_length:
         shape["max_sequence_length"] = max_sequence_length

@@ -9,12 +9,12 @@ on TF-Hub) and a default call that packs to that length; its vocabulary is `asse
 """
 
 import os
-import shutil
 import tempfile
 
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tfllm import storage
 from tfllm.backbones.tf_hub_bert_layout import tf_hub_bert_variables
 from tfllm.text.vocabulary import special_token_ids
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
@@ -113,17 +113,10 @@ class _TFHubBertPreprocess(tf.Module):
         return self.bert_pack_inputs([self.tokenize(texts)], seq_length=self.seq_length)
 
 
-def _save_atomically(module, directory, signatures=None):
-    parent = os.path.dirname(os.path.abspath(directory))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".partial-", dir=parent)
-    try:
+def _save_replacing(module, directory, signatures=None):
+    # A new export replaces an old one, which is removed only once the new one is written.
+    with storage.published_directory(directory, replace=True) as staging:
         tf.saved_model.save(module, staging, signatures=signatures)
-        if os.path.exists(directory):
-            shutil.rmtree(directory)
-        os.rename(staging, directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def export_tf_hub_bert(backbone, vocabulary_file, lowercase, encoder_dir, preprocess_dir, seq_length=128,
@@ -148,7 +141,7 @@ def export_tf_hub_bert(backbone, vocabulary_file, lowercase, encoder_dir, prepro
             for name in ("input_word_ids", "input_mask", "input_type_ids")}
     for training in (False, True):
         encoder.__call__.get_concrete_function(spec, training=training)
-    _save_atomically(encoder, encoder_dir, signatures={"serving_default": encoder.serve})
+    _save_replacing(encoder, encoder_dir, signatures={"serving_default": encoder.serve})
 
     with tempfile.TemporaryDirectory() as scratch:
         # TF-Hub preprocess models keep their vocabulary as assets/vocab.txt; assets keep their file name.
@@ -158,4 +151,4 @@ def export_tf_hub_bert(backbone, vocabulary_file, lowercase, encoder_dir, prepro
         ragged = tf.RaggedTensorSpec([None, None, None], tf.int32, ragged_rank=2)
         for count in (1, 2):
             preprocess.bert_pack_inputs.get_concrete_function([ragged] * count, seq_length=seq_length)
-        _save_atomically(preprocess, preprocess_dir, signatures={"serving_default": preprocess.__call__})
+        _save_replacing(preprocess, preprocess_dir, signatures={"serving_default": preprocess.__call__})

@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from tfllm import storage
+
 
 def _precision_recall_f1(true_positives, false_positives, false_negatives):
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -88,20 +90,21 @@ def plot_confusion_matrix(matrix, names, path, title="Confusion matrix"):
 def write_report(report, directory):
     """Writes report.json into `directory`, with report.txt for per-class reports and confusion_matrix.png
     for single-label ones; returns `directory`."""
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "report.json"), "w") as f:
-        json.dump(report, f, indent=2, ensure_ascii=False)
-    if "per_class" in report:
-        with open(os.path.join(directory, "report.txt"), "w") as f:
-            f.write(format_report(report) + "\n")
-    if "confusion_matrix" in report:
-        plot_confusion_matrix(report["confusion_matrix"], report["labels"], os.path.join(directory, "confusion_matrix.png"))
+    with storage.local_directory(directory) as local:
+        with open(os.path.join(local, "report.json"), "w") as f:
+            json.dump(report, f, indent=2, ensure_ascii=False)
+        if "per_class" in report:
+            with open(os.path.join(local, "report.txt"), "w") as f:
+                f.write(format_report(report) + "\n")
+        if "confusion_matrix" in report:
+            plot_confusion_matrix(report["confusion_matrix"], report["labels"],
+                                  os.path.join(local, "confusion_matrix.png"))
     return directory
 
 
 def write_predictions(rows, directory):
     """Writes `rows` (dicts) as JSON lines to `directory`/predictions.jsonl; returns that path."""
-    path = os.path.join(directory, "predictions.jsonl")
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    return path
+    with storage.local_directory(directory) as local:
+        with open(os.path.join(local, "predictions.jsonl"), "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    return storage.join(directory, "predictions.jsonl")

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -10,6 +9,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from tfllm import storage
 from tfllm.export.serving_config import next_version, write_models_config
 from tfllm.export.warmup import write_warmup_requests
 
@@ -47,16 +47,16 @@ def check_in_fresh_process(saved_model_dir, requests, expected):
 def export_for_serving(server, export_root, name, version=None, metadata=None, base_path=None):
     """Saves `server` for TF Serving at `export_root/name/version`, whole or not at all.
 
-    The SavedModel is written to a hidden staging directory (TF Serving only loads numeric version
-    directories), warmup records and `tfllm_metadata.json` go into its `assets.extra`, and it is loaded in
-    a fresh process that imports only tensorflow and tensorflow_text, whose answers must match the ones
-    computed here. Only then is it renamed to its version number (one atomic rename) and `models.config`
-    rewritten.
+    The SavedModel is written to a staging directory, warmup records and `tfllm_metadata.json` go into
+    its `assets.extra`, and it is loaded in a fresh process that imports only tensorflow and
+    tensorflow_text, whose answers must match the ones computed here. Only then is it published as its
+    version number (see `tfllm.storage.published_directory`: one rename locally; on gs://, an upload
+    with saved_model.pb last) and `models.config` rewritten.
 
     Args:
         server: a tf.Module with `signatures()` ({name: tf.function}, `serving_default` among them) and
             `example_requests()` ({signature name: {input name: tensor}}, for warmup and the check).
-        export_root: the export root (`savedmodels/`).
+        export_root: the export root (`savedmodels/`, or any `tf.io.gfile` path such as gs://bucket/models).
         name: the model's name in TF Serving.
         version: the version number; default: one more than the highest there.
         metadata: JSON-serializable facts to keep with the export (labels, source, metrics).
@@ -68,14 +68,12 @@ def export_for_serving(server, export_root, name, version=None, metadata=None, b
     Example:
     >>> path, report = export_for_serving(TextClassifierServer(classifier), "savedmodels", "intents")  # doctest: +SKIP
     """
-    model_dir = os.path.join(export_root, name)
-    os.makedirs(model_dir, exist_ok=True)
+    model_dir = storage.join(export_root, name)
     version = version or next_version(model_dir)
-    final_dir = os.path.join(model_dir, str(version))
-    if os.path.exists(final_dir):
+    final_dir = storage.join(model_dir, str(version))
+    if storage.exists(final_dir):
         raise ExportError(f"{final_dir} exists; a published version is never overwritten (choose another version)")
-    staging = tempfile.mkdtemp(prefix=f".partial-{version}-", dir=model_dir)
-    try:
+    with storage.published_directory(final_dir) as staging:
         signatures = server.signatures()
         tf.saved_model.save(server, staging, signatures=signatures)
         requests = {signature: {k: v.numpy() for k, v in inputs.items()}
@@ -86,8 +84,5 @@ def export_for_serving(server, export_root, name, version=None, metadata=None, b
         with open(os.path.join(staging, "assets.extra", "tfllm_metadata.json"), "w") as f:
             json.dump(metadata or {}, f, indent=2, ensure_ascii=False)
         report = check_in_fresh_process(staging, requests, expected)
-        os.rename(staging, final_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     write_models_config(export_root, base_path)
     return final_dir, report

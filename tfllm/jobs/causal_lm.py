@@ -8,17 +8,19 @@ pairs such as summaries and translations, loss on the targets; see `tfllm.tasks.
 import dataclasses
 import os
 import random
+import tempfile
 import warnings
 
 import keras
 
+from tfllm import storage
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.config import SCRATCH_SOURCE
 from tfllm.data.corpus_readers import read_dialogues, read_documents, read_pairs
 from tfllm.evaluation.classification_report import write_predictions, write_report
 from tfllm.evaluation.generation_metrics import generation_scores
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, training_scope
+from tfllm.jobs.job_layout import evaluation_dir, export_job, job_strategy, kept_examples, model_dir, training_scope
 from tfllm.tasks.causal_lm import CausalLM
 from tfllm.tasks.causal_lm_serving import CausalLMServer
 from tfllm.tasks.prompt_format import PromptFormat
@@ -61,19 +63,19 @@ def training_splits(config):
 
 
 def _scratch_vocabulary(config, examples):
-    """Trains (once per run dir, so a resumed run keeps it) a byte-level BPE vocabulary on the training texts."""
-    directory = os.path.join(config.run_dir, "tokenizer")
-    files = os.path.join(directory, "vocab.json"), os.path.join(directory, "merges.txt")
-    if not all(os.path.exists(f) for f in files):
-        os.makedirs(directory, exist_ok=True)
-        corpus = os.path.join(directory, "corpus.txt")
-        with open(corpus, "w", encoding="utf-8") as f:
-            for example in examples:
-                f.write("\n".join(example) if isinstance(example, tuple) else example)
-                f.write("\n")
-        files = train_byte_pair_vocabulary([corpus], directory, vocabulary_size=config.backbone.vocabulary_size)
-        os.remove(corpus)
-    return files
+    """Trains (once per run dir, so a resumed run keeps it) a byte-level BPE vocabulary on the training texts;
+    returns (vocabulary, merges)."""
+    directory = storage.join(config.run_dir, "tokenizer")
+    vocabulary_path, merges_path = storage.join(directory, "vocab.json"), storage.join(directory, "merges.txt")
+    if not (storage.exists(vocabulary_path) and storage.exists(merges_path)):
+        with storage.local_directory(directory) as local, tempfile.TemporaryDirectory() as scratch:
+            corpus = os.path.join(scratch, "corpus.txt")
+            with open(corpus, "w", encoding="utf-8") as f:
+                for example in examples:
+                    f.write("\n".join(example) if isinstance(example, tuple) else example)
+                    f.write("\n")
+            train_byte_pair_vocabulary([corpus], local, vocabulary_size=config.backbone.vocabulary_size)
+    return storage.read_json(vocabulary_path), storage.read_text(merges_path).splitlines()
 
 
 def build(config, train_examples):
@@ -139,15 +141,15 @@ def train(config, verbose="auto"):
         validation_data = _dataset(config, lm, validation_examples, False) if validation_examples else None
         training = config.training
         steps = len(train_data) * training.epochs
-        lm.compile(optimizer=adamw_with_warmup(training.learning_rate, steps, training.warmup_fraction,
-                                               training.weight_decay))
+        optimizer = adamw_with_warmup(training.learning_rate, steps, training.warmup_fraction, training.weight_decay)
+        lm.compile(optimizer=optimizer, steps_per_execution=training.steps_per_execution)
     samples = []
-    if config.generation.samples:
+    if config.generation.samples and lm.distribute_strategy.extended.should_checkpoint:  # not on every worker
         generate = sampler(config, lm)
         if config.task == "chat":  # each sample prompt is the first message of a conversation
             generate = lambda messages, reply=generate: reply([[message] for message in messages])  # noqa: E731
         samples.append(GenerationSamples(generate, config.generation.samples,
-                                         os.path.join(config.run_dir, "tensorboard")))
+                                         storage.join(config.run_dir, "tensorboard")))
     fit_and_save(lm, config, train_data, lambda: _dataset(config, lm, train_examples, True), validation_data,
                  model_dir(config), verbose, samples)
     return lm
@@ -175,7 +177,7 @@ def evaluate(config, split="validation", path=None, lm=None, quantize=None):
     data = _dataset(config, lm, examples, False)
     report = {k: float(v) for k, v in lm.evaluate(data, verbose=0, return_dict=True).items()}
     report.update(data=path, tokens=int(sum(float(w.numpy().sum()) for _, _, w in data)), quantize=quantize)
-    directory = os.path.join(config.run_dir, "evaluation", split + (f"_{quantize}" if quantize else ""))
+    directory = evaluation_dir(config, split + (f"_{quantize}" if quantize else ""))
     print(f"{path}: perplexity {report['perplexity']:.2f}, token accuracy {report['accuracy']:.4f} "
           f"over {report['tokens']} target tokens")
     if config.task == "conditional_generation":
@@ -194,7 +196,6 @@ def _generation_report(config, lm, pairs, directory, batch_size=32):
     for start in range(0, len(pairs), batch_size):
         predictions.extend(generate([source for source, _ in pairs[start: start + batch_size]]))
         progress.update(len(predictions))
-    os.makedirs(directory, exist_ok=True)
     predictions_path = write_predictions(({"source": source, "reference": reference, "prediction": prediction}
                                           for (source, reference), prediction in zip(pairs, predictions)), directory)
     scores = generation_scores(predictions, [reference for _, reference in pairs])

@@ -1,9 +1,7 @@
 """The training run every job shares: fit with the standard callbacks, keep the best weights, save."""
 
-import json
-import os
-
-from tfllm.training.callbacks import backup_dir, training_callbacks
+from tfllm import storage
+from tfllm.training.callbacks import backup_dir, best_weights_path, training_callbacks
 from tfllm.training.resumable_fit import resumable_fit
 
 
@@ -16,10 +14,13 @@ def fit_and_save(model, config, train_data, remake_train_data, validation_data, 
 
     Writes TensorBoard logs, checkpoints and backups under `config.run_dir` (a killed run resumes from
     its last backup, every `training.backup_every_steps` batches and each epoch end) and the per-epoch
-    metrics in `<run_dir>/history.json`.
+    metrics in `<run_dir>/history.json`. In a multi-worker job the chief writes them all, and the other
+    workers read its backup when they resume: `run_dir` must be storage they share (gs://).
     """
     monitor = "val_loss" if validation_data is not None else "loss"
-    callbacks = training_callbacks(config.run_dir, monitor=monitor, patience=config.training.early_stopping_patience)
+    chief = model.distribute_strategy.extended.should_checkpoint  # the one worker that writes
+    callbacks = training_callbacks(config.run_dir, monitor=monitor, patience=config.training.early_stopping_patience,
+                                   chief=chief)
     unused = [train_data]
 
     def make_train_data():
@@ -28,10 +29,12 @@ def fit_and_save(model, config, train_data, remake_train_data, validation_data, 
     history = resumable_fit(model, make_train_data, config.training.epochs, backup_dir(config.run_dir),
                             validation_data, callbacks[:1] + list(extra_callbacks) + callbacks[1:], verbose,
                             config.training.backup_every_steps)
-    best = os.path.join(config.run_dir, "checkpoints", "best.weights.h5")
-    if os.path.exists(best):
+    if not chief:
+        return
+    best = best_weights_path(config.run_dir)
+    if storage.exists(best):
         model.load_weights(best)
     model.save_to_dir(model_dir)
-    with open(os.path.join(config.run_dir, "history.json"), "w") as f:
-        json.dump({k: [float(v) for v in values] for k, values in history.items()}, f, indent=2)
+    storage.write_json(storage.join(config.run_dir, "history.json"),
+                       {k: [float(v) for v in values] for k, values in history.items()}, indent=2)
     print(f"saved the model in {model_dir}")

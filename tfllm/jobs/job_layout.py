@@ -1,9 +1,9 @@
 """What every job shares: where the trained model lives, which file a split names, and the verified export."""
 
 import contextlib
-import json
 import os
 
+from tfllm import storage
 from tfllm.export.saved_model_export import export_for_serving
 from tfllm.training.precision import precision_scope
 from tfllm.training.strategy import resolve_strategy
@@ -11,7 +11,12 @@ from tfllm.training.strategy import resolve_strategy
 
 def model_dir(config):
     """`<run_dir>/model`: where `tfllm train` saves the model that the other commands load."""
-    return os.path.join(config.run_dir, "model")
+    return storage.join(config.run_dir, "model")
+
+
+def evaluation_dir(config, split):
+    """`<run_dir>/evaluation/<split>`: where `tfllm evaluate` writes a split's report and predictions."""
+    return storage.join(config.run_dir, "evaluation", split)
 
 
 def job_strategy(config):
@@ -53,14 +58,13 @@ def export_job(config, server, metadata, version=None, report_keys=()):
     The validation report's `report_keys`, when `tfllm evaluate` has written one, go into the metadata.
     Returns the version directory.
     """
-    report_path = os.path.join(config.run_dir, "evaluation", "validation", "report.json")
-    if report_keys and os.path.exists(report_path):
-        with open(report_path) as f:
-            report = json.load(f)
+    report_path = storage.join(evaluation_dir(config, "validation"), "report.json")
+    if report_keys and storage.exists(report_path):
+        report = storage.read_json(report_path)
         metadata["validation"] = {key: report[key] for key in report_keys if key in report}
     path, check = export_for_serving(server, config.export.root, config.name, version or config.export.version,
                                      metadata, config.export.base_path)
     print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match for "
           f"{', '.join(sorted(check['signatures']))} ({', '.join(check['outputs'])})")
-    print(f"SavedModel for TF Serving: {os.path.abspath(path)}")
+    print(f"SavedModel for TF Serving: {path if storage.is_remote(path) else os.path.abspath(path)}")
     return path

@@ -1,7 +1,5 @@
 """Train, evaluate, predict and export extractive QA readers from a `JobConfig` (the CLI calls these)."""
 
-import os
-
 import keras
 import tensorflow as tf
 
@@ -9,7 +7,8 @@ from tfllm.data.squad_reader import read_squad
 from tfllm.evaluation.classification_report import write_predictions, write_report
 from tfllm.evaluation.squad_metrics import squad_scores
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path, training_scope
+from tfllm.jobs.job_layout import (
+    evaluation_dir, export_job, job_strategy, kept_examples, model_dir, split_path, training_scope)
 from tfllm.tasks.span_extractor import SpanExtractor, build_span_extractor
 from tfllm.tasks.span_extractor_serving import SpanExtractorServer
 from tfllm.training.optimizer import adamw_with_warmup
@@ -42,7 +41,8 @@ def train(config, verbose="auto"):
         train_data = make(train_examples, True)
         validation_data = make(validation_examples, False) if validation_examples else None
         reader.compile(optimizer=adamw_with_warmup(
-            training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay))
+            training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay),
+            steps_per_execution=training.steps_per_execution)
     fit_and_save(reader, config, train_data, lambda: make(train_examples, True), validation_data,
                  model_dir(config), verbose)
     return reader
@@ -76,7 +76,7 @@ def evaluate(config, split="validation", path=None, reader=None):
     rows = predict(config, [e.question for e in examples], [e.context for e in examples], reader)
     report = squad_scores([row["answer"] for row in rows], [[a.text for a in e.answers] for e in examples])
     report["data"] = path
-    directory = write_report(report, os.path.join(config.run_dir, "evaluation", split))
+    directory = write_report(report, evaluation_dir(config, split))
     write_predictions(({"id": example.id, **row, "gold": [a.text for a in example.answers]}
                        for example, row in zip(examples, rows)), directory)
     print(f"{path}: exact match {report['exact_match']:.2f}, F1 {report['f1']:.2f} over {report['examples']} questions")

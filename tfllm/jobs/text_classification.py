@@ -4,8 +4,6 @@ Relation extraction (`task: relation_extraction`) runs here too: it is classific
 head and tail entities are marked (see `tfllm.data.relation_reader`).
 """
 
-import os
-
 import keras
 import numpy as np
 
@@ -15,7 +13,8 @@ from tfllm.data.relation_reader import marked_text_examples, read_relation_examp
 from tfllm.evaluation.classification_report import (
     classification_report, format_report, multi_label_report, write_report)
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path, training_scope
+from tfllm.jobs.job_layout import (
+    evaluation_dir, export_job, job_strategy, kept_examples, model_dir, split_path, training_scope)
 from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier
 from tfllm.tasks.text_classifier_serving import SPAN_INPUTS, TextClassifierServer
 from tfllm.training.optimizer import adamw_with_warmup
@@ -75,7 +74,8 @@ def train(config, verbose="auto"):
         train_data = make(train_examples, True)
         validation_data = make(validation_examples, False) if validation_examples else None
         classifier.compile(optimizer=adamw_with_warmup(  # batches, not examples: long texts train on windows
-            training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay))
+            training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay),
+            steps_per_execution=training.steps_per_execution)
     fit_and_save(classifier, config, train_data, lambda: make(train_examples, True), validation_data,
                  model_dir(config), verbose)
     return classifier
@@ -97,7 +97,7 @@ def evaluate(config, split="validation", path=None, classifier=None):
     else:
         report = classification_report(targets, probabilities.argmax(-1), names)
     report["data"] = path
-    directory = write_report(report, os.path.join(config.run_dir, "evaluation", split))
+    directory = write_report(report, evaluation_dir(config, split))
     print(format_report(report))
     print(f"report written to {directory}")
     return report

@@ -1,7 +1,6 @@
 """Train, evaluate, predict and export named-entity taggers from a `JobConfig` (the CLI calls these)."""
 
 import math
-import os
 
 import keras
 import tensorflow as tf
@@ -10,7 +9,8 @@ from tfllm.data.entity_readers import read_entity_examples
 from tfllm.evaluation.classification_report import format_report, write_predictions, write_report
 from tfllm.evaluation.entity_metrics import entity_report
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import export_job, job_strategy, kept_examples, model_dir, split_path, training_scope
+from tfllm.jobs.job_layout import (
+    evaluation_dir, export_job, job_strategy, kept_examples, model_dir, split_path, training_scope)
 from tfllm.tasks.token_classifier import TokenClassifier, build_token_classifier
 from tfllm.tasks.token_classifier_serving import TokenClassifierServer
 from tfllm.training.optimizer import adamw_with_warmup
@@ -49,7 +49,8 @@ def train(config, verbose="auto"):
         validation_data = make(validation_examples, False) if validation_examples else None
         steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
         tagger.compile(optimizer=adamw_with_warmup(
-            training.learning_rate, steps_per_epoch * training.epochs, training.warmup_fraction, training.weight_decay))
+            training.learning_rate, steps_per_epoch * training.epochs, training.warmup_fraction, training.weight_decay),
+            steps_per_execution=training.steps_per_execution)
     fit_and_save(tagger, config, train_data, lambda: make(train_examples, True), validation_data,
                  model_dir(config), verbose)
     return tagger
@@ -85,7 +86,7 @@ def evaluate(config, split="validation", path=None, tagger=None):
     report = entity_report(gold, [[(p["start"], p["end"], p["type"]) for p in row["entities"]] for row in predictions],
                            tagger.tags.types)
     report["data"] = path
-    directory = write_report(report, os.path.join(config.run_dir, "evaluation", split))
+    directory = write_report(report, evaluation_dir(config, split))
     write_predictions(({"source": example.source, "text": example.text, "entities": row["entities"],
                         "gold": [{"text": example.text[e.start:e.end], "type": e.type, "start": e.start, "end": e.end}
                                  for e in example.entities]} for example, row in zip(examples, predictions)), directory)

@@ -2,9 +2,11 @@
 
 import json
 import os
-import shutil
 
 import keras
+import tensorflow as tf
+
+from tfllm import storage
 
 from tfllm.backbones.sources import Backbone
 from tfllm.backbones.tf_hub_encoder import TFHubEncoder
@@ -17,36 +19,36 @@ CONFIG_FILE, WEIGHTS_FILE, VOCABULARY_FILE = "tfllm.json", "model.weights.h5", "
 
 
 def save_bert_task(model, directory, task_config):
-    """Writes `model`'s weights, its tokenizer and backbone recipe, and `task_config` (with a "task" key).
+    """Writes `model`'s weights, its tokenizer and backbone recipe, and `task_config` (with a "task" key) to
+    `directory` (any `tf.io.gfile` path).
 
     `model` has `preprocessor` (a `BertPreprocessor`) and `backbone_rebuild` (see `Backbone.rebuild`).
     """
-    os.makedirs(directory, exist_ok=True)
     tokenizer = model.preprocessor.tokenizer
-    if isinstance(tokenizer, WordPieceTokenizer):
-        shutil.copyfile(tokenizer.vocabulary_file, os.path.join(directory, VOCABULARY_FILE))
-        tokenizer_config = {"wordpiece_vocabulary": VOCABULARY_FILE, "lowercase": tokenizer.lowercase}
-    else:
-        tokenizer_config = {"tf_hub_preprocess": tokenizer.handle}
-    config = {**task_config, "sequence_length": model.preprocessor.sequence_length, "tokenizer": tokenizer_config,
-              "backbone": model.backbone_rebuild}
-    model.save_weights(os.path.join(directory, WEIGHTS_FILE))
-    with open(os.path.join(directory, CONFIG_FILE), "w") as f:
-        json.dump(config, f, indent=2, ensure_ascii=False)
+    with storage.local_directory(directory) as local:
+        if isinstance(tokenizer, WordPieceTokenizer):
+            tf.io.gfile.copy(tokenizer.vocabulary_file, os.path.join(local, VOCABULARY_FILE), overwrite=True)
+            tokenizer_config = {"wordpiece_vocabulary": VOCABULARY_FILE, "lowercase": tokenizer.lowercase}
+        else:
+            tokenizer_config = {"tf_hub_preprocess": tokenizer.handle}
+        config = {**task_config, "sequence_length": model.preprocessor.sequence_length, "tokenizer": tokenizer_config,
+                  "backbone": model.backbone_rebuild}
+        model.save_weights(os.path.join(local, WEIGHTS_FILE))
+        with open(os.path.join(local, CONFIG_FILE), "w") as f:
+            json.dump(config, f, indent=2, ensure_ascii=False)
 
 
 def load_bert_task(directory, task):
     """Reads what `save_bert_task` wrote: returns (task config, `Backbone`, weights path)."""
-    path = os.path.join(directory, CONFIG_FILE)
-    if not os.path.isfile(path):
+    path = storage.join(directory, CONFIG_FILE)
+    if not storage.exists(path):
         raise FileNotFoundError(f"{path}: no such file; is {directory} a model written by tfllm train?")
-    with open(path) as f:
-        config = json.load(f)
+    config = storage.read_json(path)
     if config.get("task", "text_classification") != task:
         raise ValueError(f"{path}: a {config.get('task')} model, not {task}")
     tokenizer_config = config["tokenizer"]
     if "wordpiece_vocabulary" in tokenizer_config:
-        tokenizer = WordPieceTokenizer(os.path.join(directory, tokenizer_config["wordpiece_vocabulary"]),
+        tokenizer = WordPieceTokenizer(storage.join(directory, tokenizer_config["wordpiece_vocabulary"]),
                                        lowercase=tokenizer_config["lowercase"])
     else:
         tokenizer = TFHubPreprocessTokenizer(tokenizer_config["tf_hub_preprocess"])
@@ -56,4 +58,4 @@ def load_bert_task(directory, task):
     else:
         layer = TFHubEncoder(load_tf_hub_saved_model(rebuild["tf_hub_encoder"])[0], rebuild["tf_hub_encoder"])
     backbone = Backbone(layer, BertPreprocessor(tokenizer, config["sequence_length"]), rebuild)
-    return config, backbone, os.path.join(directory, WEIGHTS_FILE)
+    return config, backbone, storage.join(directory, WEIGHTS_FILE)

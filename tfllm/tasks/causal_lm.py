@@ -11,6 +11,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from tfllm import storage
 from tfllm.backbones.gpt2_sources import load_gpt2
 from tfllm.data.packing import pack_examples, pack_stream
 from tfllm.tasks.chat_format import chat_training_examples
@@ -203,15 +204,15 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
 
         A model with LoRA adapters writes only them (`adapter.lora.h5`, a few MB) and its base source.
         """
-        os.makedirs(directory, exist_ok=True)
-        if self.lora_base:
-            self.backbone.save_lora_weights(os.path.join(directory, _ADAPTER_FILE))
-        else:
-            self._save_preset(directory)
-        with open(os.path.join(directory, _CONFIG_FILE), "w") as f:
-            prompt_format = dataclasses.asdict(self.prompt_format) if self.prompt_format else None
-            json.dump({"task": "causal_lm", "chat": self.chat, "prompt_format": prompt_format,
-                       "lora_base": self.lora_base}, f)
+        with storage.local_directory(directory) as local:
+            if self.lora_base:
+                self.backbone.save_lora_weights(os.path.join(local, _ADAPTER_FILE))
+            else:
+                self._save_preset(local)
+            with open(os.path.join(local, _CONFIG_FILE), "w") as f:
+                prompt_format = dataclasses.asdict(self.prompt_format) if self.prompt_format else None
+                json.dump({"task": "causal_lm", "chat": self.chat, "prompt_format": prompt_format,
+                           "lora_base": self.lora_base}, f)
 
     def _save_preset(self, directory):
         # Keras writes a LoRA layer's kernel with its adapter's update added: the preset is merged.
@@ -229,15 +230,16 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
     @classmethod
     def load(cls, directory):
         """Reads a dir written by `save_to_dir` (or any GPT-2 source that `load_gpt2` takes)."""
-        config_path = os.path.join(directory, _CONFIG_FILE)
-        saved = {}
-        if os.path.exists(config_path):
-            with open(config_path) as f:
-                saved = json.load(f)
-        prompt_format = PromptFormat(**saved["prompt_format"]) if saved.get("prompt_format") else None
-        base = saved.get("lora_base")
-        lm = cls(*load_gpt2(base or directory), chat=saved.get("chat", False), prompt_format=prompt_format)
-        if base:
-            lm.backbone.load_lora_weights(os.path.join(directory, _ADAPTER_FILE))  # enables LoRA at the file's rank
-            lm._adapt(base)
+        with storage.local_copy(directory) as local:
+            config_path = os.path.join(local, _CONFIG_FILE)
+            saved = {}
+            if os.path.exists(config_path):
+                with open(config_path) as f:
+                    saved = json.load(f)
+            prompt_format = PromptFormat(**saved["prompt_format"]) if saved.get("prompt_format") else None
+            base = saved.get("lora_base")
+            lm = cls(*load_gpt2(base or local), chat=saved.get("chat", False), prompt_format=prompt_format)
+            if base:
+                lm.backbone.load_lora_weights(os.path.join(local, _ADAPTER_FILE))  # enables LoRA at the file's rank
+                lm._adapt(base)
         return lm

@@ -1,9 +1,8 @@
 """The callbacks every training run gets: progress in TensorBoard, best checkpoint, early stopping."""
 
-import json
-import os
-
 import keras
+
+from tfllm import storage
 
 
 class BestCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -17,9 +16,8 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
     def __init__(self, path, monitor="val_loss", mode="min", resume=False):
         self.record_path = path + ".json"
         threshold = None
-        if resume and os.path.exists(self.record_path):
-            with open(self.record_path) as f:
-                record = json.load(f)
+        if resume and storage.exists(self.record_path):
+            record = storage.read_json(self.record_path)
             if record["monitor"] == monitor:
                 threshold = record["best"]
         super().__init__(path, monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True,
@@ -29,19 +27,22 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
         previous = self.best
         super().on_epoch_end(epoch, logs)
         if self.best is not None and self.best != previous:
-            partial = self.record_path + ".partial"
-            with open(partial, "w") as f:
-                json.dump({"monitor": self.monitor, "best": float(self.best), "epoch": epoch + 1}, f)
-            os.replace(partial, self.record_path)
+            storage.write_json(self.record_path,
+                               {"monitor": self.monitor, "best": float(self.best), "epoch": epoch + 1})
 
 
 def backup_dir(run_dir):
     """`run_dir/backup`: where `resumable_fit` keeps the state an interrupted run resumes from."""
-    return os.path.join(run_dir, "backup")
+    return storage.join(run_dir, "backup")
 
 
-def training_callbacks(run_dir, monitor="val_loss", mode="min", patience=None):
-    """Callbacks for `fit` writing under `run_dir`.
+def best_weights_path(run_dir):
+    """`run_dir/checkpoints/best.weights.h5`: the best weights by the monitored metric."""
+    return storage.join(run_dir, "checkpoints", "best.weights.h5")
+
+
+def training_callbacks(run_dir, monitor="val_loss", mode="min", patience=None, chief=True):
+    """Callbacks for `fit` writing under `run_dir` (any `tf.io.gfile` path).
 
     - TensorBoard logs in `run_dir/tensorboard` (`tensorboard --logdir run_dir/tensorboard`).
     - The best weights by `monitor` in `run_dir/checkpoints/best.weights.h5`.
@@ -49,6 +50,8 @@ def training_callbacks(run_dir, monitor="val_loss", mode="min", patience=None):
       A resumed run counts patience again from the epoch it resumes at.
 
     Without validation data, pass `monitor="loss"`. Resuming is `resumable_fit`'s, with `backup_dir(run_dir)`.
+    The other workers of a multi-worker job (`chief=False`) get early stopping only: they would write
+    the chief's files again.
 
     Example:
     >>> callbacks = training_callbacks("runs/sentiment", patience=3)
@@ -56,10 +59,9 @@ def training_callbacks(run_dir, monitor="val_loss", mode="min", patience=None):
     ['TensorBoard', 'BestCheckpoint', 'EarlyStopping']
     """
     callbacks = [
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
-        BestCheckpoint(os.path.join(run_dir, "checkpoints", "best.weights.h5"), monitor, mode,
-                       resume=os.path.isdir(backup_dir(run_dir))),
-    ]
+        keras.callbacks.TensorBoard(storage.join(run_dir, "tensorboard")),
+        BestCheckpoint(best_weights_path(run_dir), monitor, mode, resume=storage.exists(backup_dir(run_dir))),
+    ] if chief else []
     if patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
                                                        restore_best_weights=True))

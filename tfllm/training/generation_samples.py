@@ -1,9 +1,9 @@
 """Text generated at the end of each epoch, in TensorBoard's Text tab and in the training log."""
 
-import os
-
 import keras
 import tensorflow as tf
+
+from tfllm import storage
 
 
 class GenerationSamples(keras.callbacks.Callback):
@@ -24,7 +24,7 @@ class GenerationSamples(keras.callbacks.Callback):
     def __init__(self, generate, prompts, log_dir):
         super().__init__()
         self.generate, self.prompts = generate, list(prompts)
-        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "samples"))
+        self.writer = tf.summary.create_file_writer(storage.join(log_dir, "samples"))
 
     def on_epoch_end(self, epoch, logs=None):
         texts = self.generate(self.prompts)

@@ -8,19 +8,14 @@ a new stream to that position (the host pipeline runs, the model does not) and g
 """
 
 import json
-import os
-import posixpath
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfllm.storage import join
+
 _STATE_FILE = "state.json"
-
-
-def _join(directory, name):
-    # gs:// and other tf.io.gfile paths take forward slashes on every OS.
-    return posixpath.join(directory, name) if "://" in directory else os.path.join(directory, name)
 
 
 def _seed_states(model):
@@ -35,16 +30,19 @@ class TrainingBackup(keras.callbacks.Callback):
     The state is `<backup_dir>/state.json` (epoch, batch, seed states, weight file) and a
     `.weights.h5` file with the model and optimizer variables. The weight file is written first and
     the state replaces the old one after it, so a crash mid-write leaves the previous backup whole.
+
+    With `write=False` (the workers of a multi-worker job but the chief) it restores from the backup
+    but writes none: every worker reads the chief's, so `backup_dir` must be on storage they share.
     """
 
-    def __init__(self, backup_dir, every_steps=None):
+    def __init__(self, backup_dir, every_steps=None, write=True):
         super().__init__()
-        self.backup_dir, self.every_steps = backup_dir, every_steps
+        self.backup_dir, self.every_steps, self.write = backup_dir, every_steps, write
         self.state = self._read_state()
         self._epoch, self._offset, self._last_saved, self._pending_restore = 0, 0, 0, self.state is not None
 
     def _read_state(self):
-        path = _join(self.backup_dir, _STATE_FILE)
+        path = join(self.backup_dir, _STATE_FILE)
         if not tf.io.gfile.exists(path):
             return None
         with tf.io.gfile.GFile(path) as file:
@@ -66,7 +64,7 @@ class TrainingBackup(keras.callbacks.Callback):
         # restore the weights and silently drop the optimizer's step and moments.
         if not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(_join(self.backup_dir, self.state["weights"]))
+        self.model.load_weights(join(self.backup_dir, self.state["weights"]))
         for variable, value in zip(_seed_states(self.model), self.state["seed_states"], strict=True):
             variable.assign(np.array(value, dtype=variable.dtype))
         self._pending_restore = False
@@ -85,19 +83,21 @@ class TrainingBackup(keras.callbacks.Callback):
         self._save(epoch + 1, 0)
 
     def _save(self, epoch, batch):
+        if not self.write:
+            return
         tf.io.gfile.makedirs(self.backup_dir)
         step = int(self.model.optimizer.iterations.numpy())
         weights = f"step-{step}.weights.h5"
-        self.model.save_weights(_join(self.backup_dir, weights))
+        self.model.save_weights(join(self.backup_dir, weights))
         previous = self.state["weights"] if self.state else None
         self.state = {"epoch": epoch, "batch": batch, "weights": weights, "seed_states":
                       [v.numpy().tolist() for v in _seed_states(self.model)]}
-        partial = _join(self.backup_dir, _STATE_FILE + ".partial")
+        partial = join(self.backup_dir, _STATE_FILE + ".partial")
         with tf.io.gfile.GFile(partial, "w") as file:
             json.dump(self.state, file)
-        tf.io.gfile.rename(partial, _join(self.backup_dir, _STATE_FILE), overwrite=True)
+        tf.io.gfile.rename(partial, join(self.backup_dir, _STATE_FILE), overwrite=True)
         if previous and previous != weights:
-            tf.io.gfile.remove(_join(self.backup_dir, previous))
+            tf.io.gfile.remove(join(self.backup_dir, previous))
 
 
 def resumable_fit(model, make_train_data, epochs, backup_dir, validation_data=None, callbacks=(), verbose="auto",
@@ -111,7 +111,8 @@ def resumable_fit(model, make_train_data, epochs, backup_dir, validation_data=No
             `fit` reads a new one: the n-th epoch of a dataset's stream is the same in every process only
             while no other iterator has drawn from its shuffle.
         epochs: how many epochs in all.
-        backup_dir: where the backup lives (any `tf.io.gfile` path); removed when training finishes.
+        backup_dir: where the backup lives (any `tf.io.gfile` path); removed when training finishes. Only
+            the chief of a multi-worker job writes it, and all read it: put it on shared storage (gs://).
         validation_data, callbacks, verbose: as for `fit`.
         backup_every_steps: also back up every this many batches (default: at epoch ends only).
 
@@ -125,7 +126,8 @@ def resumable_fit(model, make_train_data, epochs, backup_dir, validation_data=No
     """
     train_data = make_train_data()
     steps = len(train_data)
-    backup = TrainingBackup(backup_dir, backup_every_steps)
+    chief = model.distribute_strategy.extended.should_checkpoint
+    backup = TrainingBackup(backup_dir, backup_every_steps, write=chief)
     epoch, batch = backup.position
     callbacks = list(callbacks) + [backup]
     history = {}
@@ -143,6 +145,6 @@ def resumable_fit(model, make_train_data, epochs, backup_dir, validation_data=No
         train_data = make_train_data()
     if epoch < epochs and not model.stop_training:
         run(train_data, epoch, epochs, steps, epoch * steps)
-    if tf.io.gfile.exists(backup_dir):
+    if chief and tf.io.gfile.exists(backup_dir):
         tf.io.gfile.rmtree(backup_dir)
     return history
