@@ -1,4 +1,5 @@
-"""The `tfllm` command: train, evaluate, predict, generate, chat, export and convert, driven by YAML job configs."""
+"""The `tfllm` command: train, pretrain, evaluate, predict, generate, chat, export and convert, driven by YAML job
+configs."""
 
 import argparse
 import dataclasses
@@ -24,12 +25,27 @@ def _job(config):
         from tfllm.jobs import question_answering
 
         return question_answering
+    if config.task == "masked_lm":
+        from tfllm.jobs import masked_lm
+
+        return masked_lm
     from tfllm.jobs import causal_lm
 
     return causal_lm
 
 
 def _train(args):
+    if args.config.task == "masked_lm":
+        raise ValueError(f"{args.config.path}: task masked_lm is pretraining: run tfllm pretrain")
+    _job(args.config).train(args.config)
+
+
+def _pretrain(args):
+    from tfllm.config import PRETRAINING_TASKS
+
+    if args.config.task not in PRETRAINING_TASKS:
+        raise ValueError(f"{args.config.path}: pretrain runs task {' or '.join(PRETRAINING_TASKS)}, not "
+                         f"{args.config.task}: run tfllm train")
     _job(args.config).train(args.config)
 
 
@@ -38,9 +54,9 @@ def _evaluate(args):
 
 
 def _quantize_option(args):
-    from tfllm.config import BERT_TASKS
+    from tfllm.config import GPT2_TASKS
 
-    if args.quantize and args.config.task in BERT_TASKS:
+    if args.quantize and args.config.task not in GPT2_TASKS:
         raise ValueError(f"{args.config.path}: --quantize is for GPT-2 tasks")
     return {"quantize": args.quantize} if args.quantize else {}
 
@@ -80,10 +96,10 @@ def _generation_overrides(args):
 
 
 def _loaded_lm(config):
-    from tfllm.config import BERT_TASKS
+    from tfllm.config import GPT2_TASKS
     from tfllm.jobs import causal_lm
 
-    if config.task in BERT_TASKS:
+    if config.task not in GPT2_TASKS:
         raise ValueError(f"{config.path}: task {config.task} does not generate text")
     return causal_lm, causal_lm.load_trained(config)
 
@@ -133,6 +149,10 @@ def build_parser():
     train = commands.add_parser("train", help="fine-tune a model as a job config says")
     train.add_argument("config")
     train.set_defaults(run=_with_config(_train))
+
+    pretrain = commands.add_parser("pretrain", help="pretrain a backbone: masked-LM BERT or causal-LM GPT-2")
+    pretrain.add_argument("config")
+    pretrain.set_defaults(run=_with_config(_pretrain))
 
     evaluate = commands.add_parser("evaluate", help="score the trained model; writes a report and plots")
     evaluate.add_argument("config")

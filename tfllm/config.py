@@ -11,26 +11,30 @@ import typing
 import yaml
 
 
-SCRATCH_SOURCE = "scratch"  # backbone.source of a GPT-2 trained from scratch
+SCRATCH_SOURCE = "scratch"  # backbone.source of a model trained from scratch (GPT-2, or BERT in masked_lm)
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")  # training.strategy, see tfllm.training.strategy
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")  # training.precision, see tfllm.training.precision
 _TASKS = ("text_classification", "relation_extraction", "token_classification", "question_answering", "causal_lm",
-          "chat", "conditional_generation")
+          "chat", "conditional_generation", "masked_lm")
 BERT_TASKS = ("text_classification", "relation_extraction", "token_classification", "question_answering")
+GPT2_TASKS = ("causal_lm", "chat", "conditional_generation")
+PRETRAINING_TASKS = ("masked_lm", "causal_lm")  # what `tfllm pretrain` runs
 _DEFAULT_SOURCES = {task: "all-minilm-l6-v2" for task in BERT_TASKS}
 
 
 @dataclasses.dataclass
 class BackboneConfig:
     # BERT tasks: see tfllm.backbones.load_backbone (default all-minilm-l6-v2). GPT-2 tasks: a KerasHub
-    # preset, a preset or Hugging Face dir (see tfllm.backbones.load_gpt2), or "scratch".
+    # preset, a preset or Hugging Face dir (see tfllm.backbones.load_gpt2), or "scratch". masked_lm: a
+    # BERT source to continue pretraining, or "scratch".
     source: typing.Optional[str] = None
     preprocess: typing.Optional[str] = None  # TF-Hub encoders outside the handle table
     native: bool = True
     sequence_length: int = 128  # BERT: the longest input; GPT-2: the training window
-    size: str = "mini"  # scratch GPT-2: tiny | mini | small | base
-    vocabulary_size: int = 8000  # scratch GPT-2: byte-level BPE trained on data.train
-    context_length: int = 256  # scratch GPT-2: the longest prompt + generation
+    size: str = "mini"  # scratch GPT-2: tiny | mini | small | base; scratch BERT: also medium
+    vocabulary_size: int = 8000  # scratch: byte-level BPE (GPT-2) or WordPiece (BERT) trained on data.train
+    lowercase: bool = True  # scratch BERT: an uncased WordPiece vocabulary
+    context_length: int = 256  # scratch GPT-2: the longest prompt + generation; scratch BERT: position embeddings
 
 
 @dataclasses.dataclass
@@ -87,6 +91,9 @@ class TrainingConfig:
     steps_per_execution: int = 1  # batches per compiled call: fewer host round trips (TPU: 32 or more)
     precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 | auto (tfllm.training.precision)
     lora_rank: typing.Optional[int] = None  # GPT-2 tasks: train LoRA adapters of this rank on a frozen backbone
+    mask_rate: float = 0.15  # masked_lm: the share of tokens (or words) masked, by the 80/10/10 rule
+    max_predictions: int = 20  # masked_lm: the most masked tokens per sequence
+    whole_word_masking: bool = False  # masked_lm: mask all pieces of a chosen word
     seed: int = 42
 
 
@@ -169,11 +176,11 @@ def load_config(path):
     if config.task not in _TASKS:
         raise ValueError(f"{path}: unknown task {config.task!r}; supported: {', '.join(_TASKS)}")
     config.backbone.source = config.backbone.source or _DEFAULT_SOURCES.get(config.task)
-    if config.training.lora_rank is not None and (config.task in BERT_TASKS or config.training.lora_rank < 1
+    if config.training.lora_rank is not None and (config.task not in GPT2_TASKS or config.training.lora_rank < 1
                                                   or config.backbone.source == SCRATCH_SOURCE):
         raise ValueError(f"{path}: training.lora_rank needs a GPT-2 task with a pretrained backbone.source, "
                          "and a rank of at least 1")
-    if config.export.quantize not in (None, "int8") or (config.export.quantize and config.task in BERT_TASKS):
+    if config.export.quantize not in (None, "int8") or (config.export.quantize and config.task not in GPT2_TASKS):
         raise ValueError(f"{path}: export.quantize may be int8, for GPT-2 tasks; not {config.export.quantize!r}")
     if config.training.strategy not in STRATEGIES:
         raise ValueError(f"{path}: training.strategy must be one of {', '.join(STRATEGIES)}, "
@@ -186,9 +193,12 @@ def load_config(path):
     if config.training.steps_per_execution < 1:
         raise ValueError(f"{path}: training.steps_per_execution must be at least 1, "
                          f"not {config.training.steps_per_execution}")
+    if not 0 < config.training.mask_rate < 1 or config.training.max_predictions < 1:
+        raise ValueError(f"{path}: training.mask_rate must be between 0 and 1 and training.max_predictions at least 1")
     if config.data.tag_scheme not in ("bio", "bioes"):
         raise ValueError(f"{path}: data.tag_scheme must be bio or bioes, not {config.data.tag_scheme!r}")
     if not config.backbone.source:
-        raise ValueError(f"{path}: backbone.source is required for task {config.task} "
-                         "(a GPT-2 preset such as gpt2_base_en, a preset or Hugging Face dir, or scratch)")
+        kinds = ("a BERT source to continue pretraining" if config.task == "masked_lm" else
+                 "a GPT-2 preset such as gpt2_base_en, a preset or Hugging Face dir")
+        raise ValueError(f"{path}: backbone.source is required for task {config.task} ({kinds}, or scratch)")
     return config

@@ -1,5 +1,6 @@
 """Where backbones come from: TF-Hub encoders, KerasHub presets, Hugging Face checkpoints, fresh configs."""
 
+from tfllm.backbones.bert_from_scratch import BERT_SIZES, bert_from_scratch
 from tfllm.backbones.gpt2_sources import GPT2_SIZES, gpt2_from_scratch, load_gpt2
 from tfllm.backbones.hf_bert_checkpoint import load_hf_bert_checkpoint
 from tfllm.backbones.sources import DEFAULT_BACKBONE, Backbone, embedded_default_path, load_backbone

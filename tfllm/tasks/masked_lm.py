@@ -1,0 +1,132 @@
+"""Masked-LM pretraining of a BERT backbone, from scratch or continued on a user's own text."""
+
+import json
+import os
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from tfllm import storage
+from tfllm.backbones.sources import load_backbone
+from tfllm.data.pipeline import batch_packed_inputs
+from tfllm.text.masked_lm_masker import MaskedLMMasker
+from tfllm.text.vocabulary import read_vocabulary
+from tfllm.text.windows import sliding_windows
+
+FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
+_CONFIG_FILE, _WEIGHTS_FILE = "tfllm.json", "masked_lm.weights.h5"  # beside the preset files
+
+
+class MaskedLM(keras.Model):
+    """A native BERT backbone under BERT's masked-LM head, whose output layer is the token embedding.
+
+    Training reads text, cuts it into windows of `sequence_length` tokens (so no text is lost to
+    truncation and no batch is mostly padding) and masks each batch anew as it is drawn (see
+    `MaskedLMMasker`: 15%, the 80/10/10 rule, whole words as an option). The loss is the cross-entropy
+    over the masked tokens only; perplexity is its exponential.
+
+    The trained backbone is the product: `save_to_dir` writes it as a KerasHub preset dir that every
+    task takes as `backbone.source` (and `tfllm convert` turns into TF-Hub-format SavedModels).
+
+    Args:
+        backbone: a `Backbone` (`tfllm.backbones.load_backbone`, or `bert_from_scratch`) whose layer is a
+            KerasHub `BertBackbone` with a WordPiece tokenizer: every source but wrapped TF-Hub encoders.
+        max_predictions: the most masked tokens per window.
+        whole_word: mask whole words.
+        mask_rate: the share of tokens (or words) masked.
+
+    Example:
+    >>> lm = MaskedLM(bert_from_scratch("mini", "vocab.txt", sequence_length=128))  # doctest: +SKIP
+    >>> lm.compile(optimizer=adamw_with_warmup(1e-3, total_steps=10000))  # doctest: +SKIP
+    >>> lm.fit(lm.make_dataset(texts, batch_size=64, training=True), epochs=5)  # doctest: +SKIP
+    >>> lm.save_to_dir("runs/mlm/model")  # doctest: +SKIP
+    """
+
+    def __init__(self, backbone, max_predictions=20, whole_word=False, mask_rate=0.15, **kwargs):
+        layer = backbone.layer
+        if not isinstance(layer, keras_hub.models.BertBackbone):
+            raise ValueError("masked-LM training needs a native BERT backbone (a KerasHub BertBackbone); "
+                             f"this source gave {type(layer).__name__}")
+        tokenizer = backbone.preprocessor.tokenizer
+        if not hasattr(tokenizer, "lowercase"):
+            raise ValueError("masked-LM training needs a WordPiece vocabulary file; this backbone's text goes "
+                             "through a TF-Hub preprocess model")
+        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
+        inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
+        sequence = layer({name: inputs[name] for name in FEATURE_NAMES})["sequence_output"]
+        head = keras_hub.layers.MaskedLMHead(
+            vocabulary_size=layer.vocabulary_size, token_embedding=layer.token_embedding,
+            intermediate_activation="gelu", kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            dtype="float32", name="mlm_head")  # float32 logits keep the loss stable under mixed precision
+        super().__init__(inputs=inputs, outputs=head(sequence, mask_positions=inputs["mask_positions"]), **kwargs)
+        self.backbone = layer
+        self.preprocessor = backbone.preprocessor
+        self.masker = MaskedLMMasker(tokenizer.vocabulary_file, mask_rate, max_predictions, whole_word)
+
+    def compile(self, optimizer="adamw", **kwargs):
+        """Compiles with cross-entropy averaged over the masked tokens, their accuracy, and perplexity."""
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=[
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")], **kwargs)
+
+    def windows(self, texts):
+        """Packs texts into ragged (token_ids, segment_ids): each text cut into windows of `sequence_length`
+        tokens, [CLS] and [SEP] included."""
+        tokens = self.preprocessor.tokenizer(tf.constant(texts, tf.string))
+        window = self.preprocessor.sequence_length - 2
+        pieces, _, _ = sliding_windows(tokens, window, window)
+        return self.preprocessor.packer([pieces])
+
+    def make_dataset(self, texts, batch_size=32, training=False, fixed_length=False, seed=None):
+        """Batches of (features with `mask_positions`, masked token ids, their weights) from raw texts.
+
+        Texts are tokenized once; the masks are drawn per batch, so every epoch masks differently. An
+        evaluation dataset (`training=False`) draws its masks once and repeats them.
+        """
+        token_ids, segment_ids = self.windows(list(texts))
+        if token_ids.nrows() == 0:
+            raise ValueError("no text to train a masked LM on")
+        data = batch_packed_inputs(token_ids, segment_ids, np.zeros(int(token_ids.nrows()), np.int32),
+                                   self.preprocessor, batch_size, shuffle=training, fixed_length=fixed_length,
+                                   drop_remainder=fixed_length and training, seed=seed)
+        pad_id = self.preprocessor.pad_id
+
+        def mask(features, _):
+            lengths = tf.reduce_sum(features["padding_mask"], axis=1)
+            masked = self.masker(tf.RaggedTensor.from_tensor(features["token_ids"], lengths=lengths))
+            token_ids = masked.pop("token_ids").to_tensor(pad_id, shape=tf.shape(features["token_ids"]))
+            return ({**features, "token_ids": token_ids, "mask_positions": masked["mask_positions"]},
+                    masked["mask_ids"], masked["mask_weights"])
+
+        data = data.map(mask, num_parallel_calls=tf.data.AUTOTUNE)
+        return data.prefetch(tf.data.AUTOTUNE) if training else data.cache()
+
+    def save_to_dir(self, directory):
+        """Writes the backbone and its vocabulary as a KerasHub preset dir (any `tf.io.gfile` path), which
+        every task loads as `backbone.source` and `tfllm convert` writes as TF-Hub SavedModels; and, for
+        `MaskedLM.load`, the whole model's weights and masking settings beside them."""
+        tokenizer = self.preprocessor.tokenizer
+        with storage.local_directory(directory) as local:
+            self.backbone.save_to_preset(local)
+            keras_hub.models.BertTokenizer(vocabulary=read_vocabulary(tokenizer.vocabulary_file),
+                                           lowercase=tokenizer.lowercase).save_to_preset(local)
+            self.save_weights(os.path.join(local, _WEIGHTS_FILE))
+            with open(os.path.join(local, _CONFIG_FILE), "w") as f:
+                json.dump({"task": "masked_lm", "sequence_length": self.preprocessor.sequence_length,
+                           "max_predictions": self.masker.max_predictions, "whole_word": self.masker.whole_word,
+                           "mask_rate": self.masker.rate}, f, indent=2)
+
+    @classmethod
+    def load(cls, directory):
+        """Restores a model written by `save_to_dir`, its masked-LM head included."""
+        path = storage.join(directory, _CONFIG_FILE)
+        if not storage.exists(path):
+            raise FileNotFoundError(f"{path}: no such file; is {directory} a model written by tfllm pretrain?")
+        config = storage.read_json(path)
+        lm = cls(load_backbone(directory, config["sequence_length"]), config["max_predictions"], config["whole_word"],
+                 config["mask_rate"])
+        lm.load_weights(storage.join(directory, _WEIGHTS_FILE))
+        return lm
