@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from conftest import FILLER, run_tfllm, sentiment_examples
 from tfllm.backbones import bert_from_scratch, load_backbone
+from tfllm.data.next_sentence_pairs import next_sentence_pairs
 from tfllm.tasks.masked_lm import MaskedLM
 from tfllm.text.masked_lm_masker import MaskedLMMasker
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
@@ -156,6 +157,37 @@ training: {{epochs: 2, batch_size: 16, learning_rate: 1.0e-3}}
     trained = run_tfllm("train", task)
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert json.load(open(tmp_path / "classifier" / "model" / "tfllm.json"))["task"] == "text_classification"
+    # And as TF-Hub-format encoder and preprocess SavedModels.
+    converted = run_tfllm("convert", tmp_path / "run" / "model", "--output", tmp_path / "hub")
+    assert converted.returncode == 0, converted.stderr[-3000:]
+    hub = load_backbone(str(tmp_path / "hub" / "encoder"), preprocess=str(tmp_path / "hub" / "preprocess"))
+    pretrained = load_backbone(str(tmp_path / "run" / "model"))
+    inputs = pretrained.preprocessor(tf.constant(["the movie was good"]))
+    np.testing.assert_allclose(hub.layer(inputs)["sequence_output"], pretrained.layer(inputs)["sequence_output"],
+                               atol=1e-5)
+
+
+def test_pretrain_runs_gpt2_causal_lm_into_a_keras_hub_preset(tmp_path):
+    (tmp_path / "corpus.txt").write_text("\n\n".join(cycle_texts(200)), encoding="utf-8")
+    config = tmp_path / "gpt.yaml"
+    config.write_text(f"""
+name: tinygpt
+task: causal_lm
+run_dir: {tmp_path / 'run'}
+backbone: {{source: scratch, size: tiny, vocabulary_size: 300, context_length: 64, sequence_length: 32}}
+data: {{train: corpus.txt, document_separator: "\\n\\n", validation_split: 0.1}}
+training: {{epochs: 2, batch_size: 16, learning_rate: 3.0e-3}}
+""")
+    pretrained = run_tfllm("pretrain", config)
+    assert pretrained.returncode == 0, pretrained.stderr[-3000:]
+    assert len(json.load(open(tmp_path / "run" / "history.json"))["val_perplexity"]) == 2
+    import keras_hub
+
+    backbone = keras_hub.models.GPT2Backbone.from_preset(str(tmp_path / "run" / "model"))
+    assert backbone.num_layers == 2
+    config.write_text(config.read_text().replace("task: causal_lm", "task: text_classification"))
+    refused = run_tfllm("pretrain", config)
+    assert refused.returncode == 2 and "pretrain runs task masked_lm or causal_lm" in refused.stderr
 
 
 def test_bert_sizes_and_masking_settings_are_checked(wordpiece_vocabulary):
@@ -166,3 +198,36 @@ def test_bert_sizes_and_masking_settings_are_checked(wordpiece_vocabulary):
         f.writelines(t + "\n" for t in open(wordpiece_vocabulary, encoding="utf-8").read().splitlines() if t != "[MASK]")
     with pytest.raises(ValueError, match="no_mask.txt: the vocabulary has no \\[MASK\\] token"):
         MaskedLMMasker(no_mask)
+
+
+def test_next_sentence_pairs_are_half_neighbours_half_from_other_texts():
+    texts = [f"Text {n} begins. Text {n} ends。" for n in range(100)]
+    pairs = next_sentence_pairs(texts, seed=0)
+    assert len(pairs) == len(texts) and 0.35 < sum(label for *_, label in pairs) / len(pairs) < 0.65
+    for (first, second, label), n in zip(pairs, range(100)):
+        assert first == f"Text {n} begins."
+        if label:
+            assert second == f"Text {n} ends。"
+        else:
+            assert not second.startswith(f"Text {n} ")  # from another text
+    with pytest.raises(ValueError, match="needs texts of two sentences or more"):
+        next_sentence_pairs(["one sentence only", "another"])
+
+
+def test_next_sentence_prediction_learns_which_sentence_follows(vocabulary_file):
+    # Each sentence goes on along the word cycle where the one before stopped: a model that reads both
+    # sentences tells a real successor from a sentence of another text.
+    rng = np.random.default_rng(0)
+    texts = []
+    for start in rng.integers(0, 12, 300):
+        words = [FILLER[(start + i) % len(FILLER)] for i in range(12)]
+        texts.append(". ".join(" ".join(words[i:i + 4]) for i in range(0, 12, 4)) + ".")
+    keras.utils.set_random_seed(0)
+    lm = MaskedLM(bert_from_scratch("tiny", vocabulary_file, sequence_length=16, dropout=0.0), max_predictions=2,
+                  next_sentence=True)
+    data = lm.make_dataset(texts, batch_size=32, training=True, seed=0)
+    features, targets, weights = next(iter(data))
+    assert set(targets) == {"mlm", "nsp"} and int(features["segment_ids"].numpy().max()) == 1
+    lm.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * 30))
+    history = lm.fit(data, epochs=30, verbose=0).history
+    assert history["nsp_accuracy"][-1] > 0.8 and history["mlm_loss"][-1] < history["mlm_loss"][0]

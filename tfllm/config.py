@@ -94,6 +94,7 @@ class TrainingConfig:
     mask_rate: float = 0.15  # masked_lm: the share of tokens (or words) masked, by the 80/10/10 rule
     max_predictions: int = 20  # masked_lm: the most masked tokens per sequence
     whole_word_masking: bool = False  # masked_lm: mask all pieces of a chosen word
+    next_sentence_prediction: bool = False  # masked_lm: also BERT's next-sentence task (texts of several sentences)
     seed: int = 42
 
 

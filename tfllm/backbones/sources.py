@@ -32,11 +32,12 @@ class Backbone:
     rebuild: dict
 
 
-def freeze_pooler(layer):
-    """Freezes a native BERT backbone's [CLS] pooler, for heads that do not use it (no gradient reaches it)."""
+def set_pooler_trainable(layer, trainable):
+    """Freezes a native BERT backbone's [CLS] pooler for heads that do not use it (no gradient reaches it), or
+    thaws it for those that do: a backbone layer may move from one head to another in a process."""
     for sublayer in getattr(layer, "layers", []):
         if sublayer.name == "pooled_dense":
-            sublayer.trainable = False
+            sublayer.trainable = trainable
 
 
 def embedded_default_path():

@@ -46,7 +46,8 @@ def build(config, texts):
     else:
         parts = load_backbone(backbone.source, backbone.sequence_length, backbone.preprocess, backbone.native,
                               training.dropout)
-    return MaskedLM(parts, training.max_predictions, training.whole_word_masking, training.mask_rate)
+    return MaskedLM(parts, training.max_predictions, training.whole_word_masking, training.mask_rate,
+                    training.next_sentence_prediction)
 
 
 def _dataset(config, lm, texts, training):
@@ -81,7 +82,8 @@ def load_trained(config):
 
 
 def evaluate(config, split="validation", path=None):
-    """Masked-token loss, accuracy and perplexity on a split, with masks drawn from a fixed seed."""
+    """Masked-token loss, accuracy and perplexity on a split, with masks drawn from a fixed seed (with
+    next-sentence prediction: `mlm_...` and `nsp_...` metrics)."""
     if path or getattr(config.data, split):
         texts = read_split(config, path or getattr(config.data, split))
     elif split == "validation" and config.data.validation_split:
@@ -92,10 +94,12 @@ def evaluate(config, split="validation", path=None):
     lm.compile()
     data = _dataset(config, lm, texts, False)
     report = {k: float(v) for k, v in lm.evaluate(data, verbose=0, return_dict=True).items()}
-    report["masked_tokens"] = int(sum(float(w.numpy().sum()) for _, _, w in data))
+    report["masked_tokens"] = int(sum(float((w["mlm"] if lm.next_sentence else w).numpy().sum()) for _, _, w in data))
     directory = evaluation_dir(config, split)
-    print(f"masked-LM perplexity {report['perplexity']:.2f}, accuracy {report['accuracy']:.4f} over "
-          f"{report['masked_tokens']} masked tokens")
+    mlm = "mlm_" if lm.next_sentence else ""
+    print(f"masked-LM perplexity {report[mlm + 'perplexity']:.2f}, accuracy {report[mlm + 'accuracy']:.4f} over "
+          f"{report['masked_tokens']} masked tokens" +
+          (f"; next-sentence accuracy {report['nsp_accuracy']:.4f}" if lm.next_sentence else ""))
     write_report(report, directory)
     print(f"report written to {directory}")
     return report

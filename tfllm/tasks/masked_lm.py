@@ -9,7 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm import storage
-from tfllm.backbones.sources import load_backbone
+from tfllm.backbones.sources import load_backbone, set_pooler_trainable
+from tfllm.data.next_sentence_pairs import next_sentence_pairs
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.text.masked_lm_masker import MaskedLMMasker
 from tfllm.text.vocabulary import read_vocabulary
@@ -25,7 +26,9 @@ class MaskedLM(keras.Model):
     Training reads text, cuts it into windows of `sequence_length` tokens (so no text is lost to
     truncation and no batch is mostly padding) and masks each batch anew as it is drawn (see
     `MaskedLMMasker`: 15%, the 80/10/10 rule, whole words as an option). The loss is the cross-entropy
-    over the masked tokens only; perplexity is its exponential.
+    over the masked tokens only; perplexity is its exponential. With `next_sentence`, the model also
+    learns BERT's next-sentence prediction on pairs of neighbouring sentences (half of them with a
+    sentence of another text instead), from the [CLS] pooler; RoBERTa found it adds little.
 
     The trained backbone is the product: `save_to_dir` writes it as a KerasHub preset dir that every
     task takes as `backbone.source` (and `tfllm convert` turns into TF-Hub-format SavedModels).
@@ -36,6 +39,7 @@ class MaskedLM(keras.Model):
         max_predictions: the most masked tokens per window.
         whole_word: mask whole words.
         mask_rate: the share of tokens (or words) masked.
+        next_sentence: also train next-sentence prediction.
 
     Example:
     >>> lm = MaskedLM(bert_from_scratch("mini", "vocab.txt", sequence_length=128))  # doctest: +SKIP
@@ -44,7 +48,8 @@ class MaskedLM(keras.Model):
     >>> lm.save_to_dir("runs/mlm/model")  # doctest: +SKIP
     """
 
-    def __init__(self, backbone, max_predictions=20, whole_word=False, mask_rate=0.15, **kwargs):
+    def __init__(self, backbone, max_predictions=20, whole_word=False, mask_rate=0.15, next_sentence=False,
+                 **kwargs):
         layer = backbone.layer
         if not isinstance(layer, keras_hub.models.BertBackbone):
             raise ValueError("masked-LM training needs a native BERT backbone (a KerasHub BertBackbone); "
@@ -53,24 +58,34 @@ class MaskedLM(keras.Model):
         if not hasattr(tokenizer, "lowercase"):
             raise ValueError("masked-LM training needs a WordPiece vocabulary file; this backbone's text goes "
                              "through a TF-Hub preprocess model")
+        set_pooler_trainable(layer, next_sentence)  # only next-sentence prediction trains the [CLS] pooler
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
         inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
-        sequence = layer({name: inputs[name] for name in FEATURE_NAMES})["sequence_output"]
+        outputs = layer({name: inputs[name] for name in FEATURE_NAMES})
         head = keras_hub.layers.MaskedLMHead(
             vocabulary_size=layer.vocabulary_size, token_embedding=layer.token_embedding,
             intermediate_activation="gelu", kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
             dtype="float32", name="mlm_head")  # float32 logits keep the loss stable under mixed precision
-        super().__init__(inputs=inputs, outputs=head(sequence, mask_positions=inputs["mask_positions"]), **kwargs)
+        logits = head(outputs["sequence_output"], mask_positions=inputs["mask_positions"])
+        if next_sentence:
+            is_next = keras.layers.Dense(2, dtype="float32", name="nsp_head")(outputs["pooled_output"])
+            logits = {"mlm": logits, "nsp": is_next}
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.next_sentence = next_sentence
         self.backbone = layer
         self.preprocessor = backbone.preprocessor
         self.masker = MaskedLMMasker(tokenizer.vocabulary_file, mask_rate, max_predictions, whole_word)
 
     def compile(self, optimizer="adamw", **kwargs):
-        """Compiles with cross-entropy averaged over the masked tokens, their accuracy, and perplexity."""
+        """Compiles with cross-entropy averaged over the masked tokens, their accuracy, and perplexity; with
+        next-sentence prediction, plus its cross-entropy and accuracy (metrics `mlm_...` and `nsp_...`)."""
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
-        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=[
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")], **kwargs)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                   keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")]
+        if self.next_sentence:
+            loss = {"mlm": loss, "nsp": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
+            metrics = {"mlm": metrics, "nsp": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}
+        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=metrics, **kwargs)
 
     def windows(self, texts):
         """Packs texts into ragged (token_ids, segment_ids): each text cut into windows of `sequence_length`
@@ -80,26 +95,41 @@ class MaskedLM(keras.Model):
         pieces, _, _ = sliding_windows(tokens, window, window)
         return self.preprocessor.packer([pieces])
 
-    def make_dataset(self, texts, batch_size=32, training=False, fixed_length=False, seed=None):
-        """Batches of (features with `mask_positions`, masked token ids, their weights) from raw texts.
+    def sentence_pairs(self, texts, seed=0):
+        """Packs texts into ragged (token_ids, segment_ids) of neighbouring sentence pairs, [CLS] a [SEP] b [SEP],
+        and whether b follows a (see `next_sentence_pairs`)."""
+        firsts, seconds, is_next = zip(*next_sentence_pairs(texts, seed))
+        token_ids, segment_ids = self.preprocessor.pack(tf.constant(firsts), tf.constant(seconds))
+        return token_ids, segment_ids, np.array(is_next, np.int32)
 
+    def make_dataset(self, texts, batch_size=32, training=False, fixed_length=False, seed=None):
+        """Batches of (features with `mask_positions`, targets, weights) from raw texts.
+
+        The targets are the masked tokens' ids (weights: 1 for each real prediction), or with
+        next-sentence prediction {"mlm": those ids, "nsp": is_next} (weights {"mlm": ..., "nsp": 1}).
         Texts are tokenized once; the masks are drawn per batch, so every epoch masks differently. An
         evaluation dataset (`training=False`) draws its masks once and repeats them.
         """
-        token_ids, segment_ids = self.windows(list(texts))
+        if self.next_sentence:
+            token_ids, segment_ids, is_next = self.sentence_pairs(list(texts), seed or 0)
+        else:
+            token_ids, segment_ids = self.windows(list(texts))
+            is_next = np.zeros(int(token_ids.nrows()), np.int32)
         if token_ids.nrows() == 0:
             raise ValueError("no text to train a masked LM on")
-        data = batch_packed_inputs(token_ids, segment_ids, np.zeros(int(token_ids.nrows()), np.int32),
-                                   self.preprocessor, batch_size, shuffle=training, fixed_length=fixed_length,
-                                   drop_remainder=fixed_length and training, seed=seed)
+        data = batch_packed_inputs(token_ids, segment_ids, is_next, self.preprocessor, batch_size, shuffle=training,
+                                   fixed_length=fixed_length, drop_remainder=fixed_length and training, seed=seed)
         pad_id = self.preprocessor.pad_id
 
-        def mask(features, _):
+        def mask(features, is_next):
             lengths = tf.reduce_sum(features["padding_mask"], axis=1)
             masked = self.masker(tf.RaggedTensor.from_tensor(features["token_ids"], lengths=lengths))
             token_ids = masked.pop("token_ids").to_tensor(pad_id, shape=tf.shape(features["token_ids"]))
-            return ({**features, "token_ids": token_ids, "mask_positions": masked["mask_positions"]},
-                    masked["mask_ids"], masked["mask_weights"])
+            features = {**features, "token_ids": token_ids, "mask_positions": masked["mask_positions"]}
+            if self.next_sentence:
+                return (features, {"mlm": masked["mask_ids"], "nsp": is_next},
+                        {"mlm": masked["mask_weights"], "nsp": tf.ones_like(is_next, tf.float32)})
+            return features, masked["mask_ids"], masked["mask_weights"]
 
         data = data.map(mask, num_parallel_calls=tf.data.AUTOTUNE)
         return data.prefetch(tf.data.AUTOTUNE) if training else data.cache()
@@ -117,6 +147,7 @@ class MaskedLM(keras.Model):
             with open(os.path.join(local, _CONFIG_FILE), "w") as f:
                 json.dump({"task": "masked_lm", "sequence_length": self.preprocessor.sequence_length,
                            "max_predictions": self.masker.max_predictions, "whole_word": self.masker.whole_word,
+                           "next_sentence": self.next_sentence,
                            "mask_rate": self.masker.rate}, f, indent=2)
 
     @classmethod
@@ -127,6 +158,6 @@ class MaskedLM(keras.Model):
             raise FileNotFoundError(f"{path}: no such file; is {directory} a model written by tfllm pretrain?")
         config = storage.read_json(path)
         lm = cls(load_backbone(directory, config["sequence_length"]), config["max_predictions"], config["whole_word"],
-                 config["mask_rate"])
+                 config["mask_rate"], config["next_sentence"])
         lm.load_weights(storage.join(directory, _WEIGHTS_FILE))
         return lm

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm.backbones.sources import freeze_pooler, load_backbone
+from tfllm.backbones.sources import load_backbone, set_pooler_trainable
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.tasks.bert_task_files import load_bert_task, save_bert_task
 from tfllm.tasks.text_classifier import FEATURE_NAMES
@@ -69,7 +69,7 @@ class SpanExtractor(keras.Model):
     def __init__(self, backbone, max_question_length=64, stride=128, max_answer_length=30, dropout=0.1, **kwargs):
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
         sequence = backbone.layer(inputs)["sequence_output"]
-        freeze_pooler(backbone.layer)
+        set_pooler_trainable(backbone.layer, False)
         sequence = keras.layers.Dropout(dropout, name="span_dropout")(sequence)
         # float32 logits keep the loss stable under mixed precision.
         logits = SpanLogits(name="span_logits", dtype="float32")(sequence, inputs["segment_ids"], inputs["padding_mask"])

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm.backbones.sources import freeze_pooler, load_backbone
+from tfllm.backbones.sources import load_backbone, set_pooler_trainable
 from tfllm.data.examples import DataError
 from tfllm.data.labels import LabelSet
 from tfllm.data.pipeline import batch_packed_inputs
@@ -60,12 +60,13 @@ class TextClassifier(keras.Model):
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
         outputs = backbone.layer(inputs)
         if pooling == "cls":
+            set_pooler_trainable(backbone.layer, True)
             pooled = outputs["pooled_output"]
         elif pooling == "mean":
-            freeze_pooler(backbone.layer)
+            set_pooler_trainable(backbone.layer, False)
             pooled = MaskedMeanPooling(name="mean_pooling")(outputs["sequence_output"], inputs["padding_mask"])
         elif pooling == "markers" and relation:
-            freeze_pooler(backbone.layer)
+            set_pooler_trainable(backbone.layer, False)
             head_start, head_end, tail_start, tail_end = marker_ids
             pooled = MarkerPooling([(head_start, head_end), (tail_start, tail_end)], name="marker_pooling")(
                 outputs["sequence_output"], inputs["token_ids"])

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm.backbones.sources import freeze_pooler, load_backbone
+from tfllm.backbones.sources import load_backbone, set_pooler_trainable
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.tasks.bert_task_files import load_bert_task, save_bert_task
 from tfllm.tasks.entity_tags import EntityTags
@@ -39,7 +39,7 @@ class TokenClassifier(keras.Model):
     def __init__(self, backbone, entity_types, scheme="bio", dropout=0.1, **kwargs):
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
         sequence = backbone.layer(inputs)["sequence_output"]
-        freeze_pooler(backbone.layer)
+        set_pooler_trainable(backbone.layer, False)
         sequence = keras.layers.Dropout(dropout, name="tagger_dropout")(sequence)
         tags = EntityTags(entity_types, scheme)
         # float32 logits keep the loss stable under mixed precision.
