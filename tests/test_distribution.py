@@ -1,34 +1,22 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from tfllm.training.strategy import resolve_strategy
+from tfllm.training.strategy import local_tf_configs, resolve_strategy
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def start_workers(preset_dir, run_dir, outputs, *flags):
     """Two workers on 127.0.0.1 (MultiWorkerMirroredStrategy) sharing `run_dir`; returns their Popens."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     processes = []
-    for index, output in enumerate(outputs):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+    for tf_config, output in zip(local_tf_configs(2), outputs):
+        env = {**os.environ, "TF_CONFIG": tf_config,
                "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
         processes.append(subprocess.Popen([sys.executable, WORKER, preset_dir, str(run_dir), str(output), *flags],
                                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))

@@ -2,11 +2,32 @@
 
 import json
 import os
+import socket
 
 import tensorflow as tf
 
 from tfllm.config import STRATEGIES
 from tfllm.training import keras_distribution_fix
+
+
+def local_tf_configs(workers):
+    """TF_CONFIG values (JSON strings, one per worker) for a cluster of `workers` processes on 127.0.0.1.
+
+    Starts nothing: run one training process per value, each with its TF_CONFIG set, to try a
+    multi-worker job on one machine (the first is the chief).
+
+    Example:
+    >>> configs = local_tf_configs(2)
+    >>> json.loads(configs[1])["task"]
+    {'type': 'worker', 'index': 1}
+    """
+    sockets = [socket.socket() for _ in range(workers)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]}
+    for s in sockets:
+        s.close()
+    return [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}) for index in range(workers)]
 
 
 def _workers_in_tf_config():
