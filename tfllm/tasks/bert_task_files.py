@@ -7,7 +7,6 @@ import keras
 import tensorflow as tf
 
 from tfllm import storage
-
 from tfllm.backbones.sources import Backbone
 from tfllm.backbones.tf_hub_encoder import TFHubEncoder
 from tfllm.backbones.tf_hub_handles import load_tf_hub_saved_model

@@ -7,13 +7,11 @@ the optimizer, the dropout generators' states and the position in that stream. A
 a new stream to that position (the host pipeline runs, the model does not) and goes on from there.
 """
 
-import json
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm.storage import join
+from tfllm.storage import join, read_json, write_json
 
 _STATE_FILE = "state.json"
 
@@ -45,8 +43,7 @@ class TrainingBackup(keras.callbacks.Callback):
         path = join(self.backup_dir, _STATE_FILE)
         if not tf.io.gfile.exists(path):
             return None
-        with tf.io.gfile.GFile(path) as file:
-            return json.load(file)
+        return read_json(path)
 
     @property
     def position(self):
@@ -92,10 +89,7 @@ class TrainingBackup(keras.callbacks.Callback):
         previous = self.state["weights"] if self.state else None
         self.state = {"epoch": epoch, "batch": batch, "weights": weights, "seed_states":
                       [v.numpy().tolist() for v in _seed_states(self.model)]}
-        partial = join(self.backup_dir, _STATE_FILE + ".partial")
-        with tf.io.gfile.GFile(partial, "w") as file:
-            json.dump(self.state, file)
-        tf.io.gfile.rename(partial, join(self.backup_dir, _STATE_FILE), overwrite=True)
+        write_json(join(self.backup_dir, _STATE_FILE), self.state)
         if previous and previous != weights:
             tf.io.gfile.remove(join(self.backup_dir, previous))
 
