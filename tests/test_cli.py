@@ -52,6 +52,17 @@ def test_config_errors_name_the_file_and_key(job, capsys):
     assert f"{bad}: training: unknown key(s) ['epocs']" in capsys.readouterr().err
 
 
+def test_data_limit_reads_only_the_first_rows(job):
+    from tfllm.jobs.text_classification import read_split
+
+    config, tmp_path = job
+    limited = tmp_path / "limited.yaml"
+    limited.write_text(open(config).read().replace("label_column: sentiment}", "label_column: sentiment, limit: 10}"))
+    loaded = load_config(str(limited))
+    examples = read_split(loaded, loaded.data.train)
+    assert [e.text for e in examples] == [e.text for e in sentiment_examples(10)]
+
+
 def test_bad_rows_stop_training_with_their_location(job, capsys):
     config, tmp_path = job
     with open(tmp_path / "train.csv", "a") as f:

@@ -28,7 +28,7 @@ def _columns(config, labeled=True):
 
 
 def read_split(config, path, labeled=True):
-    """The examples of one data file, read under the config's columns and bad-row policy.
+    """The examples of one data file, read under the config's columns, bad-row policy and `data.limit`.
 
     Relation extraction: `RelationExample`s (see `marked_text_examples` for their classifier inputs).
     """
@@ -37,7 +37,7 @@ def read_split(config, path, labeled=True):
     else:
         result = read_text_examples(path, _columns(config, labeled), config.data.format, config.data.on_bad_rows,
                                     config.data.column_names)
-    return kept_examples(path, result)
+    return kept_examples(path, result, config.data.limit)
 
 
 def _classifier_examples(config, path):
