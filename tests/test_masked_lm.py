@@ -3,6 +3,7 @@
 import json
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -181,8 +182,6 @@ training: {{epochs: 2, batch_size: 16, learning_rate: 3.0e-3}}
     pretrained = run_tfllm("pretrain", config)
     assert pretrained.returncode == 0, pretrained.stderr[-3000:]
     assert len(json.load(open(tmp_path / "run" / "history.json"))["val_perplexity"]) == 2
-    import keras_hub
-
     backbone = keras_hub.models.GPT2Backbone.from_preset(str(tmp_path / "run" / "model"))
     assert backbone.num_layers == 2
     config.write_text(config.read_text().replace("task: causal_lm", "task: text_classification"))
