@@ -6,9 +6,7 @@ pairs such as summaries and translations, loss on the targets; see `tfllm.tasks.
 """
 
 import dataclasses
-import os
 import random
-import tempfile
 import warnings
 
 import keras
@@ -20,7 +18,8 @@ from tfllm.data.corpus_readers import read_dialogues, read_documents, read_pairs
 from tfllm.evaluation.classification_report import write_predictions, write_report
 from tfllm.evaluation.generation_metrics import generation_scores
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import evaluation_dir, export_job, job_strategy, kept_examples, model_dir, training_scope
+from tfllm.jobs.job_layout import (
+    evaluation_dir, export_job, job_strategy, kept_examples, model_dir, run_vocabulary, training_scope)
 from tfllm.tasks.causal_lm import CausalLM
 from tfllm.tasks.causal_lm_serving import CausalLMServer
 from tfllm.tasks.prompt_format import PromptFormat
@@ -65,16 +64,10 @@ def training_splits(config):
 def _scratch_vocabulary(config, examples):
     """Trains (once per run dir, so a resumed run keeps it) a byte-level BPE vocabulary on the training texts;
     returns (vocabulary, merges)."""
-    directory = storage.join(config.run_dir, "tokenizer")
-    vocabulary_path, merges_path = storage.join(directory, "vocab.json"), storage.join(directory, "merges.txt")
-    if not (storage.exists(vocabulary_path) and storage.exists(merges_path)):
-        with storage.local_directory(directory) as local, tempfile.TemporaryDirectory() as scratch:
-            corpus = os.path.join(scratch, "corpus.txt")
-            with open(corpus, "w", encoding="utf-8") as f:
-                for example in examples:
-                    f.write("\n".join(example) if isinstance(example, tuple) else example)
-                    f.write("\n")
-            train_byte_pair_vocabulary([corpus], local, vocabulary_size=config.backbone.vocabulary_size)
+    texts = ["\n".join(example) if isinstance(example, tuple) else example for example in examples]
+    vocabulary_path, merges_path = run_vocabulary(
+        config, texts, ["vocab.json", "merges.txt"],
+        lambda corpus, output: train_byte_pair_vocabulary([corpus], output, config.backbone.vocabulary_size))
     return storage.read_json(vocabulary_path), storage.read_text(merges_path).splitlines()
 
 

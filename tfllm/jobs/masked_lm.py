@@ -4,18 +4,16 @@
 BERT task takes as `backbone.source`.
 """
 
-import tempfile
 
 import keras
 
-from tfllm import storage
 from tfllm.backbones.bert_from_scratch import bert_from_scratch
 from tfllm.backbones.sources import load_backbone
 from tfllm.config import SCRATCH_SOURCE
 from tfllm.evaluation.classification_report import write_report
 from tfllm.jobs.causal_lm import read_split, training_splits
 from tfllm.jobs.fitting import fit_and_save
-from tfllm.jobs.job_layout import evaluation_dir, job_strategy, model_dir, training_scope
+from tfllm.jobs.job_layout import evaluation_dir, job_strategy, model_dir, run_vocabulary, training_scope
 from tfllm.tasks.masked_lm import MaskedLM
 from tfllm.text.wordpiece_training import train_wordpiece_vocabulary
 from tfllm.training.optimizer import adamw_with_warmup
@@ -26,15 +24,9 @@ _EVALUATION_SEED = 1234  # evaluation masks are drawn once, the same in every ru
 def _scratch_vocabulary(config, texts):
     """Trains (once per run dir, so a resumed run keeps it) a WordPiece vocabulary on the training texts;
     returns its path."""
-    path = storage.join(config.run_dir, "tokenizer", "vocab.txt")
-    if not storage.exists(path):
-        with storage.local_directory(storage.join(config.run_dir, "tokenizer")) as local, \
-                tempfile.TemporaryDirectory() as scratch:
-            corpus = f"{scratch}/corpus.txt"
-            with open(corpus, "w", encoding="utf-8") as f:
-                f.writelines(text + "\n" for text in texts)
-            train_wordpiece_vocabulary([corpus], local, config.backbone.vocabulary_size, config.backbone.lowercase)
-    return path
+    backbone = config.backbone
+    return run_vocabulary(config, texts, ["vocab.txt"], lambda corpus, output: train_wordpiece_vocabulary(
+        [corpus], output, backbone.vocabulary_size, backbone.lowercase))[0]
 
 
 def build(config, texts):

@@ -14,6 +14,7 @@ from tfllm.data.next_sentence_pairs import next_sentence_pairs
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.text.masked_lm_masker import MaskedLMMasker
 from tfllm.text.vocabulary import read_vocabulary
+from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
 from tfllm.text.windows import sliding_windows
 
 FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
@@ -55,7 +56,7 @@ class MaskedLM(keras.Model):
             raise ValueError("masked-LM training needs a native BERT backbone (a KerasHub BertBackbone); "
                              f"this source gave {type(layer).__name__}")
         tokenizer = backbone.preprocessor.tokenizer
-        if not hasattr(tokenizer, "lowercase"):
+        if not isinstance(tokenizer, WordPieceTokenizer):
             raise ValueError("masked-LM training needs a WordPiece vocabulary file; this backbone's text goes "
                              "through a TF-Hub preprocess model")
         set_pooler_trainable(layer, next_sentence)  # only next-sentence prediction trains the [CLS] pooler
