@@ -3,6 +3,7 @@ import json
 import os
 
 import pytest
+import yaml
 
 from conftest import sentiment_examples
 from tfllm.cli import main
@@ -27,10 +28,17 @@ export: {{root: {tmp_path / 'savedmodels'}}}
     return str(config), tmp_path
 
 
-def test_train_evaluate_predict_export(job, capsys):
+def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
     config, tmp_path = job
     assert main(["train", config]) == 0
+    recorded = yaml.safe_load(open(tmp_path / "run" / "config.yaml"))
+    assert recorded["backbone"]["source"] == keras_hub_preset_dir and recorded["training"]["epochs"] == 5
+    # After training, the run's recorded settings define the model, whatever the file says now.
+    text = open(config).read()
+    open(config, "w").write(text.replace(f"source: {keras_hub_preset_dir}", "source: /edited/after/training"))
+    capsys.readouterr()
     assert main(["evaluate", config]) == 0
+    assert "differs from the config" in capsys.readouterr().err
     report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
     assert report["accuracy"] > 0.8 and set(report["per_class"]) == {"negative", "positive"}
     assert (tmp_path / "run" / "evaluation" / "validation" / "confusion_matrix.png").stat().st_size > 1000
@@ -39,9 +47,19 @@ def test_train_evaluate_predict_export(job, capsys):
     assert main(["predict", config, "--text", "the movie was good", "--text", "awful plot"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["label"] for row in rows] == ["positive", "negative"]
-    assert main(["export", config]) == 0
+    assert main(["export", config, "--set", f"export.root={tmp_path / 'exports'}"]) == 0
     assert "SavedModel for TF Serving" in capsys.readouterr().out
-    assert (tmp_path / "savedmodels" / "sentiment" / "1" / "saved_model.pb").exists()
+    metadata = json.load(open(tmp_path / "exports" / "sentiment" / "1" / "assets.extra" / "tfllm_metadata.json"))
+    assert metadata["backbone"] == keras_hub_preset_dir and metadata["labels"] == ["negative", "positive"]
+
+
+def test_tasks_lists_every_task_and_its_keys(capsys):
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "token_classification (tfllm train)" in out and "masked_lm (tfllm pretrain)" in out
+    assert main(["tasks", "question_answering"]) == 0
+    out = capsys.readouterr().out
+    assert "data.doc_stride = 128" in out and "training.pooling" not in out
 
 
 def test_config_errors_name_the_file_and_key(job, capsys):
@@ -50,6 +68,8 @@ def test_config_errors_name_the_file_and_key(job, capsys):
     bad.write_text(open(config).read().replace("epochs: 5", "epocs: 5"))
     assert main(["train", str(bad)]) == 2
     assert f"{bad}: training: unknown key(s) ['epocs']" in capsys.readouterr().err
+    assert main(["train", config, "--set", "training.epochs=zero"]) == 2
+    assert "training.epochs: expected a whole number, got 'zero'" in capsys.readouterr().err
 
 
 def test_data_limit_reads_only_the_first_rows(job):

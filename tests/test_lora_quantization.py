@@ -94,9 +94,9 @@ def test_int8_evaluation_and_export_from_the_cli(lora_run):
 
 
 @pytest.mark.parametrize("keys, message", [
-    ("backbone: {source: scratch}\ntraining: {lora_rank: 4}", "lora_rank needs a GPT-2 task with a pretrained"),
-    ("backbone: {source: gpt2_base_en}\ntraining: {lora_rank: 0}", "a rank of at least 1"),
-    ("backbone: {source: gpt2_base_en}\nexport: {quantize: int4}", "export.quantize may be int8"),
+    ("backbone: {source: scratch}\ntraining: {lora_rank: 4}", "training.lora_rank needs a pretrained backbone.source"),
+    ("backbone: {source: gpt2_base_en}\ntraining: {lora_rank: 0}", "training.lora_rank: must be at least 1"),
+    ("backbone: {source: gpt2_base_en}\nexport: {quantize: int4}", "export.quantize: must be one of int8"),
 ])
 def test_lora_and_quantize_settings_are_checked_when_the_config_is_read(tmp_path, keys, message):
     path = tmp_path / "bad.yaml"

@@ -23,13 +23,13 @@ def test_training_settings_are_checked(tmp_path):
         resolve_precision("bf16")
     config = tmp_path / "job.yaml"
     config.write_text(json.dumps({"name": "job", "data": {"train": "t.csv"}, "training": {"precision": "fp16"}}))
-    with pytest.raises(ValueError, match=r"job.yaml: training.precision must be one of .* not 'fp16'"):
+    with pytest.raises(ValueError, match=r"job.yaml: training.precision: must be one of .* not 'fp16'"):
         load_config(str(config))
     config.write_text(json.dumps({"name": "job", "data": {"train": "t.csv"}, "training": {"backup_every_steps": 0}}))
-    with pytest.raises(ValueError, match=r"job.yaml: training.backup_every_steps must be at least 1"):
+    with pytest.raises(ValueError, match=r"job.yaml: training.backup_every_steps: must be at least 1"):
         load_config(str(config))
     config.write_text(json.dumps({"name": "job", "data": {"train": "t.csv"}, "training": {"steps_per_execution": 0}}))
-    with pytest.raises(ValueError, match=r"job.yaml: training.steps_per_execution must be at least 1, not 0"):
+    with pytest.raises(ValueError, match=r"job.yaml: training.steps_per_execution: must be at least 1, not 0"):
         load_config(str(config))
 
 

@@ -1,32 +1,53 @@
-"""tfllm: pretrain and fine-tune BERT and GPT-2 from raw text with Keras, and export SavedModels for TF Serving."""
+"""tfllm: pretrain and fine-tune BERT and GPT-2 from raw text with Keras, and export SavedModels for TF Serving.
 
+The names below load on first use, so `import tfllm` (and the CLI's config checks) run before
+TensorFlow is imported.
+"""
+
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from tfllm.backbones import bert_from_scratch, gpt2_from_scratch, load_backbone, load_gpt2  # noqa: E402
-from tfllm.config import load_config  # noqa: E402
-from tfllm.data.corpus_readers import read_pairs  # noqa: E402
-from tfllm.data.entity_readers import read_entity_examples  # noqa: E402
-from tfllm.data.readers import ColumnSpec, read_text_examples  # noqa: E402
-from tfllm.data.relation_reader import read_relation_examples  # noqa: E402
-from tfllm.data.squad_reader import read_squad  # noqa: E402
-from tfllm.evaluation.generation_metrics import generation_scores  # noqa: E402
-from tfllm.export.saved_model_export import export_for_serving  # noqa: E402
-from tfllm.tasks.causal_lm import CausalLM  # noqa: E402
-from tfllm.tasks.causal_lm_serving import CausalLMServer  # noqa: E402
-from tfllm.tasks.masked_lm import MaskedLM  # noqa: E402
-from tfllm.tasks.prompt_format import PromptFormat  # noqa: E402
-from tfllm.tasks.span_extractor import SpanExtractor, build_span_extractor  # noqa: E402
-from tfllm.tasks.span_extractor_serving import SpanExtractorServer  # noqa: E402
-from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier  # noqa: E402
-from tfllm.tasks.text_classifier_serving import TextClassifierServer  # noqa: E402
-from tfllm.tasks.token_classifier import TokenClassifier, build_token_classifier  # noqa: E402
-from tfllm.tasks.token_classifier_serving import TokenClassifierServer  # noqa: E402
-from tfllm.text.byte_pair_training import train_byte_pair_vocabulary  # noqa: E402
-from tfllm.text.masked_lm_masker import MaskedLMMasker  # noqa: E402
-from tfllm.text.wordpiece_training import train_wordpiece_vocabulary  # noqa: E402
-from tfllm.training.optimizer import adamw_with_warmup  # noqa: E402
-from tfllm.training.resumable_fit import resumable_fit  # noqa: E402
-
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "tfllm.backbones": ["bert_from_scratch", "gpt2_from_scratch", "load_backbone", "load_gpt2"],
+    "tfllm.config": ["load_config"],
+    "tfllm.data.corpus_readers": ["read_pairs"],
+    "tfllm.data.entity_readers": ["read_entity_examples"],
+    "tfllm.data.readers": ["ColumnSpec", "read_text_examples"],
+    "tfllm.data.relation_reader": ["read_relation_examples"],
+    "tfllm.data.squad_reader": ["read_squad"],
+    "tfllm.evaluation.generation_metrics": ["generation_scores"],
+    "tfllm.export.saved_model_export": ["export_for_serving"],
+    "tfllm.tasks.causal_lm": ["CausalLM"],
+    "tfllm.tasks.causal_lm_serving": ["CausalLMServer"],
+    "tfllm.tasks.masked_lm": ["MaskedLM"],
+    "tfllm.tasks.prompt_format": ["PromptFormat"],
+    "tfllm.tasks.span_extractor": ["SpanExtractor", "build_span_extractor"],
+    "tfllm.tasks.span_extractor_serving": ["SpanExtractorServer"],
+    "tfllm.tasks.text_classifier": ["TextClassifier", "build_text_classifier"],
+    "tfllm.tasks.text_classifier_serving": ["TextClassifierServer"],
+    "tfllm.tasks.token_classifier": ["TokenClassifier", "build_token_classifier"],
+    "tfllm.tasks.token_classifier_serving": ["TokenClassifierServer"],
+    "tfllm.text.byte_pair_training": ["train_byte_pair_vocabulary"],
+    "tfllm.text.masked_lm_masker": ["MaskedLMMasker"],
+    "tfllm.text.wordpiece_training": ["train_wordpiece_vocabulary"],
+    "tfllm.training.optimizer": ["adamw_with_warmup"],
+    "tfllm.training.resumable_fit": ["resumable_fit"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'tfllm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

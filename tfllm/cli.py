@@ -1,4 +1,4 @@
-"""The `tfllm` command: train, pretrain, evaluate, predict, generate, chat, export and convert, driven by YAML job
+"""The `tfllm` command: train, pretrain, evaluate, predict, generate, chat, export, convert and tasks, driven by YAML job
 configs."""
 
 import argparse
@@ -12,40 +12,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _job(config):
-    """The job module of a config's task."""
-    if config.task in ("text_classification", "relation_extraction"):
-        from tfllm.jobs import text_classification
+    """The job module of a config's task, from the task registry."""
+    from tfllm.tasks.registry import task_spec
 
-        return text_classification
-    if config.task == "token_classification":
-        from tfllm.jobs import token_classification
-
-        return token_classification
-    if config.task == "question_answering":
-        from tfllm.jobs import question_answering
-
-        return question_answering
-    if config.task == "masked_lm":
-        from tfllm.jobs import masked_lm
-
-        return masked_lm
-    from tfllm.jobs import causal_lm
-
-    return causal_lm
+    return task_spec(config.task).job_module()
 
 
 def _train(args):
-    if args.config.task == "masked_lm":
-        raise ValueError(f"{args.config.path}: task masked_lm is pretraining: run tfllm pretrain")
-    _job(args.config).train(args.config)
-
-
-def _pretrain(args):
-    from tfllm.config import PRETRAINING_TASKS
-
-    if args.config.task not in PRETRAINING_TASKS:
-        raise ValueError(f"{args.config.path}: pretrain runs task {' or '.join(PRETRAINING_TASKS)}, not "
-                         f"{args.config.task}: run tfllm train")
     _job(args.config).train(args.config)
 
 
@@ -54,17 +27,17 @@ def _evaluate(args):
 
 
 def _quantize_option(args):
-    from tfllm.config import GPT2_TASKS
+    from tfllm.tasks.registry import task_spec
 
-    if args.quantize and args.config.task not in GPT2_TASKS:
+    if args.quantize and not task_spec(args.config.task).generates:
         raise ValueError(f"{args.config.path}: --quantize is for GPT-2 tasks")
     return {"quantize": args.quantize} if args.quantize else {}
 
 
 def _predict(args):
-    from tfllm.config import BERT_TASKS
+    from tfllm.tasks.registry import BERT_TASKS, task_spec
 
-    if args.config.task not in BERT_TASKS:
+    if not task_spec(args.config.task).predicts:
         raise ValueError(f"{args.config.path}: predict is for {' and '.join(BERT_TASKS)}; "
                          "use tfllm generate or tfllm chat")
     job = _job(args.config)
@@ -96,10 +69,10 @@ def _generation_overrides(args):
 
 
 def _loaded_lm(config):
-    from tfllm.config import GPT2_TASKS
     from tfllm.jobs import causal_lm
+    from tfllm.tasks.registry import task_spec
 
-    if config.task not in GPT2_TASKS:
+    if not task_spec(config.task).generates:
         raise ValueError(f"{config.path}: task {config.task} does not generate text")
     return causal_lm, causal_lm.load_trained(config)
 
@@ -133,13 +106,36 @@ def _convert(args):
     print(f"TF-Hub encoder: {encoder_dir}\nTF-Hub preprocess model: {preprocess_dir}")
 
 
-def _with_config(command):
+def _tasks(args):
+    from tfllm.config import task_keys
+    from tfllm.tasks.registry import TASKS, task_spec
+
+    for name in args.task or TASKS:
+        spec = task_spec(name)
+        print(f"{name} (tfllm {spec.command}): {spec.summary}")
+        if args.task:
+            for section, key, default, doc in task_keys(name):
+                print(f"  {section}.{key} = {json.dumps(default, ensure_ascii=False)}\n      {doc}")
+    if not args.task:
+        print("\ntfllm tasks NAME lists a task's config keys with their defaults.")
+
+
+def _with_config(command, trained=True, trains=None):
+    """Runs `command` with `args.config` read and checked; `trained`: the command uses a trained run, whose
+    recorded config gives the model's settings (see tfllm.config); `trains`: "train" or "pretrain", the
+    kind of task the command trains."""
     def run(args):
         from tfllm.config import load_config
 
-        args.config = load_config(args.config)
+        args.config = load_config(args.config, args.set or (), trained=trained, command=trains)
         command(args)
     return run
+
+
+def _config_argument(parser):
+    parser.add_argument("config", help="a job config (YAML)")
+    parser.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                        help="override a config key, checked like the file's (repeatable), e.g. training.epochs=1")
 
 
 def build_parser():
@@ -147,15 +143,15 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="fine-tune a model as a job config says")
-    train.add_argument("config")
-    train.set_defaults(run=_with_config(_train))
+    _config_argument(train)
+    train.set_defaults(run=_with_config(_train, trained=False, trains="train"))
 
     pretrain = commands.add_parser("pretrain", help="pretrain a backbone: masked-LM BERT or causal-LM GPT-2")
-    pretrain.add_argument("config")
-    pretrain.set_defaults(run=_with_config(_pretrain))
+    _config_argument(pretrain)
+    pretrain.set_defaults(run=_with_config(_train, trained=False, trains="pretrain"))
 
     evaluate = commands.add_parser("evaluate", help="score the trained model; writes a report and plots")
-    evaluate.add_argument("config")
+    _config_argument(evaluate)
     evaluate.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     evaluate.add_argument("--data", help="another labeled file to score instead of the split")
     evaluate.add_argument("--quantize", choices=["int8"], help="GPT-2: score the model with int8 weights")
@@ -163,7 +159,7 @@ def build_parser():
 
     predict = commands.add_parser("predict",
                                   help="label texts, find entities or answer questions (--text, --input or stdin)")
-    predict.add_argument("config")
+    _config_argument(predict)
     predict.add_argument("--text", action="append", help="a text to label, or a question (repeatable)")
     predict.add_argument("--text-pair", action="append",
                          help="the second text for pair models, or the context of a question (repeatable)")
@@ -172,7 +168,7 @@ def build_parser():
     predict.set_defaults(run=_with_config(_predict))
 
     export = commands.add_parser("export", help="write a verified SavedModel for TF Serving")
-    export.add_argument("config")
+    _config_argument(export)
     export.add_argument("--version", type=int, help="version number (default: the next free one)")
     export.add_argument("--quantize", choices=["int8"], help="GPT-2: export int8 weights (default: export.quantize)")
     export.set_defaults(run=_with_config(_export))
@@ -187,15 +183,19 @@ def build_parser():
 
     generate = commands.add_parser("generate", parents=[generation],
                                    help="continue prompts with a trained GPT-2 (conditional models: targets of sources)")
-    generate.add_argument("config")
+    _config_argument(generate)
     generate.add_argument("--prompt", action="append", help="a prompt (repeatable; default: one per stdin line)")
     generate.add_argument("--num-beams", type=int, help="beam search with this many beams")
     generate.add_argument("--json", action="store_true", help="print JSON lines with prompt and text")
     generate.set_defaults(run=_with_config(_generate))
 
     chat = commands.add_parser("chat", parents=[generation], help="talk with a chat model in the terminal")
-    chat.add_argument("config")
+    _config_argument(chat)
     chat.set_defaults(run=_with_config(_chat))
+
+    tasks = commands.add_parser("tasks", help="list the tasks, or one task's config keys and defaults")
+    tasks.add_argument("task", nargs="*", help="tasks whose keys to list")
+    tasks.set_defaults(run=_tasks)
 
     convert = commands.add_parser("convert", help="write a BERT backbone as TF-Hub encoder + preprocess SavedModels")
     convert.add_argument("source", help="any backbone source (see tfllm.backbones.load_backbone)")

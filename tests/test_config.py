@@ -1,0 +1,96 @@
+"""Job configs are checked by key, type and range when read, before TensorFlow is imported."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tfllm.config import load_config, task_keys
+from tfllm.tasks.registry import TASKS
+
+
+def write(tmp_path, **sections):
+    path = tmp_path / "job.yaml"
+    path.write_text(json.dumps({"name": "job", "data": {"train": "t.csv"}, **sections}))
+    return str(path)
+
+
+@pytest.mark.parametrize("training, message", [
+    ({"batch_size": "eight"}, r"training.batch_size: expected a whole number, got 'eight'"),
+    ({"epochs": "1"}, r"training.epochs: expected a whole number, got '1'"),
+    ({"batch_size": -4}, r"training.batch_size: must be at least 1, not -4"),
+    ({"epochs": 0}, r"training.epochs: must be at least 1, not 0"),
+    ({"learning_rate": "fast"}, r"training.learning_rate: expected a number, got 'fast'"),
+    ({"learning_rate": 0}, r"training.learning_rate: must be more than 0.0, not 0.0"),
+    ({"dropout": 1.5}, r"training.dropout: must be at most 0.9, not 1.5"),
+    ({"fixed_length": "yes"}, r"training.fixed_length: expected true or false, got 'yes'"),
+    ({"thresholds": [0.5, 2]}, r"training.thresholds: must be at most 1.0, not 2.0"),
+    ({"mask_rate": 0.2}, r"training.mask_rate: not read by task text_classification \(it is for masked_lm\)"),
+])
+def test_values_are_checked_naming_the_file_and_key(tmp_path, training, message):
+    path = write(tmp_path, training=training)
+    with pytest.raises(ValueError, match=f"job.yaml: {message}"):
+        load_config(path)
+
+
+def test_yaml_1_1_numbers_are_the_floats_they_mean(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text("name: job\ndata: {train: t.csv}\ntraining: {learning_rate: 1e-4, warmup_fraction: 5E-2}\n")
+    training = load_config(str(path)).training
+    assert training.learning_rate == 1e-4 and isinstance(training.learning_rate, float)
+    assert training.warmup_fraction == 0.05
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "", ".hidden", 7])
+def test_the_name_is_one_safe_path_component(tmp_path, name):
+    with pytest.raises(ValueError, match="name: .* must be one path component"):
+        load_config(write(tmp_path, name=name))
+
+
+def test_set_overrides_are_as_strict_as_the_file(tmp_path):
+    path = write(tmp_path, training={"epochs": 5})
+    config = load_config(path, ["training.epochs=1", "training.learning_rate=3e-5", "name=other",
+                                "data.labels=[a, b]"])
+    assert (config.training.epochs, config.training.learning_rate, config.name) == (1, 3e-5, "other")
+    assert config.data.labels == ["a", "b"] and config.run_dir.endswith("other")
+    for override, message in [("training.epocs=1", r"training: unknown key\(s\) \['epocs'\]"),
+                              ("trainin.epochs=1", "unknown section 'trainin'"),
+                              ("training.epochs", "expected section.key=value"),
+                              ("training.batch_size=0", "training.batch_size: must be at least 1"),
+                              ("generation.top_p=0.5", "generation: not read by task text_classification")]:
+        with pytest.raises(ValueError, match=message):
+            load_config(path, [override])
+
+
+def test_task_defaults_and_keys(tmp_path):
+    relation = load_config(write(tmp_path, task="relation_extraction"))
+    assert relation.data.label_column == "relation" and relation.training.pooling == "markers"
+    keys = {(section, name): default for section, name, default, _ in task_keys("token_classification")}
+    assert keys[("data", "tag_scheme")] == "bio" and keys[("backbone", "source")] == "all-minilm-l6-v2"
+    assert ("training", "pooling") not in keys and ("generation", "top_p") not in keys
+    assert ("generation", "top_p") in {(s, n) for s, n, _, _ in task_keys("chat")}
+    with pytest.raises(ValueError, match="unknown task 'classify'; supported: text_classification"):
+        load_config(write(tmp_path, task="classify"))
+    assert set(TASKS) >= {"text_classification", "token_classification", "question_answering", "causal_lm",
+                          "chat", "conditional_generation", "masked_lm", "relation_extraction"}
+
+
+def test_a_typo_is_answered_before_tensorflow_loads(tmp_path):
+    path = write(tmp_path, training={"epocs": 1})
+    script = ("import sys\nfrom tfllm.cli import main\ncode = main(['train', sys.argv[1]])\n"
+              "print('tensorflow' in sys.modules, code)")
+    result = subprocess.run([sys.executable, "-c", script, path], capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "2"]
+    assert "job.yaml: training: unknown key(s) ['epocs']" in result.stderr
+
+
+def test_the_command_is_checked_before_the_keys_of_another_task(tmp_path):
+    # A masked_lm config edited to a fine-tuning task still holds masked_lm keys; the command's error wins.
+    path = write(tmp_path, task="text_classification", training={"mask_rate": 0.2})
+    with pytest.raises(ValueError, match="pretrain runs task masked_lm or causal_lm, not text_classification"):
+        load_config(path, command="pretrain")
+    path = write(tmp_path, task="masked_lm", backbone={"source": "scratch"})
+    with pytest.raises(ValueError, match="task masked_lm is pretraining: run tfllm pretrain"):
+        load_config(path, command="train")
+    assert load_config(path, command="pretrain").task == "masked_lm"

@@ -1,0 +1,79 @@
+"""The registry of tasks: what the CLI, the config checks and `tfllm tasks` read.
+
+It imports no TensorFlow, so that a config is checked (and a typo answered) before TensorFlow loads;
+each task's job module is imported only when a command runs it.
+"""
+
+import dataclasses
+import importlib
+import typing
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """One task as the runner sees it.
+
+    Args:
+        name: the config's `task:` value.
+        summary: one line for `tfllm tasks`.
+        job: the module with the task's `train`, `evaluate`, `export` (and `predict`/`predict_file`).
+        family: "bert" (fine-tunes a BERT source), "gpt2" (a GPT-2 source) or "masked_lm" (pretrains a BERT).
+        command: the command that trains it: "train", or "pretrain" for pretraining tasks.
+        default_source: `backbone.source` when the config sets none.
+        defaults: {section: {key: value}}, the task's own defaults over the sections' general ones.
+    """
+
+    name: str
+    summary: str
+    job: str
+    family: str
+    command: str = "train"
+    default_source: typing.Optional[str] = None
+    defaults: typing.Mapping[str, typing.Mapping[str, object]] = dataclasses.field(default_factory=dict)
+
+    def job_module(self):
+        return importlib.import_module(self.job)
+
+    @property
+    def generates(self):
+        """The task's models write text (`tfllm generate`, `chat`, LoRA, int8 export)."""
+        return self.family == "gpt2"
+
+    @property
+    def predicts(self):
+        """`tfllm predict` answers raw texts with labels, entities or answers."""
+        return self.family == "bert"
+
+
+_DEFAULT_BERT = "all-minilm-l6-v2"
+
+TASKS = {spec.name: spec for spec in (
+    TaskSpec("text_classification", "labels for texts or text pairs: single-label, multi-label, long texts",
+             "tfllm.jobs.text_classification", "bert", default_source=_DEFAULT_BERT),
+    TaskSpec("relation_extraction", "the relation between a marked head and tail entity in a text",
+             "tfllm.jobs.text_classification", "bert", default_source=_DEFAULT_BERT,
+             defaults={"data": {"label_column": "relation"}, "training": {"pooling": "markers"}}),
+    TaskSpec("token_classification", "named entities with character offsets (BIO or BIOES tags)",
+             "tfllm.jobs.token_classification", "bert", default_source=_DEFAULT_BERT),
+    TaskSpec("question_answering", "extractive QA: answer spans of contexts of any length (SQuAD format)",
+             "tfllm.jobs.question_answering", "bert", default_source=_DEFAULT_BERT),
+    TaskSpec("causal_lm", "GPT-2 on plain text: fine-tune, pretrain from scratch, generate",
+             "tfllm.jobs.causal_lm", "gpt2"),
+    TaskSpec("chat", "GPT-2 on multi-turn dialogues, the loss on the replies",
+             "tfllm.jobs.causal_lm", "gpt2"),
+    TaskSpec("conditional_generation", "GPT-2 from source to target text: summaries, translations",
+             "tfllm.jobs.causal_lm", "gpt2"),
+    TaskSpec("masked_lm", "pretrain a BERT with masked LM (and next-sentence prediction), from scratch or "
+             "continued", "tfllm.jobs.masked_lm", "masked_lm", command="pretrain"),
+)}
+
+BERT_TASKS = tuple(name for name, spec in TASKS.items() if spec.family == "bert")
+GPT2_TASKS = tuple(name for name, spec in TASKS.items() if spec.family == "gpt2")
+PRETRAINING_TASKS = ("masked_lm", "causal_lm")  # what `tfllm pretrain` runs
+
+
+def task_spec(name, where=""):
+    """The `TaskSpec` of a task name; a ValueError listing the tasks for any other."""
+    if name not in TASKS:
+        raise ValueError(f"{where}unknown task {name!r}; supported: {', '.join(TASKS)} (see tfllm tasks)")
+    return TASKS[name]
