@@ -125,18 +125,38 @@ def test_unknown_entity_types_are_named(tagger):
         tagger.make_dataset([EntityExample("good", (Entity(0, 4, "ORG"),), "t:7")])
 
 
-def test_ner_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
-    def conll(examples):
-        lines = []
-        for example in examples:
-            position = 0
-            for word in example.text.split(" "):
-                entity = next((e for e in example.entities if e.start == position), None)
-                lines.append(f"{word} {'B-' + entity.type if entity else 'O'}")
-                position += len(word) + 1
-            lines.append("")
-        return "\n".join(lines)
+def conll(examples):
+    """`examples` as a CoNLL file's text: a word and its BIO tag per line."""
+    lines = []
+    for example in examples:
+        position = 0
+        for word in example.text.split(" "):
+            entity = next((e for e in example.entities if e.start == position), None)
+            lines.append(f"{word} {'B-' + entity.type if entity else 'O'}")
+            position += len(word) + 1
+        lines.append("")
+    return "\n".join(lines)
 
+
+def test_ner_job_schedules_every_step_it_runs(tmp_path, keras_hub_preset_dir):
+    """Length bucketing makes more batches than ceil(examples / batch_size); the learning-rate schedule
+    must end with the last of them, not run them at learning rate 0."""
+    from tfllm.config import load_config
+    from tfllm.jobs import token_classification
+
+    short = entity_examples(90)
+    lengthened = [EntityExample(e.text + " the movie was quite really", e.entities, e.source) for e in short[45:]]
+    (tmp_path / "train.txt").write_text(conll(short[:45] + lengthened))
+    config = load_config(str(bert_job_config(tmp_path, "schedule", "token_classification", keras_hub_preset_dir, 16,
+                                             {"train": "train.txt"}, {"epochs": 2, "backup_every_steps": None})))
+    tagger = token_classification.train(config, verbose=0)
+    steps = int(tagger.optimizer.iterations)
+    assert steps > 2 * -(-90 // 16)  # several length buckets, each with a partial batch
+    assert tagger.optimizer._learning_rate.total_steps == steps
+    assert (tmp_path / "run" / "config.yaml").exists()
+
+
+def test_ner_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     (tmp_path / "train.txt").write_text(conll(entity_examples(256)))
     (tmp_path / "dev.txt").write_text(conll(entity_examples(48, seed=5)))
     config = bert_job_config(tmp_path, "sentiment_words", "token_classification", keras_hub_preset_dir, 16,

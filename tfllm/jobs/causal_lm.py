@@ -17,7 +17,7 @@ from tfllm.config import SCRATCH_SOURCE
 from tfllm.data.corpus_readers import read_dialogues, read_documents, read_pairs
 from tfllm.evaluation.classification_report import write_predictions, write_report
 from tfllm.evaluation.generation_metrics import generation_scores
-from tfllm.jobs.fitting import fit_and_save
+from tfllm.jobs.fitting import compile_for_training, fit_and_save
 from tfllm.jobs.job_layout import (
     evaluation_dir, export_job, job_strategy, kept_examples, model_dir, run_vocabulary, training_scope)
 from tfllm.tasks.causal_lm import CausalLM
@@ -25,7 +25,6 @@ from tfllm.tasks.causal_lm_serving import CausalLMServer
 from tfllm.tasks.prompt_format import PromptFormat
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 from tfllm.training.generation_samples import GenerationSamples
-from tfllm.training.optimizer import adamw_with_warmup
 
 def read_split(config, path):
     """Documents (causal_lm), turn tuples (chat) or (source, target) pairs of one file, at most `data.limit`."""
@@ -132,10 +131,7 @@ def train(config, verbose="auto"):
         lm = build(config, train_examples)
         train_data = _dataset(config, lm, train_examples, True)
         validation_data = _dataset(config, lm, validation_examples, False) if validation_examples else None
-        training = config.training
-        steps = len(train_data) * training.epochs
-        optimizer = adamw_with_warmup(training.learning_rate, steps, training.warmup_fraction, training.weight_decay)
-        lm.compile(optimizer=optimizer, steps_per_execution=training.steps_per_execution)
+        compile_for_training(lm, config, train_data)
     samples = []
     if config.generation.samples and lm.distribute_strategy.extended.should_checkpoint:  # not on every worker
         generate = sampler(config, lm)

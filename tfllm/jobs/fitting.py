@@ -1,8 +1,24 @@
-"""The training run every job shares: fit with the standard callbacks, keep the best weights, save."""
+"""The training run every job shares: the optimizer sized from the real batches, fit with the standard
+callbacks, keep the best weights, save."""
 
 from tfllm import storage
+from tfllm.config import record_config
+from tfllm.training.optimizer import adamw_with_warmup
 from tfllm.training.callbacks import backup_dir, best_weights_path, training_callbacks
 from tfllm.training.resumable_fit import resumable_fit
+
+
+def compile_for_training(model, config, train_data):
+    """Compiles `model` with the task's loss and metrics and AdamW as `config.training` says.
+
+    The schedule's length is epochs x `len(train_data)`: the batches the dataset really makes, which
+    length bucketing puts above ceil(examples / batch_size) (and long texts and QA contexts above the
+    example count), so that no step runs past the end of the decay at learning rate 0.
+    """
+    training = config.training
+    optimizer = adamw_with_warmup(training.learning_rate, len(train_data) * training.epochs,
+                                  training.warmup_fraction, training.weight_decay)
+    model.compile(optimizer=optimizer, steps_per_execution=training.steps_per_execution)
 
 
 def fit_and_save(model, config, train_data, remake_train_data, validation_data, model_dir, verbose="auto",
@@ -14,11 +30,14 @@ def fit_and_save(model, config, train_data, remake_train_data, validation_data, 
 
     Writes TensorBoard logs, checkpoints and backups under `config.run_dir` (a killed run resumes from
     its last backup, every `training.backup_every_steps` batches and each epoch end) and the per-epoch
-    metrics in `<run_dir>/history.json`. In a multi-worker job the chief writes them all, and the other
-    workers read its backup when they resume: `run_dir` must be storage they share (gs://).
+    metrics in `<run_dir>/history.json`, and the resolved config in `<run_dir>/config.yaml`. In a
+    multi-worker job the chief writes them all, and the other workers read its backup when they resume:
+    `run_dir` must be storage they share (gs://).
     """
     monitor = "val_loss" if validation_data is not None else "loss"
     chief = model.distribute_strategy.extended.should_checkpoint  # the one worker that writes
+    if chief:
+        record_config(config)  # what evaluate, predict and export read the model's settings from
     callbacks = training_callbacks(config.run_dir, monitor=monitor, patience=config.training.early_stopping_patience,
                                    chief=chief)
     unused = [train_data]

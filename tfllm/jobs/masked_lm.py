@@ -12,11 +12,10 @@ from tfllm.backbones.sources import load_backbone
 from tfllm.config import SCRATCH_SOURCE
 from tfllm.evaluation.classification_report import write_report
 from tfllm.jobs.causal_lm import read_split, training_splits
-from tfllm.jobs.fitting import fit_and_save
+from tfllm.jobs.fitting import compile_for_training, fit_and_save
 from tfllm.jobs.job_layout import evaluation_dir, job_strategy, model_dir, run_vocabulary, training_scope
 from tfllm.tasks.masked_lm import MaskedLM
 from tfllm.text.wordpiece_training import train_wordpiece_vocabulary
-from tfllm.training.optimizer import adamw_with_warmup
 
 _EVALUATION_SEED = 1234  # evaluation masks are drawn once, the same in every run
 
@@ -58,10 +57,7 @@ def train(config, verbose="auto"):
         lm = build(config, train_texts)
         train_data = _dataset(config, lm, train_texts, True)
         validation_data = _dataset(config, lm, validation_texts, False) if validation_texts else None
-        training = config.training
-        optimizer = adamw_with_warmup(training.learning_rate, len(train_data) * training.epochs,
-                                      training.warmup_fraction, training.weight_decay)
-        lm.compile(optimizer=optimizer, steps_per_execution=training.steps_per_execution)
+        compile_for_training(lm, config, train_data)
     fit_and_save(lm, config, train_data, lambda: _dataset(config, lm, train_texts, True), validation_data,
                  model_dir(config), verbose)
     print(f"use it in any BERT task config as backbone: {{source: {model_dir(config)}}}")

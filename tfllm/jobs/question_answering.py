@@ -6,12 +6,11 @@ import tensorflow as tf
 from tfllm.data.squad_reader import read_squad
 from tfllm.evaluation.classification_report import write_predictions, write_report
 from tfllm.evaluation.squad_metrics import squad_scores
-from tfllm.jobs.fitting import fit_and_save
+from tfllm.jobs.fitting import compile_for_training, fit_and_save
 from tfllm.jobs.job_layout import (
     evaluation_dir, export_job, job_strategy, kept_examples, model_dir, split_path, training_scope)
 from tfllm.tasks.span_extractor import SpanExtractor, build_span_extractor
 from tfllm.tasks.span_extractor_serving import SpanExtractorServer
-from tfllm.training.optimizer import adamw_with_warmup
 
 _PREDICT_BATCH = 16
 
@@ -40,9 +39,7 @@ def train(config, verbose="auto"):
             seed=training.seed)
         train_data = make(train_examples, True)
         validation_data = make(validation_examples, False) if validation_examples else None
-        reader.compile(optimizer=adamw_with_warmup(
-            training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay),
-            steps_per_execution=training.steps_per_execution)
+        compile_for_training(reader, config, train_data)
     fit_and_save(reader, config, train_data, lambda: make(train_examples, True), validation_data,
                  model_dir(config), verbose)
     return reader

@@ -12,12 +12,11 @@ from tfllm.data.readers import ColumnSpec, read_text_examples
 from tfllm.data.relation_reader import marked_text_examples, read_relation_examples
 from tfllm.evaluation.classification_report import (
     classification_report, format_report, multi_label_report, write_report)
-from tfllm.jobs.fitting import fit_and_save
+from tfllm.jobs.fitting import compile_for_training, fit_and_save
 from tfllm.jobs.job_layout import (
     evaluation_dir, export_job, job_strategy, kept_examples, model_dir, split_path, training_scope)
 from tfllm.tasks.text_classifier import TextClassifier, build_text_classifier
 from tfllm.tasks.text_classifier_serving import SPAN_INPUTS, TextClassifierServer
-from tfllm.training.optimizer import adamw_with_warmup
 
 
 def _columns(config, labeled=True):
@@ -73,9 +72,7 @@ def train(config, verbose="auto"):
             seed=training.seed, label_field=config.data.label_column)
         train_data = make(train_examples, True)
         validation_data = make(validation_examples, False) if validation_examples else None
-        classifier.compile(optimizer=adamw_with_warmup(  # batches, not examples: long texts train on windows
-            training.learning_rate, len(train_data) * training.epochs, training.warmup_fraction, training.weight_decay),
-            steps_per_execution=training.steps_per_execution)
+        compile_for_training(classifier, config, train_data)
     fit_and_save(classifier, config, train_data, lambda: make(train_examples, True), validation_data,
                  model_dir(config), verbose)
     return classifier

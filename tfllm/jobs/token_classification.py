@@ -1,19 +1,16 @@
 """Train, evaluate, predict and export named-entity taggers from a `JobConfig` (the CLI calls these)."""
 
-import math
-
 import keras
 import tensorflow as tf
 
 from tfllm.data.entity_readers import read_entity_examples
 from tfllm.evaluation.classification_report import format_report, write_predictions, write_report
 from tfllm.evaluation.entity_metrics import entity_report
-from tfllm.jobs.fitting import fit_and_save
+from tfllm.jobs.fitting import compile_for_training, fit_and_save
 from tfllm.jobs.job_layout import (
     evaluation_dir, export_job, job_strategy, kept_examples, model_dir, split_path, training_scope)
 from tfllm.tasks.token_classifier import TokenClassifier, build_token_classifier
 from tfllm.tasks.token_classifier_serving import TokenClassifierServer
-from tfllm.training.optimizer import adamw_with_warmup
 
 _PREDICT_BATCH = 64
 
@@ -47,10 +44,7 @@ def train(config, verbose="auto"):
             seed=training.seed)
         train_data = make(train_examples, True)
         validation_data = make(validation_examples, False) if validation_examples else None
-        steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
-        tagger.compile(optimizer=adamw_with_warmup(
-            training.learning_rate, steps_per_epoch * training.epochs, training.warmup_fraction, training.weight_decay),
-            steps_per_execution=training.steps_per_execution)
+        compile_for_training(tagger, config, train_data)
     fit_and_save(tagger, config, train_data, lambda: make(train_examples, True), validation_data,
                  model_dir(config), verbose)
     return tagger
