@@ -4,9 +4,11 @@ Every file a job writes or reads back goes through here or through TensorFlow an
 such paths too), so a `run_dir` or export root in a bucket needs nothing more. Libraries that only
 write local files (h5py, matplotlib, KerasHub presets) write into `local_directory`, which uploads.
 
-Example:
->>> write_json(join("gs://my-bucket/runs/sst2", "history.json"), {"loss": [0.5]})  # doctest: +SKIP
->>> read_json("gs://my-bucket/runs/sst2/history.json")  # doctest: +SKIP
+Example (a local directory here; "gs://my-bucket/runs/sst2" works the same with credentials):
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as run_dir:
+...     write_json(join(run_dir, "history.json"), {"loss": [0.5]})
+...     read_json(join(run_dir, "history.json"))
 {'loss': [0.5]}
 """
 

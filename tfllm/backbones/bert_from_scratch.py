@@ -28,7 +28,7 @@ def bert_from_scratch(size, vocabulary_file, lowercase=True, sequence_length=128
         sequence_length: the most tokens per training example.
         max_sequence_length: position embeddings: the longest input any later task may use.
 
-    Example:
+    Example (not run by the test command: it needs a vocabulary file and builds a model):
     >>> backbone = bert_from_scratch("mini", "wordpiece/vocab.txt")  # doctest: +SKIP
     """
     if size not in BERT_SIZES:

@@ -30,7 +30,7 @@ def load_gpt2(source, dropout=None):
     Returns:
         (`keras_hub.models.GPT2Backbone`, `GPT2Tokenizer`).
 
-    Example:
+    Example (not run by the test command: it downloads a KerasHub preset):
     >>> backbone, tokenizer = load_gpt2("gpt2_base_en")  # doctest: +SKIP
     """
     if storage.on_gfile(source) and (os.path.sep in source or storage.is_remote(source)) \
@@ -51,7 +51,7 @@ def gpt2_from_scratch(size, vocabulary, merges, max_sequence_length=None, dropou
 
     `vocabulary` and `merges` are local vocab.json and merges.txt paths, or their contents (a dict, a list).
 
-    Example:
+    Example (not run by the test command: it downloads a KerasHub preset):
     >>> backbone, tokenizer = gpt2_from_scratch("tiny", "bpe/vocab.json", "bpe/merges.txt")  # doctest: +SKIP
     """
     if size not in GPT2_SIZES:

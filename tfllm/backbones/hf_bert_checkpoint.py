@@ -114,7 +114,7 @@ def load_hf_bert_checkpoint(directory, dropout=0.1):
     Raises:
         ValueError: naming the file and the tensor that is missing or has the wrong shape.
 
-    Example:
+    Example (not run by the test command: it needs a Hugging Face checkpoint dir):
     >>> backbone, lowercase = load_hf_bert_checkpoint("path/to/all-MiniLM-L6-v2")  # doctest: +SKIP
     """
     from safetensors.numpy import load_file

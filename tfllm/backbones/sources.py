@@ -104,7 +104,7 @@ def load_backbone(source=DEFAULT_BACKBONE, sequence_length=128, preprocess=None,
     Returns:
         A `Backbone`.
 
-    Example:
+    Example (not run by the test command: TF-Hub and KerasHub sources download):
     >>> backbone = load_backbone("all-minilm-l6-v2", sequence_length=128)  # doctest: +SKIP
     >>> backbone.layer(backbone.preprocessor(tf.constant(["hi"])))["pooled_output"].shape  # doctest: +SKIP
     TensorShape([1, 384])

@@ -20,7 +20,7 @@ def convert_tf_hub_encoder(encoder, handle, dropout=0.1):
     Raises:
         NotConvertibleError: naming the variables that differ from the Model Garden `BertEncoder` layout.
 
-    Example:
+    Example (not run by the test command: it downloads a TF-Hub encoder):
     >>> encoder, _ = load_tf_hub_saved_model("path/to/encoder")  # doctest: +SKIP
     >>> backbone = convert_tf_hub_encoder(encoder, "path/to/encoder")  # doctest: +SKIP
     """

@@ -16,7 +16,7 @@ class TFHubEncoder(keras.layers.Layer):
         encoder: the object `tf.saved_model.load` returned for the encoder.
         handle: where it came from, kept for saving and messages.
 
-    Example:
+    Example (not run by the test command: it downloads a TF-Hub encoder):
     >>> encoder, _ = load_tf_hub_saved_model("path/to/encoder")  # doctest: +SKIP
     >>> layer = TFHubEncoder(encoder, handle="path/to/encoder")  # doctest: +SKIP
     """

@@ -131,7 +131,7 @@ def export_tf_hub_bert(backbone, vocabulary_file, lowercase, encoder_dir, prepro
         seq_length: the length the preprocess model's default call packs to.
         dropout: dropout rate used when called with `training=True` (default: the backbone's).
 
-    Example:
+    Example (not run by the test command: it needs a loaded backbone):
     >>> export_tf_hub_bert(backbone, "vocab.txt", True, "out/encoder", "out/preprocess")  # doctest: +SKIP
     """
     values = {name: variable.numpy() for name, variable in tf_hub_bert_variables(backbone).items()}

@@ -17,7 +17,7 @@ class TFHubPreprocessTokenizer(tf.Module):
     Args:
         handle: the preprocess model's handle or directory; its vocabulary is `assets/vocab.txt`.
 
-    Example:
+    Example (not run by the test command: it downloads a TF-Hub preprocess model):
     >>> tokenizer = TFHubPreprocessTokenizer("path/to/bert_en_uncased_preprocess")  # doctest: +SKIP
     """
 

@@ -69,7 +69,7 @@ def read_pairs(path, file_format=None, source_column="source", target_column="ta
     Returns:
         A `ReadResult` whose examples are (source, target) tuples.
 
-    Example:
+    Example (not run by the test command: it needs a data file):
     >>> read_pairs("cmn.txt", "tsv", "english", "chinese", ["english", "chinese", "attribution"]).examples[0]  # doctest: +SKIP
     ('Hi.', '嗨。')
     """
@@ -133,7 +133,7 @@ def read_dialogues(path, file_format=None, turns_field="turns", remove_spaces=Fa
     Args:
         remove_spaces: delete all whitespace inside turns, for character-segmented Chinese (LCCC).
 
-    Example:
+    Example (not run by the test command: it needs a data file):
     >>> read_dialogues("dialogues_train.txt", "dailydialog").examples[0].turns[:2]  # doctest: +SKIP
     ('Say, Jim, how about going for a few beers after dinner?', 'You know that is tempting but ...')
     """

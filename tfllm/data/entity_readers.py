@@ -70,7 +70,7 @@ def read_conll(path, on_bad_rows="error", word_column=0, tag_column=-1):
     entities come from the tags by `entities_from_tags`. A line with a missing column or a malformed
     tag makes its sentence a bad row (field "columns" or "tag") at that line.
 
-    Example:
+    Example (not run by the test command: it needs a CoNLL or CLUENER file):
     >>> read_conll("conll2003/train.txt").examples[0]  # doctest: +SKIP
     EntityExample(text='EU rejects German call ...', entities=(Entity(0, 2, 'ORG'), Entity(11, 17, 'MISC'), ...), ...)
     """
@@ -144,7 +144,7 @@ def read_cluener(path, on_bad_rows="error", text_field="text", label_field="labe
     mention. A record without `label_field` has no entities (CLUENER's test file); overlapping
     entities are bad rows, since BIO tags cannot express them.
 
-    Example:
+    Example (not run by the test command: it needs a CoNLL or CLUENER file):
     >>> read_cluener("cluener2020/dev.json").examples[0].entities  # doctest: +SKIP
     (Entity(start=0, end=3, type='organization'), ...)
     """

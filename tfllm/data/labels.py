@@ -7,9 +7,11 @@ class LabelSet:
     """An ordered list of label names; a label's id is its position.
 
     Example:
-    >>> labels = LabelSet.from_examples(examples)  # doctest: +SKIP
-    >>> labels.names  # doctest: +SKIP
-    ['cancel_order', 'refund', 'track_order']
+    >>> from tfllm.data.readers import ColumnSpec, read_text_examples
+    >>> examples = read_text_examples("examples/intents/train.csv", ColumnSpec(label="intent")).examples
+    >>> labels = LabelSet.from_examples(examples)
+    >>> labels.names[:3], labels.id("track_order")
+    (['account_login', 'cancel_order', 'change_address'], 7)
     """
 
     def __init__(self, names):

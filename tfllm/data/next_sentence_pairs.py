@@ -26,7 +26,7 @@ def next_sentence_pairs(texts, seed=0):
     Raises:
         ValueError: if no text has two sentences (one sentence per text cannot teach what follows what).
 
-    Example:
+    Example (not run by the test command: it needs a corpus):
     >>> next_sentence_pairs(["A b. C d. E f.", "G h."], seed=0)  # doctest: +SKIP
     [('A b.', 'C d.', 1), ('C d.', 'G h.', 0)]
     """

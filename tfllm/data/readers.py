@@ -211,9 +211,9 @@ def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows
         DataError: on bad rows when `on_bad_rows="error"`, and always for a missing header or column.
 
     Example:
-    >>> result = read_text_examples("train.csv", ColumnSpec(text="text", label="intent"))  # doctest: +SKIP
-    >>> result.examples[0]  # doctest: +SKIP
-    TextExample(text='where is my parcel', text_pair=None, label='track_order', source='train.csv:2')
+    >>> result = read_text_examples("examples/intents/train.csv", ColumnSpec(text="text", label="intent"))
+    >>> result.examples[0]
+    TextExample(text='please cancel order #88412', text_pair=None, label='cancel_order', source='examples/intents/train.csv:2')
     """
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"{path}: no such file")

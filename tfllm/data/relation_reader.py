@@ -43,7 +43,7 @@ def _span(record, field, text, path, line, bad_rows):
 def read_relation_examples(path, on_bad_rows="error", labeled=True, label_field="relation"):
     """Reads relation JSON lines (see the module docstring) into `RelationExample`s.
 
-    Example:
+    Example (not run by the test command: it needs a relation JSONL file):
     >>> read_relation_examples("relations.jsonl").examples[0]  # doctest: +SKIP
     RelationExample(text='Steve Jobs founded Apple in 1976.', head=(0, 10), tail=(19, 24), label='founded', ...)
     """

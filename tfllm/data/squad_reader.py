@@ -45,7 +45,7 @@ def read_squad(path, on_bad_rows="error", labeled=True):
         on_bad_rows: "error" stops on any bad question, listing them all; "skip" leaves them out and counts them.
         labeled: require at least one answer per question (training and evaluation data).
 
-    Example:
+    Example (not run by the test command: it needs a SQuAD-format file):
     >>> examples = read_squad("squad/dev-v1.1.json").examples  # doctest: +SKIP
     >>> examples[0].question, examples[0].answers[0]  # doctest: +SKIP
     ('Which NFL team represented the AFC at Super Bowl 50?', Answer(text='Denver Broncos', start=177))

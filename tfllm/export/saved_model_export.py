@@ -65,7 +65,7 @@ def export_for_serving(server, export_root, name, version=None, metadata=None, b
     Returns:
         (the version directory, the fresh-process check's report).
 
-    Example:
+    Example (not run by the test command: it needs a trained model):
     >>> path, report = export_for_serving(TextClassifierServer(classifier), "savedmodels", "intents")  # doctest: +SKIP
     """
     model_dir = storage.join(export_root, name)

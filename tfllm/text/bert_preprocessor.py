@@ -20,8 +20,11 @@ class BertPreprocessor(tf.Module):
         sequence_length: the most tokens per example, special tokens included; longer inputs are truncated.
 
     Example:
-    >>> preprocessor = BertPreprocessor.from_vocabulary("vocab.txt", sequence_length=64)  # doctest: +SKIP
-    >>> preprocessor(tf.constant(["good film"]))["token_ids"]  # doctest: +SKIP
+    >>> import os
+    >>> from tfllm.backbones.sources import embedded_default_path
+    >>> vocab = os.path.join(embedded_default_path(), "vocab.txt")  # all-MiniLM-L6-v2's (uncased BERT's)
+    >>> preprocessor = BertPreprocessor.from_vocabulary(vocab, sequence_length=64)
+    >>> preprocessor(tf.constant(["good film"]))["token_ids"]
     <tf.Tensor: shape=(1, 4), dtype=int32, numpy=array([[ 101, 2204, 2143,  102]], dtype=int32)>
     """
 

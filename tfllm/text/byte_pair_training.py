@@ -19,7 +19,7 @@ def train_byte_pair_vocabulary(files, output_dir, vocabulary_size=8000, min_freq
         vocabulary_size: tokens in all, the 256 bytes and `<|endoftext|>` included.
         min_frequency: the fewest occurrences a merge needs.
 
-    Example:
+    Example (not run by the test command: it needs a corpus file):
     >>> vocabulary, merges = train_byte_pair_vocabulary(["corpus.txt"], "bpe", 4000)  # doctest: +SKIP
     """
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers

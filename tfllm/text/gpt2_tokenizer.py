@@ -44,7 +44,7 @@ class GPT2Tokenizer(keras_hub.models.GPT2Tokenizer):
         merges: list or path of merges.txt.
         cache_size: the most words the cache holds before it is emptied.
 
-    Example:
+    Example (not run by the test command: it needs GPT-2 vocabulary files):
     >>> tokenizer = GPT2Tokenizer("vocab.json", "merges.txt")  # doctest: +SKIP
     >>> tokenizer.detokenize(tokenizer(["Hello world"]))  # doctest: +SKIP
     """

@@ -25,10 +25,12 @@ class MaskedLMMasker(tf.Module):
         whole_word: choose whole words.
 
     Example:
-    >>> masker = MaskedLMMasker("vocab.txt", max_predictions=20)  # doctest: +SKIP
-    >>> features = masker(token_ids)  # ragged [batch, (tokens)] packed with [CLS]/[SEP]  # doctest: +SKIP
-    >>> sorted(features)  # doctest: +SKIP
-    ['mask_ids', 'mask_positions', 'mask_weights', 'token_ids']
+    >>> import os
+    >>> from tfllm.backbones.sources import embedded_default_path
+    >>> masker = MaskedLMMasker(os.path.join(embedded_default_path(), "vocab.txt"), max_predictions=20)
+    >>> features = masker(tf.ragged.constant([[101, 2204, 2143, 102]]))  # [CLS] good film [SEP]
+    >>> sorted(features), features["mask_positions"].shape
+    (['mask_ids', 'mask_positions', 'mask_weights', 'token_ids'], TensorShape([1, 20]))
     """
 
     def __init__(self, vocabulary_file, rate=0.15, max_predictions=20, whole_word=False, name=None):

@@ -20,9 +20,13 @@ class WordSplitter(tf.Module):
             [batch, (pieces)] int32 ids (a `WordPieceTokenizer` or a TF-Hub preprocess tokenizer).
 
     Example:
-    >>> splitter = WordSplitter(WordPieceTokenizer("vocab.txt"))  # doctest: +SKIP
-    >>> pieces, starts, ends = splitter(tf.constant(["Café Zürich"]))  # doctest: +SKIP
-    >>> starts, ends  # byte offsets  # doctest: +SKIP
+    >>> import os
+    >>> from tfllm.backbones.sources import embedded_default_path
+    >>> vocab = os.path.join(embedded_default_path(), "vocab.txt")  # all-MiniLM-L6-v2's (uncased BERT's)
+    >>> from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
+    >>> splitter = WordSplitter(WordPieceTokenizer(vocab))
+    >>> pieces, starts, ends = splitter(tf.constant(["Café Zürich"]))
+    >>> starts, ends  # byte offsets
     (<tf.RaggedTensor [[0, 6]]>, <tf.RaggedTensor [[5, 13]]>)
     """
 

@@ -19,8 +19,11 @@ class WordPieceTokenizer(tf.Module):
         lowercase: whether to lower-case and strip accents (uncased models).
 
     Example:
-    >>> tokenizer = WordPieceTokenizer("vocab.txt")  # doctest: +SKIP
-    >>> tokenizer(tf.constant(["Hello world!"]))  # doctest: +SKIP
+    >>> import os
+    >>> from tfllm.backbones.sources import embedded_default_path
+    >>> vocab = os.path.join(embedded_default_path(), "vocab.txt")  # all-MiniLM-L6-v2's (uncased BERT's)
+    >>> tokenizer = WordPieceTokenizer(vocab)
+    >>> tokenizer(tf.constant(["Hello world!"]))
     <tf.RaggedTensor [[7592, 2088, 999]]>
     """
 

@@ -24,7 +24,7 @@ def train_wordpiece_vocabulary(files, output_dir, vocabulary_size=8000, lowercas
         lowercase: an uncased vocabulary (pair it with `WordPieceTokenizer(..., lowercase=True)`).
         min_frequency: the fewest occurrences a merged piece needs.
 
-    Example:
+    Example (not run by the test command: it needs a corpus file):
     >>> path = train_wordpiece_vocabulary(["corpus.txt"], "wordpiece", vocabulary_size=8000)  # doctest: +SKIP
     """
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers

@@ -17,7 +17,7 @@ class GenerationSamples(keras.callbacks.Callback):
         prompts: the prompts (for chats, user messages).
         log_dir: the TensorBoard run dir (`<run_dir>/tensorboard`); samples go to its `samples/`.
 
-    Example:
+    Example (not run by the test command: it needs a trained model):
     >>> samples = GenerationSamples(lambda p: lm.generate_text(p, 32), ["ROMEO:"], "runs/lm/tensorboard")  # doctest: +SKIP
     """
 

@@ -113,7 +113,7 @@ def resumable_fit(model, make_train_data, epochs, backup_dir, validation_data=No
     Returns:
         The history of the epochs this call trained, {metric: [value per epoch]}.
 
-    Example:
+    Example (not run by the test command: it trains a model):
     >>> make_train = lambda: classifier.make_dataset(examples, 32, training=True, seed=0)  # doctest: +SKIP
     >>> history = resumable_fit(classifier, make_train, epochs=3, backup_dir="runs/sst2/backup",  # doctest: +SKIP
     ...                         backup_every_steps=200)
