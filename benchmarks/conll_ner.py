@@ -22,7 +22,7 @@ from tfllm import (TokenClassifierServer, adamw_with_warmup, build_token_classif
                    read_entity_examples)
 from tfllm.evaluation.classification_report import format_report  # noqa: E402
 from tfllm.evaluation.entity_metrics import entity_report  # noqa: E402
-from tfllm.jobs.token_classification import predict  # noqa: E402
+from tfllm.models.raw_text import served_answers  # noqa: E402
 
 
 def main():
@@ -44,7 +44,7 @@ def main():
     tagger.fit(data, epochs=args.epochs, verbose=2)
     seconds = time.perf_counter() - start
 
-    rows = predict(None, [e.text for e in test], tagger)
+    rows = served_answers(TokenClassifierServer(tagger), test)
     report = entity_report([[(e.start, e.end, e.type) for e in example.entities] for example in test],
                            [[(p["start"], p["end"], p["type"]) for p in row["entities"]] for row in rows], types)
     print(f"CoNLL-2003: trained on {len(train)} sentences x {args.epochs} epochs in {seconds:.0f} s "

@@ -20,8 +20,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 
 from common import shared_path  # noqa: E402
+from tfllm import runner  # noqa: E402
 from tfllm.config import load_config  # noqa: E402
-from tfllm.jobs import causal_lm  # noqa: E402
+from tfllm.tasks.causal_lm import sampler  # noqa: E402
 
 CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "shakespeare", "config.yaml")
 
@@ -46,14 +47,14 @@ def main():
     with tempfile.TemporaryDirectory() as run_dir:
         config.run_dir = run_dir
         start = time.perf_counter()
-        lm = causal_lm.train(config, verbose=2)
+        lm = runner.train(config, verbose=2)
         minutes = (time.perf_counter() - start) / 60
-        report = causal_lm.evaluate(config, lm=lm)
-        anchor = unigram_perplexity(lm, config, *causal_lm.training_splits(config))
+        report = runner.evaluate(config, model=lm)
+        anchor = unigram_perplexity(lm, config, *runner.task_of(config).splits(config))
         print(f"\nGPT-2 {config.backbone.size} from scratch, {args.epochs} epochs in {minutes:.1f} min on this machine")
         print(f"validation perplexity {report['perplexity']:.1f} over {report['tokens']} tokens; "
               f"unigram anchor {anchor:.1f}; ratio {report['perplexity'] / anchor:.3f}")
-        for prompt, text in zip(config.generation.samples, causal_lm.sampler(config, lm)(config.generation.samples)):
+        for prompt, text in zip(config.generation.samples, sampler(config, lm)(config.generation.samples)):
             print(f"\n--- sample (temperature {config.generation.temperature}, top_p {config.generation.top_p}) ---\n"
                   f"{prompt}{text}")
 

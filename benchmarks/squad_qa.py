@@ -23,14 +23,14 @@ from common import median_request_milliseconds, shared_path  # noqa: E402
 from tfllm.data.squad_reader import read_squad  # noqa: E402
 from tfllm.evaluation.squad_metrics import squad_scores  # noqa: E402
 from tfllm.export.saved_model_export import export_for_serving  # noqa: E402
-from tfllm.jobs.question_answering import predict  # noqa: E402
-from tfllm.tasks.span_extractor import build_span_extractor  # noqa: E402
-from tfllm.tasks.span_extractor_serving import SpanExtractorServer  # noqa: E402
+from tfllm.models.raw_text import served_answers  # noqa: E402
+from tfllm.models.span_extractor import build_span_extractor  # noqa: E402
+from tfllm.models.span_extractor_serving import SpanExtractorServer  # noqa: E402
 from tfllm.training.optimizer import adamw_with_warmup  # noqa: E402
 
 
 def scores(reader, examples):
-    rows = predict(None, [e.question for e in examples], [e.context for e in examples], reader)
+    rows = served_answers(SpanExtractorServer(reader), examples, reader.predict_batch_size)
     return squad_scores([row["answer"] for row in rows], [[a.text for a in e.answers] for e in examples])
 
 

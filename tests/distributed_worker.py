@@ -22,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 from conftest import sentiment_examples  # noqa: E402
 from resumable_worker import PauseAt  # noqa: E402
 from tfllm.backbones import load_backbone  # noqa: E402
-from tfllm.tasks.text_classifier import TextClassifier  # noqa: E402
+from tfllm.models.text_classifier import TextClassifier  # noqa: E402
 from tfllm.training import strategy as strategies  # noqa: E402
 from tfllm.training.resumable_fit import resumable_fit  # noqa: E402
 

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 from conftest import sentiment_examples  # noqa: E402
 from tfllm.backbones import load_backbone  # noqa: E402
-from tfllm.tasks.text_classifier import TextClassifier  # noqa: E402
+from tfllm.models.text_classifier import TextClassifier  # noqa: E402
 from tfllm.training.optimizer import adamw_with_warmup  # noqa: E402
 from tfllm.training.resumable_fit import resumable_fit  # noqa: E402
 

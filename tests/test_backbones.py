@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from conftest import sentiment_examples
 from tfllm.backbones import DEFAULT_BACKBONE, TFHubEncoder, embedded_default_path, load_backbone, load_tf_hub_saved_model
-from tfllm.tasks.text_classifier import TextClassifier
+from tfllm.models.text_classifier import TextClassifier
 from tfllm.training.optimizer import adamw_with_warmup
 
 TEXTS = tf.constant(["the movie was good !", "awful plot", "", "好电影"])

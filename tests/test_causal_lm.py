@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.generation.decoding import next_tokens
-from tfllm.tasks.causal_lm import CausalLM
-from tfllm.tasks.causal_lm_serving import CausalLMServer
+from tfllm.models.causal_lm import CausalLM
+from tfllm.models.causal_lm_serving import CausalLMServer
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 from tfllm.text.gpt2_tokenizer import END_TOKEN, GPT2Tokenizer
 from tfllm.training.precision import precision_scope

@@ -17,8 +17,8 @@ from tfllm.backbones.gpt2_sources import gpt2_from_scratch
 from tfllm.data.corpus_readers import read_dialogues, read_documents
 from tfllm.data.examples import DataError
 from tfllm.data.packing import pack_examples
-from tfllm.tasks.causal_lm import CausalLM
-from tfllm.tasks.chat_format import chat_prompt_ids, chat_training_examples
+from tfllm.models.causal_lm import CausalLM
+from tfllm.models.chat_format import chat_prompt_ids, chat_training_examples
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 
 DIALOGUES = [("hi", "hello", "how are you", "fine thanks"), ("what is your name", "i am bot"),

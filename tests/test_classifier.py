@@ -1,15 +1,17 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import FILLER, NEGATIVE, POSITIVE, sentiment_examples
+from task_harness import run_task_test
 from tfllm.backbones import load_backbone
 from tfllm.data.examples import DataError, TextExample
 from tfllm.export.saved_model_export import export_for_serving
-from tfllm.tasks.classification_metrics import MacroF1
-from tfllm.tasks.text_classifier import TextClassifier
-from tfllm.tasks.text_classifier_serving import TextClassifierServer
-from tfllm.training.optimizer import NO_WEIGHT_DECAY, adamw_with_warmup
+from tfllm.models.classification_metrics import MacroF1
+from tfllm.models.text_classifier import TextClassifier
+from tfllm.models.text_classifier_serving import TextClassifierServer
+from tfllm.training.optimizer import NO_WEIGHT_DECAY, adamw, adamw_with_warmup
 
 
 def trained(preset_dir, examples, epochs=4, sequence_length=128, **kwargs):
@@ -88,3 +90,28 @@ def test_long_texts_are_read_whole_in_windows_also_when_exported(keras_hub_prese
     np.testing.assert_allclose(served, windowed.predict_probabilities(test), atol=1e-5)
     path, check = export_for_serving(server, str(tmp_path), "long", 1, {"task": "text_classification"})
     assert "probabilities" in check["outputs"]
+
+
+@pytest.mark.parametrize("kind", ["single_label", "multi_label_pairs"])
+def test_classifier_passes_the_task_harness(keras_hub_preset_dir, tmp_path, kind):
+    keras.utils.set_random_seed(0)
+    examples = sentiment_examples(48, pair=kind != "single_label")
+    options = {"multi_label": True, "text_pair": True} if kind != "single_label" else {}
+    classifier = TextClassifier(load_backbone(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"],
+                                pooling="mean", **options)
+    classifier.compile(optimizer=adamw(1e-3))
+    texts = [e.text for e in examples]
+    x = (texts, [e.text_pair for e in examples]) if classifier.text_pair else texts
+    y = [[e.label] for e in examples] if classifier.multi_label else [e.label for e in examples]
+    _, rows = run_task_test(classifier, x, y, TextClassifier.load, tmp_path)
+    assert set(rows[0]) == ({"text", "text_pair", "labels", "probabilities"} if classifier.multi_label
+                            else {"text", "label", "probabilities"})
+
+
+def test_raw_labels_may_be_ids_and_bad_ones_name_their_place(keras_hub_preset_dir):
+    classifier = TextClassifier(load_backbone(keras_hub_preset_dir), ["negative", "positive"])
+    assert [e.label for e in classifier.examples(["good", "bad"], [1, 0])] == ["positive", "negative"]
+    with pytest.raises(DataError, match=r"y:1: field 'label': unknown label\(s\) \['neutral'\]"):
+        classifier.fit(["good", "meh"], ["positive", "neutral"], verbose=0)
+    with pytest.raises(ValueError, match="2 texts, 2 text pairs and 1 labels"):
+        classifier.examples(["good", "bad"], ["positive"])

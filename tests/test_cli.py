@@ -73,13 +73,13 @@ def test_config_errors_name_the_file_and_key(job, capsys):
 
 
 def test_data_limit_reads_only_the_first_rows(job):
-    from tfllm.jobs.text_classification import read_split
+    from tfllm.runner import task_of
 
     config, tmp_path = job
     limited = tmp_path / "limited.yaml"
     limited.write_text(open(config).read().replace("label_column: sentiment}", "label_column: sentiment, limit: 10}"))
     loaded = load_config(str(limited))
-    examples = read_split(loaded, loaded.data.train)
+    examples = task_of(loaded).read(loaded, loaded.data.train)
     assert [e.text for e in examples] == [e.text for e in sentiment_examples(10)]
 
 

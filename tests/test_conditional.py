@@ -10,7 +10,7 @@ from conftest import run_tfllm
 from tfllm.data.corpus_readers import read_pairs
 from tfllm.data.examples import DataError
 from tfllm.evaluation.generation_metrics import generation_scores
-from tfllm.tasks.prompt_format import PromptFormat
+from tfllm.models.prompt_format import PromptFormat
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 from tfllm.text.gpt2_tokenizer import GPT2Tokenizer
 

@@ -8,8 +8,8 @@ from tensorflow_serving.apis import prediction_log_pb2
 from tfllm.backbones import load_backbone
 from tfllm.export import saved_model_export
 from tfllm.export.saved_model_export import ExportError, export_for_serving
-from tfllm.tasks.text_classifier import TextClassifier
-from tfllm.tasks.text_classifier_serving import TextClassifierServer
+from tfllm.models.text_classifier import TextClassifier
+from tfllm.models.text_classifier_serving import TextClassifierServer
 
 
 @pytest.fixture(scope="module")

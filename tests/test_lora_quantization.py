@@ -9,11 +9,12 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_tfllm
+from tfllm import runner
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.config import load_config
-from tfllm.jobs import causal_lm as causal_lm_job
-from tfllm.tasks.causal_lm import CausalLM
+from tfllm.models.causal_lm import CausalLM
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
+from tfllm.training.run_files import model_dir as run_model_dir
 
 BASE_CORPUS = ["the dog ran to the tree", "a cat sat in the sun", "the bird sang on the log"] * 20
 CORPUS = "\n\n".join(["the cat sat on the mat and the dog sat on the log"] * 30 + ["a bird sang in the tree"] * 30)
@@ -43,7 +44,7 @@ generation: {{max_new_tokens: 8, temperature: 0.0}}
 export: {{root: {root / 'savedmodels'}}}
 """)
     config = load_config(str(config_path))
-    causal_lm_job.train(config, verbose=0)
+    runner.train(config, verbose=0)
     return config, root
 
 
@@ -53,7 +54,7 @@ def logits(lm, ids):
 
 def test_lora_trains_adapters_only_and_saves_them_apart(lora_run):
     config, root = lora_run
-    model_dir = causal_lm_job.model_dir(config)
+    model_dir = run_model_dir(config)
     assert sorted(os.listdir(model_dir)) == ["adapter.lora.h5", "tfllm.json"]  # no copy of the base weights
     assert os.path.getsize(os.path.join(model_dir, "adapter.lora.h5")) < os.path.getsize(root / "base" / "model.weights.h5") / 3
     history = json.load(open(root / "run" / "history.json"))

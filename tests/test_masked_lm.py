@@ -11,7 +11,7 @@ import tensorflow as tf
 from conftest import FILLER, run_tfllm, sentiment_examples
 from tfllm.backbones import bert_from_scratch, load_backbone
 from tfllm.data.next_sentence_pairs import next_sentence_pairs
-from tfllm.tasks.masked_lm import MaskedLM
+from tfllm.models.masked_lm import MaskedLM
 from tfllm.text.masked_lm_masker import MaskedLMMasker
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
 from tfllm.text.wordpiece_training import train_wordpiece_vocabulary

@@ -8,12 +8,12 @@ import pytest
 import tensorflow as tf
 
 from conftest import bert_job_config, sentiment_examples
+from tfllm import runner
 from tfllm.cli import main
 from tfllm.config import load_config
-from tfllm.jobs import text_classification
-from tfllm.jobs.job_layout import model_dir
-from tfllm.tasks.text_classifier import TextClassifier
+from tfllm.models.text_classifier import TextClassifier
 from tfllm.training.precision import cpu_has_bfloat16, resolve_precision
+from tfllm.training.run_files import model_dir
 
 NO_GPU = not tf.config.list_physical_devices("GPU")
 
@@ -58,7 +58,7 @@ def test_mixed_bfloat16_job_trains_in_bfloat16_and_exports_in_float32(tmp_path, 
         tmp_path, "mixed", "text_classification", keras_hub_preset_dir, 16,
         {"train": "train.csv", "validation": "dev.csv"}, {"epochs": 4, "precision": "mixed_bfloat16",
                                                           "pooling": "mean", "early_stopping_patience": None})))
-    trained = text_classification.train(config, verbose=0)
+    trained = runner.train(config, verbose=0)
     encoder = _encoder(trained)
     assert encoder.compute_dtype == "bfloat16" and encoder.variable_dtype == "float32"
     assert trained.get_layer("logits").compute_dtype == "float32"

@@ -7,15 +7,16 @@ import pytest
 import tensorflow as tf
 
 from conftest import FILLER, NEGATIVE, POSITIVE, bert_job_config, shared_data
+from task_harness import run_task_test
 from tfllm.backbones.sources import load_backbone
 from tfllm.cli import main
 from tfllm.data.examples import DataError
 from tfllm.data.squad_reader import Answer, QAExample, read_squad
 from tfllm.evaluation.squad_metrics import squad_scores
-from tfllm.tasks.span_extractor import SpanExtractor
-from tfllm.tasks.span_extractor_serving import SpanExtractorServer
+from tfllm.models.span_extractor import SpanExtractor
+from tfllm.models.span_extractor_serving import SpanExtractorServer
 from tfllm.text.windows import sliding_windows
-from tfllm.training.optimizer import adamw_with_warmup
+from tfllm.training.optimizer import adamw, adamw_with_warmup
 
 
 def qa_examples(count, seed=0, words=(4, 24)):
@@ -148,3 +149,14 @@ def test_qa_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     assert main(["predict", str(config), "--text", "bad ?"]) == 2
     assert main(["export", str(config)]) == 0
     assert "outputs match for serving_default (answer, end, score, start)" in capsys.readouterr().out
+
+
+def test_reader_passes_the_task_harness(reader, tmp_path):
+    examples = qa_examples(48)
+    reader.compile(optimizer=adamw(1e-3))
+    x = ([e.question for e in examples], [e.context for e in examples])
+    _, rows = run_task_test(reader, x, [e.answers[0].text for e in examples], SpanExtractor.load, tmp_path)
+    assert set(rows[0]) == {"question", "answer", "score", "start", "end"}
+    assert all(context[row["start"]:row["end"]] == row["answer"] for context, row in zip(x[1], rows))
+    with pytest.raises(ValueError, match="y:1: the answer 'absent' is not in its context"):
+        reader.examples(x, [examples[0].answers[0].text, "absent"] + [""] * 46)

@@ -7,15 +7,16 @@ import pytest
 import tensorflow as tf
 
 from conftest import FILLER, NEGATIVE, POSITIVE, bert_job_config
+from task_harness import run_task_test
 from tfllm.backbones.sources import load_backbone
 from tfllm.cli import main
 from tfllm.data.entity_readers import Entity, EntityExample, entities_from_tags
-from tfllm.tasks.entity_tags import EntityTags
-from tfllm.tasks.token_classifier import TokenClassifier
-from tfllm.tasks.token_classifier_serving import TokenClassifierServer
+from tfllm.models.entity_tags import EntityTags
+from tfllm.models.token_classifier import TokenClassifier
+from tfllm.models.token_classifier_serving import TokenClassifierServer
 from tfllm.text.word_pieces import WordSplitter
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
-from tfllm.training.optimizer import adamw_with_warmup
+from tfllm.training.optimizer import adamw, adamw_with_warmup
 
 TYPES = ["NEG", "POS"]
 
@@ -142,14 +143,14 @@ def test_ner_job_schedules_every_step_it_runs(tmp_path, keras_hub_preset_dir):
     """Length bucketing makes more batches than ceil(examples / batch_size); the learning-rate schedule
     must end with the last of them, not run them at learning rate 0."""
     from tfllm.config import load_config
-    from tfllm.jobs import token_classification
+    from tfllm import runner
 
     short = entity_examples(90)
     lengthened = [EntityExample(e.text + " the movie was quite really", e.entities, e.source) for e in short[45:]]
     (tmp_path / "train.txt").write_text(conll(short[:45] + lengthened))
     config = load_config(str(bert_job_config(tmp_path, "schedule", "token_classification", keras_hub_preset_dir, 16,
                                              {"train": "train.txt"}, {"epochs": 2, "backup_every_steps": None})))
-    tagger = token_classification.train(config, verbose=0)
+    tagger = runner.train(config, verbose=0)
     steps = int(tagger.optimizer.iterations)
     assert steps > 2 * -(-90 // 16)  # several length buckets, each with a partial batch
     assert tagger.optimizer._learning_rate.total_steps == steps
@@ -177,3 +178,12 @@ def test_ner_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     assert "outputs match for serving_default (entity_count, entity_end, entity_score, entity_start, entity_text, entity_type)" in out
     metadata = json.load(open(tmp_path / "savedmodels" / "sentiment_words" / "1" / "assets.extra" / "tfllm_metadata.json"))
     assert metadata["entity_types"] == TYPES and metadata["tag_scheme"] == "bioes" and metadata["validation"]["micro_f1"] > 0.9
+
+
+def test_tagger_passes_the_task_harness(tagger, tmp_path):
+    examples = entity_examples(48)
+    tagger.compile(optimizer=adamw(1e-3))
+    y = [[(e.start, e.end, e.type) for e in example.entities] for example in examples]
+    _, rows = run_task_test(tagger, [e.text for e in examples], y, TokenClassifier.load, tmp_path)
+    assert set(rows[0]) == {"text", "entities"}
+    assert all(row["text"][e["start"]:e["end"]] == e["text"] for row in rows for e in row["entities"])

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import sentiment_examples
 from tfllm.backbones import load_backbone
-from tfllm.tasks.text_classifier import TextClassifier
+from tfllm.models.text_classifier import TextClassifier
 from tfllm.training.callbacks import backup_dir, training_callbacks
 from tfllm.training.optimizer import adamw_with_warmup
 from tfllm.training.resumable_fit import resumable_fit

@@ -11,27 +11,16 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _job(config):
-    """The job module of a config's task, from the task registry."""
-    from tfllm.tasks.registry import task_spec
-
-    return task_spec(config.task).job_module()
-
-
 def _train(args):
-    _job(args.config).train(args.config)
+    from tfllm import runner
+
+    runner.train(args.config)
 
 
 def _evaluate(args):
-    _job(args.config).evaluate(args.config, split=args.split, path=args.data, **_quantize_option(args))
+    from tfllm import runner
 
-
-def _quantize_option(args):
-    from tfllm.tasks.registry import task_spec
-
-    if args.quantize and not task_spec(args.config.task).generates:
-        raise ValueError(f"{args.config.path}: --quantize is for GPT-2 tasks")
-    return {"quantize": args.quantize} if args.quantize else {}
+    runner.evaluate(args.config, split=args.split, path=args.data, quantize=args.quantize)
 
 
 def _predict(args):
@@ -40,17 +29,13 @@ def _predict(args):
     if not task_spec(args.config.task).predicts:
         raise ValueError(f"{args.config.path}: predict is for {' and '.join(BERT_TASKS)}; "
                          "use tfllm generate or tfllm chat")
-    job = _job(args.config)
+    from tfllm import runner
+
     if args.input:
-        rows = job.predict_file(args.config, args.input)
+        rows = runner.predict_file(args.config, args.input)
     else:
         texts = args.text or [line.rstrip("\n") for line in sys.stdin if line.strip()]
-        if args.config.task == "question_answering":
-            if len(args.text_pair or []) != len(texts):
-                raise ValueError("question_answering: give one --text-pair (a context) per --text (a question)")
-            rows = job.predict(args.config, texts, args.text_pair)
-        else:
-            rows = job.predict(args.config, texts, **({"text_pairs": args.text_pair} if args.text_pair else {}))
+        rows = runner.predict(args.config, runner.task_of(args.config).examples_from_texts(texts, args.text_pair))
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -60,7 +45,9 @@ def _predict(args):
 
 
 def _export(args):
-    _job(args.config).export(args.config, version=args.version, **_quantize_option(args))
+    from tfllm import runner
+
+    runner.export(args.config, version=args.version, quantize=args.quantize)
 
 
 def _generation_overrides(args):
@@ -69,30 +56,32 @@ def _generation_overrides(args):
 
 
 def _loaded_lm(config):
-    from tfllm.jobs import causal_lm
+    from tfllm import runner
     from tfllm.tasks.registry import task_spec
 
     if not task_spec(config.task).generates:
         raise ValueError(f"{config.path}: task {config.task} does not generate text")
-    return causal_lm, causal_lm.load_trained(config)
+    return runner.task_of(config).load(config)
 
 
 def _generate(args):
-    causal_lm, lm = _loaded_lm(args.config)
+    from tfllm.tasks.causal_lm import sampler
+
+    lm = _loaded_lm(args.config)
     prompts = args.prompt or [line.rstrip("\n") for line in sys.stdin]
     config = dataclasses.replace(args.config, task="causal_lm")  # plain completion, also for chat models
-    texts = causal_lm.sampler(config, lm, **_generation_overrides(args))(prompts)
+    texts = sampler(config, lm, **_generation_overrides(args))(prompts)
     for prompt, text in zip(prompts, texts):
         print(json.dumps({"prompt": prompt, "text": text}, ensure_ascii=False) if args.json else prompt + text)
 
 
 def _chat(args):
-    from tfllm.jobs.chat_session import run_chat
+    from tfllm.tasks.causal_lm import sampler
+    from tfllm.tasks.chat import run_chat
 
     if args.config.task != "chat":
         raise ValueError(f"{args.config.path}: chat needs a model trained with task: chat")
-    causal_lm, lm = _loaded_lm(args.config)
-    run_chat(causal_lm.sampler(args.config, lm, **_generation_overrides(args)), sys.stdin, sys.stdout)
+    run_chat(sampler(args.config, _loaded_lm(args.config), **_generation_overrides(args)), sys.stdin, sys.stdout)
 
 
 def _convert(args):

@@ -14,8 +14,8 @@ import tensorflow as tf
 from tfllm import storage
 from tfllm.backbones.gpt2_sources import load_gpt2
 from tfllm.data.packing import pack_examples, pack_stream
-from tfllm.tasks.chat_format import chat_training_examples
-from tfllm.tasks.prompt_format import PromptFormat
+from tfllm.models.chat_format import chat_training_examples
+from tfllm.models.prompt_format import PromptFormat
 
 _CONFIG_FILE = "tfllm.json"
 _ADAPTER_FILE = "adapter.lora.h5"
@@ -36,7 +36,7 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
         prompt_format: a `PromptFormat` for conditional generation (`make_conditional_dataset`): the
             prompts of `generate_text` and of the export are then sources, which it wraps.
 
-    Example:
+    Example (not run by the test command: it downloads GPT-2 and trains):
     >>> backbone, tokenizer = load_gpt2("gpt2_base_en")  # doctest: +SKIP
     >>> lm = CausalLM(backbone, tokenizer)  # doctest: +SKIP
     >>> lm.compile(optimizer=adamw_with_warmup(1e-4, total_steps=1000))  # doctest: +SKIP
@@ -121,7 +121,7 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
     @property
     def server(self):
         """The `CausalLMServer` (serving graph) that the generation methods run."""
-        from tfllm.tasks.causal_lm_serving import CausalLMServer
+        from tfllm.models.causal_lm_serving import CausalLMServer
 
         if self._server is None:
             self._server = CausalLMServer(self)

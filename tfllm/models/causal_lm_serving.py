@@ -6,7 +6,7 @@ import tensorflow as tf
 from tensorflow.python.trackable.data_structures import NoDependency
 
 from tfllm.generation.decoding import beam_decode, decode
-from tfllm.tasks.chat_format import chat_prompt_ids
+from tfllm.models.chat_format import chat_prompt_ids
 from tfllm.text.utf8 import replace_invalid_utf8
 
 # Decoding buffers are padded to a multiple of this, so XLA compiles a few shapes, not one per request.
@@ -39,7 +39,7 @@ class CausalLMServer(tf.Module):
     history drops its oldest turns first. `stop` holds strings that end the text where one first
     appears (empty: none). `max_new_tokens` outside 1..context-1 is an InvalidArgument error that says so.
 
-    Example:
+    Example (not run by the test command: it needs a trained model):
     >>> server = CausalLMServer(lm)  # doctest: +SKIP
     >>> server.serve(prompts=tf.constant(["Hello"]), max_new_tokens=tf.constant(8), temperature=tf.constant(0.0),
     ...              top_k=tf.constant(0), top_p=tf.constant(1.0), seed=tf.constant(0, tf.int64),

@@ -42,7 +42,7 @@ class MaskedLM(keras.Model):
         mask_rate: the share of tokens (or words) masked.
         next_sentence: also train next-sentence prediction.
 
-    Example:
+    Example (not run by the test command: it trains a model):
     >>> lm = MaskedLM(bert_from_scratch("mini", "vocab.txt", sequence_length=128))  # doctest: +SKIP
     >>> lm.compile(optimizer=adamw_with_warmup(1e-3, total_steps=10000))  # doctest: +SKIP
     >>> lm.fit(lm.make_dataset(texts, batch_size=64, training=True), epochs=5)  # doctest: +SKIP

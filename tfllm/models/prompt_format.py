@@ -27,7 +27,7 @@ class PromptFormat:
         source_prefix: text before the source, e.g. "Summarize:\\n" (may be empty).
         target_prefix: text after the source that the target follows, e.g. "\\nSummary:".
 
-    Example:
+    Example (not run by the test command: it downloads GPT-2 and trains):
     >>> prompt_format = PromptFormat("", "\\nChinese:")
     >>> lm = CausalLM(*load_gpt2("gpt2_base_en"), prompt_format=prompt_format)  # doctest: +SKIP
     >>> lm.fit(lm.make_conditional_dataset([("Hi.", "嗨。")], training=True))  # doctest: +SKIP

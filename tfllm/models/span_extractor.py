@@ -6,13 +6,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfllm.data.squad_reader import Answer, QAExample
 from tfllm.backbones.sources import load_backbone, set_pooler_trainable
 from tfllm.data.pipeline import batch_packed_inputs
-from tfllm.tasks.bert_task_files import load_bert_task, save_bert_task
-from tfllm.tasks.text_classifier import FEATURE_NAMES
+from tfllm.models.bert_task_files import load_bert_task, save_bert_task
+from tfllm.models.raw_text import RawTextModel
+from tfllm.models.span_extractor_serving import SpanExtractorServer
+from tfllm.models.text_classifier import FEATURE_NAMES
 from tfllm.text.utf8 import replace_invalid_utf8
 from tfllm.text.windows import sliding_windows
 from tfllm.text.word_pieces import WordSplitter, char_offsets
+from tfllm.training.optimizer import adamw
 
 _NEGATIVE = -1e4  # masks logits; finite so that float16 survives it
 
@@ -43,7 +47,7 @@ def span_loss(targets, logits):
     return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True), axis=-1)
 
 
-class SpanExtractor(keras.Model):
+class SpanExtractor(RawTextModel, keras.Model):
     """Finds the answer to a question as a span of a context: BERT with start and end logits per token.
 
     Each (question, context) pair is packed as [CLS] question [SEP] window [SEP] for every window of
@@ -59,7 +63,7 @@ class SpanExtractor(keras.Model):
         max_answer_length: the longest answer, in pieces.
         dropout: dropout before the logits.
 
-    Example:
+    Example (not run by the test command: it trains a model):
     >>> reader = SpanExtractor(load_backbone("all-minilm-l6-v2", sequence_length=256))  # doctest: +SKIP
     >>> train = reader.make_dataset(read_squad("train.json").examples, training=True)  # doctest: +SKIP
     >>> reader.compile(optimizer=adamw_with_warmup(1e-4, total_steps=2 * len(train)))  # doctest: +SKIP
@@ -83,9 +87,36 @@ class SpanExtractor(keras.Model):
         self.max_question_length, self.stride = max_question_length, stride
         self.max_answer_length, self.dropout = max_answer_length, dropout
 
-    def compile(self, optimizer="adamw", loss="auto", **kwargs):
-        """Compiles with the start/end cross-entropy unless given another loss."""
+    predict_batch_size = 16  # a long context makes many windows
+
+    def compile(self, optimizer="auto", loss="auto", **kwargs):
+        """Compiles with the start/end cross-entropy and `adamw()` unless given others."""
+        if optimizer == "auto":
+            optimizer = adamw()
         super().compile(optimizer=optimizer, loss=span_loss if loss == "auto" else loss, **kwargs)
+
+    def examples(self, x, y=None):
+        """`QAExample`s of raw inputs: `x` a (questions, contexts) tuple, `y` the answers, if given: per
+        question its text (found in the context) or a dict of `text` and character `start`."""
+        questions, contexts = list(x[0]), list(x[1])
+        answers = [None] * len(questions) if y is None else list(y)
+        if len(contexts) != len(questions) or len(answers) != len(questions):
+            raise ValueError(f"{len(questions)} questions, {len(contexts)} contexts and {len(answers)} answers: give "
+                             "one of each per example")
+        examples = []
+        for i, (question, context, answer) in enumerate(zip(questions, contexts, answers)):
+            if isinstance(answer, str):
+                answer = {"text": answer, "start": context.find(answer)}
+                if answer["start"] < 0:
+                    raise ValueError(f"y:{i}: the answer {answer['text']!r} is not in its context")
+            gold = () if answer is None else (Answer(answer["text"], answer["start"]),)
+            examples.append(QAExample(question, context, gold, id=str(i), source=f"y:{i}"))
+        return examples
+
+    def server(self):
+        """The serving module: raw questions and contexts in, answers with offsets out (see
+        `SpanExtractorServer`)."""
+        return SpanExtractorServer(self)
 
     def encode(self, questions, contexts):
         """Windows and packs (question, context) pairs, in TF ops (the pipeline and the serving graph share it).

@@ -15,7 +15,7 @@ class SpanExtractorServer(tf.Module):
     Contexts of any length are read in overlapping windows; questions are cut to the model's
     `max_question_length` pieces.
 
-    Example:
+    Example (not run by the test command: it needs a trained model):
     >>> server = SpanExtractorServer(reader)  # doctest: +SKIP
     >>> server.serve(question=tf.constant(["Who won?"]), context=tf.constant(["Denver beat Carolina."]))["answer"]  # doctest: +SKIP
     <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'Denver'], dtype=object)>
@@ -35,6 +35,17 @@ class SpanExtractorServer(tf.Module):
 
     def signatures(self):
         return {"serving_default": self.serve}
+
+    def requests(self, examples):
+        """The `serve` inputs of `QAExample`s (their gold answers are not read)."""
+        return {"question": [e.question for e in examples], "context": [e.context for e in examples]}
+
+    def answers(self, examples, outputs):
+        """Rows of `question`, `answer`, `score` and the answer's character `start` and `end` in the
+        context, from `serve`'s numpy outputs."""
+        return [{"question": example.question, "answer": outputs["answer"][i].decode("utf-8", "replace"),
+                 "score": round(float(outputs["score"][i]), 4), "start": int(outputs["start"][i]),
+                 "end": int(outputs["end"][i])} for i, example in enumerate(examples)]
 
     def example_requests(self):
         """A small batch of inputs per signature, used for TF Serving warmup and export checks."""

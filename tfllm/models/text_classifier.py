@@ -5,21 +5,24 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.backbones.sources import load_backbone, set_pooler_trainable
-from tfllm.data.examples import DataError
+from tfllm.data.examples import DataError, TextExample
 from tfllm.data.labels import LabelSet
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.layers.marker_pooling import MarkerPooling
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
-from tfllm.tasks.bert_task_files import load_bert_task, save_bert_task
-from tfllm.tasks.classification_metrics import MacroF1, MultiLabelF1
+from tfllm.models.bert_task_files import load_bert_task, save_bert_task
+from tfllm.models.classification_metrics import MacroF1, MultiLabelF1
+from tfllm.models.raw_text import RawTextModel
+from tfllm.models.text_classifier_serving import TextClassifierServer
 from tfllm.text.entity_markers import MARKERS
 from tfllm.text.vocabulary import special_token_ids
 from tfllm.text.windows import sliding_windows
+from tfllm.training.optimizer import adamw
 
 FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
-class TextClassifier(keras.Model):
+class TextClassifier(RawTextModel, keras.Model):
     """A backbone, dropout and a dense layer of logits, with the preprocessor and labels that go with them.
 
     Single-label models train with softmax cross-entropy and report accuracy and macro F1; multi-label
@@ -44,7 +47,7 @@ class TextClassifier(keras.Model):
         relation: the texts carry entity markers (`tfllm.text.entity_markers`) and the label is the
             relation between the marked head and tail; the serving graph inserts the markers.
 
-    Example:
+    Example (not run by the test command: it trains a model):
     >>> backbone = load_backbone("all-minilm-l6-v2")  # doctest: +SKIP
     >>> classifier = TextClassifier(backbone, labels=["negative", "positive"])  # doctest: +SKIP
     >>> classifier.compile(optimizer=adamw_with_warmup(5e-5, total_steps=500))  # doctest: +SKIP
@@ -92,8 +95,10 @@ class TextClassifier(keras.Model):
         self.stride = stride or (self.preprocessor.sequence_length - 2) // 2
         self.relation = relation
 
-    def compile(self, optimizer="adamw", loss="auto", metrics="auto", **kwargs):
-        """Compiles with the task's loss and metrics unless given others."""
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """Compiles with the task's loss and metrics, and `adamw()`, unless given others."""
+        if optimizer == "auto":
+            optimizer = adamw()
         if loss == "auto":
             loss = (keras.losses.BinaryCrossentropy(from_logits=True) if self.multi_label
                     else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -102,6 +107,27 @@ class TextClassifier(keras.Model):
                        if self.multi_label else
                        [keras.metrics.SparseCategoricalAccuracy(name="accuracy"), MacroF1(len(self.labels))])
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def examples(self, x, y=None):
+        """`TextExample`s of raw inputs: `x` the texts (pair models: a (texts, text_pairs) tuple), `y` their
+        labels, if given: names or ids (multi-label: a list of them per text)."""
+        if self.relation:
+            raise ValueError("a relation model reads RelationExamples (texts with head and tail spans): use "
+                             "make_dataset(marked_text_examples(examples)) and TextClassifierServer")
+        texts, pairs = (list(x[0]), list(x[1])) if self.text_pair else (list(x), [None] * len(x))
+        labels = [None] * len(texts) if y is None else [self._label_names(label) for label in y]
+        if len(pairs) != len(texts) or len(labels) != len(texts):
+            raise ValueError(f"{len(texts)} texts, {len(pairs)} text pairs and {len(labels)} labels: give one of each "
+                             "per example")
+        return [TextExample(text, pair, label, f"y:{i}") for i, (text, pair, label) in enumerate(zip(texts, pairs, labels))]
+
+    def _label_names(self, label):
+        name = lambda value: self.labels.names[int(value)] if isinstance(value, (int, np.integer)) else value  # noqa: E731
+        return tuple(name(value) for value in label) if self.multi_label else name(label)
+
+    def server(self):
+        """The serving module: raw strings in, label names and probabilities out (see `TextClassifierServer`)."""
+        return TextClassifierServer(self)
 
     def encode_labels(self, examples, field="label"):
         """Label ids [n] (or multi-hot [n, labels]) for `examples`; DataError names rows with unknown labels."""

@@ -1,5 +1,6 @@
 """The serving wrapper of a `TextClassifier`: raw strings in, probabilities and label names out."""
 
+import numpy as np
 import tensorflow as tf
 
 from tfllm.text.entity_markers import mark_entities
@@ -22,7 +23,7 @@ class TextClassifierServer(tf.Module):
     Inputs are padded only to the longest in the batch and truncated to the model's sequence length, or,
     for `long_text` models, read whole in windows whose logits are combined as in training.
 
-    Example:
+    Example (not run by the test command: it needs a trained model):
     >>> server = TextClassifierServer(classifier)  # doctest: +SKIP
     >>> server.serve(tf.constant(["where is my parcel?"]))["label_names"]  # doctest: +SKIP
     <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'track_order'], dtype=object)>
@@ -63,6 +64,35 @@ class TextClassifierServer(tf.Module):
 
     def signatures(self):
         return {"serving_default": self.serve}
+
+    def requests(self, examples):
+        """The `serve` inputs of `TextExample`s (relation models: `RelationExample`s)."""
+        inputs = {"text": [e.text for e in examples]}
+        if self.text_pair:
+            inputs["text_pair"] = [e.text_pair or "" for e in examples]
+        if self.model.relation:
+            spans = [(*e.head, *e.tail) for e in examples]
+            inputs.update({name: [span[i] for span in spans] for i, name in enumerate(SPAN_INPUTS)})
+        return inputs
+
+    def answers(self, examples, outputs):
+        """Rows of `text` (and `text_pair`, or `head` and `tail`), `label` (multi-label: `labels`, every
+        label over its threshold) and `probabilities` by label name, from `serve`'s numpy outputs."""
+        names = self.model.labels.names
+        rows = []
+        for i, example in enumerate(examples):
+            row = {"text": example.text}
+            if self.text_pair:
+                row["text_pair"] = example.text_pair
+            if self.model.relation:
+                row.update(head=list(example.head), tail=list(example.tail))
+            if self.multi_label:
+                row["labels"] = [names[j] for j in np.flatnonzero(outputs["label_ids"][i])]
+            else:
+                row["label"] = outputs["label_names"][i].decode("utf-8")
+            row["probabilities"] = {name: round(float(p), 4) for name, p in zip(names, outputs["probabilities"][i])}
+            rows.append(row)
+        return rows
 
     def example_requests(self):
         """A small batch of inputs per signature, used for TF Serving warmup and export checks."""

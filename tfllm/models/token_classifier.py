@@ -6,16 +6,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfllm.data.entity_readers import Entity, EntityExample
 from tfllm.backbones.sources import load_backbone, set_pooler_trainable
 from tfllm.data.pipeline import batch_packed_inputs
-from tfllm.tasks.bert_task_files import load_bert_task, save_bert_task
-from tfllm.tasks.entity_tags import EntityTags
-from tfllm.tasks.text_classifier import FEATURE_NAMES
+from tfllm.models.bert_task_files import load_bert_task, save_bert_task
+from tfllm.models.entity_tags import EntityTags
+from tfllm.models.raw_text import RawTextModel
+from tfllm.models.text_classifier import FEATURE_NAMES
+from tfllm.models.token_classifier_serving import TokenClassifierServer
 from tfllm.text.utf8 import replace_invalid_utf8
 from tfllm.text.word_pieces import WordSplitter, char_offsets
+from tfllm.training.optimizer import adamw
 
 
-class TokenClassifier(keras.Model):
+class TokenClassifier(RawTextModel, keras.Model):
     """A backbone, dropout and a dense layer of tag logits per word piece, with its tag set.
 
     Words are BERT's (split at whitespace and punctuation, one per CJK character) and keep their
@@ -29,7 +33,7 @@ class TokenClassifier(keras.Model):
         scheme: the tagging scheme, "bio" or "bioes".
         dropout: dropout before the logits.
 
-    Example:
+    Example (not run by the test command: it trains a model):
     >>> tagger = TokenClassifier(load_backbone("all-minilm-l6-v2"), ["LOC", "ORG", "PER"])  # doctest: +SKIP
     >>> train = tagger.make_dataset(read_conll("train.txt").examples, training=True)  # doctest: +SKIP
     >>> tagger.compile(optimizer=adamw_with_warmup(5e-5, total_steps=3 * len(train)))  # doctest: +SKIP
@@ -50,13 +54,32 @@ class TokenClassifier(keras.Model):
         self.word_splitter = WordSplitter(backbone.preprocessor.tokenizer)
         self.tags, self.dropout = tags, dropout
 
-    def compile(self, optimizer="adamw", loss="auto", weighted_metrics="auto", **kwargs):
-        """Compiles with per-word cross-entropy and tag accuracy (on first pieces only) unless given others."""
+    def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", **kwargs):
+        """Compiles with per-word cross-entropy, tag accuracy (on first pieces only) and `adamw()` unless given
+        others."""
+        if optimizer == "auto":
+            optimizer = adamw()
         if loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         if weighted_metrics == "auto":
             weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="tag_accuracy")]
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
+
+    def examples(self, x, y=None):
+        """`EntityExample`s of raw texts `x` and, if given, `y` their entities: per text a list of (start,
+        end, type) character spans (end exclusive), or of dicts with those keys."""
+        texts = list(x)
+        spans = [[]] * len(texts) if y is None else list(y)
+        if len(spans) != len(texts):
+            raise ValueError(f"{len(texts)} texts and {len(spans)} entity lists: give one list per text")
+        as_entity = lambda span: Entity(span["start"], span["end"], span["type"]) if isinstance(span, dict) \
+            else Entity(*span)  # noqa: E731
+        return [EntityExample(text, tuple(sorted((as_entity(span) for span in entities), key=lambda e: e.start)),
+                              f"y:{i}") for i, (text, entities) in enumerate(zip(texts, spans))]
+
+    def server(self):
+        """The serving module: raw strings in, entities with offsets out (see `TokenClassifierServer`)."""
+        return TokenClassifierServer(self)
 
     def encode(self, texts):
         """Splits and packs raw strings, in TF ops (the training pipeline and the serving graph share it).

@@ -15,7 +15,7 @@ class TokenClassifierServer(tf.Module):
         exclusive (-1 as padding), so `text[start:end] == entity_text` in Python.
     Texts longer than the model's sequence length are tagged up to it; empty strings get no entities.
 
-    Example:
+    Example (not run by the test command: it needs a trained model):
     >>> server = TokenClassifierServer(tagger)  # doctest: +SKIP
     >>> server.serve(tf.constant(["Angela Merkel visited Paris."]))["entity_type"]  # doctest: +SKIP
     <tf.Tensor: shape=(1, 2), dtype=string, numpy=array([[b'PER', b'LOC']], dtype=object)>
@@ -37,6 +37,22 @@ class TokenClassifierServer(tf.Module):
 
     def signatures(self):
         return {"serving_default": self.serve}
+
+    def requests(self, examples):
+        """The `serve` inputs of `EntityExample`s (their gold entities are not read)."""
+        return {"text": [e.text for e in examples]}
+
+    def answers(self, examples, outputs):
+        """Rows of `text` and its `entities`, each a dict of `text`, `type`, character `start` and `end`
+        (end exclusive) and `score`, from `serve`'s numpy outputs."""
+        rows = []
+        for i, count in enumerate(outputs["entity_count"]):
+            entities = [{"text": outputs["entity_text"][i, j].decode("utf-8", "replace"),
+                         "type": outputs["entity_type"][i, j].decode("utf-8"),
+                         "start": int(outputs["entity_start"][i, j]), "end": int(outputs["entity_end"][i, j]),
+                         "score": round(float(outputs["entity_score"][i, j]), 4)} for j in range(count)]
+            rows.append({"text": examples[i].text, "entities": entities})
+        return rows
 
     def example_requests(self):
         """A small batch of inputs per signature, used for TF Serving warmup and export checks."""

@@ -1,7 +1,7 @@
-"""The registry of tasks: what the CLI, the config checks and `tfllm tasks` read.
+"""The registry of tasks: what the runner, the CLI, the config checks and `tfllm tasks` read.
 
 It imports no TensorFlow, so that a config is checked (and a typo answered) before TensorFlow loads;
-each task's job module is imported only when a command runs it.
+a task's module (see `tfllm.tasks.task`) is imported only when a command runs it.
 """
 
 import dataclasses
@@ -16,7 +16,7 @@ class TaskSpec:
     Args:
         name: the config's `task:` value.
         summary: one line for `tfllm tasks`.
-        job: the module with the task's `train`, `evaluate`, `export` (and `predict`/`predict_file`).
+        task_path: "module:Class" of the task's `Task` (see `tfllm.tasks.task`).
         family: "bert" (fine-tunes a BERT source), "gpt2" (a GPT-2 source) or "masked_lm" (pretrains a BERT).
         command: the command that trains it: "train", or "pretrain" for pretraining tasks.
         default_source: `backbone.source` when the config sets none.
@@ -25,14 +25,16 @@ class TaskSpec:
 
     name: str
     summary: str
-    job: str
+    task_path: str
     family: str
     command: str = "train"
     default_source: typing.Optional[str] = None
     defaults: typing.Mapping[str, typing.Mapping[str, object]] = dataclasses.field(default_factory=dict)
 
-    def job_module(self):
-        return importlib.import_module(self.job)
+    def task(self):
+        """The task's `Task` (its module is imported now)."""
+        module, _, name = self.task_path.partition(":")
+        return getattr(importlib.import_module(module), name)()
 
     @property
     def generates(self):
@@ -49,22 +51,22 @@ _DEFAULT_BERT = "all-minilm-l6-v2"
 
 TASKS = {spec.name: spec for spec in (
     TaskSpec("text_classification", "labels for texts or text pairs: single-label, multi-label, long texts",
-             "tfllm.jobs.text_classification", "bert", default_source=_DEFAULT_BERT),
+             "tfllm.tasks.text_classification:TextClassificationTask", "bert", default_source=_DEFAULT_BERT),
     TaskSpec("relation_extraction", "the relation between a marked head and tail entity in a text",
-             "tfllm.jobs.text_classification", "bert", default_source=_DEFAULT_BERT,
+             "tfllm.tasks.relation_extraction:RelationExtractionTask", "bert", default_source=_DEFAULT_BERT,
              defaults={"data": {"label_column": "relation"}, "training": {"pooling": "markers"}}),
     TaskSpec("token_classification", "named entities with character offsets (BIO or BIOES tags)",
-             "tfllm.jobs.token_classification", "bert", default_source=_DEFAULT_BERT),
+             "tfllm.tasks.token_classification:TokenClassificationTask", "bert", default_source=_DEFAULT_BERT),
     TaskSpec("question_answering", "extractive QA: answer spans of contexts of any length (SQuAD format)",
-             "tfllm.jobs.question_answering", "bert", default_source=_DEFAULT_BERT),
+             "tfllm.tasks.question_answering:QuestionAnsweringTask", "bert", default_source=_DEFAULT_BERT),
     TaskSpec("causal_lm", "GPT-2 on plain text: fine-tune, pretrain from scratch, generate",
-             "tfllm.jobs.causal_lm", "gpt2"),
+             "tfllm.tasks.causal_lm:CausalLanguageModelingTask", "gpt2"),
     TaskSpec("chat", "GPT-2 on multi-turn dialogues, the loss on the replies",
-             "tfllm.jobs.causal_lm", "gpt2"),
+             "tfllm.tasks.chat:ChatTask", "gpt2"),
     TaskSpec("conditional_generation", "GPT-2 from source to target text: summaries, translations",
-             "tfllm.jobs.causal_lm", "gpt2"),
+             "tfllm.tasks.conditional_generation:ConditionalGenerationTask", "gpt2"),
     TaskSpec("masked_lm", "pretrain a BERT with masked LM (and next-sentence prediction), from scratch or "
-             "continued", "tfllm.jobs.masked_lm", "masked_lm", command="pretrain"),
+             "continued", "tfllm.tasks.masked_lm:MaskedLanguageModelingTask", "masked_lm", command="pretrain"),
 )}
 
 BERT_TASKS = tuple(name for name, spec in TASKS.items() if spec.family == "bert")

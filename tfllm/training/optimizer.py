@@ -32,6 +32,20 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
                 "total_steps": self.total_steps}
 
 
+def adamw(learning_rate=5e-5, weight_decay=0.01, clipnorm=1.0):
+    """AdamW as BERT fine-tunes with it: norms and biases not decayed, gradients clipped; the BERT task
+    models' `compile()` default (at a constant 5e-5; `adamw_with_warmup` adds the schedule).
+
+    Example:
+    >>> round(float(adamw().learning_rate), 8)
+    5e-05
+    """
+    optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay, epsilon=1e-6,
+                                       global_clipnorm=clipnorm)
+    optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
+    return optimizer
+
+
 def adamw_with_warmup(learning_rate, total_steps, warmup_fraction=0.1, weight_decay=0.01, clipnorm=1.0):
     """An AdamW optimizer for fine-tuning: warmup, linear decay, no decay on norms and biases.
 
@@ -46,7 +60,4 @@ def adamw_with_warmup(learning_rate, total_steps, warmup_fraction=0.1, weight_de
     >>> optimizer = adamw_with_warmup(5e-5, total_steps=1000)
     """
     schedule = WarmupLinearDecay(learning_rate, int(total_steps * warmup_fraction), total_steps)
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, epsilon=1e-6,
-                                       global_clipnorm=clipnorm)
-    optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
-    return optimizer
+    return adamw(schedule, weight_decay, clipnorm)

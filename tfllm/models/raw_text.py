@@ -1,0 +1,68 @@
+"""Keras habits on raw text for the BERT task models: `fit` on strings and labels, `predict` on strings.
+
+The models' own pipelines stay the fast path for large data (`make_dataset` buckets by length); these
+are the Colab forms, as KerasHub's tasks take them.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def is_raw_text(x):
+    """Whether `x` is strings (a list or array of them, or a tuple/list of such lists for pair inputs)."""
+    if isinstance(x, np.ndarray):
+        return x.size > 0 and isinstance(x.flat[0], (str, bytes))
+    if isinstance(x, (list, tuple)) and len(x) > 0:
+        first = x[0]
+        if isinstance(first, (str, bytes)):
+            return True
+        return isinstance(first, (list, tuple, np.ndarray)) and len(first) > 0 and isinstance(first[0], (str, bytes))
+    return False
+
+
+def served_answers(server, examples, batch_size=64):
+    """JSON-ready answer rows of `examples` through `server`'s `serving_default` function, in batches:
+    the graph that TF Serving runs, so what `predict`, `tfllm predict` and `tfllm evaluate` return is
+    what the export answers."""
+    serve = server.signatures()["serving_default"]
+    rows = []
+    for begin in range(0, len(examples), batch_size):
+        batch = examples[begin:begin + batch_size]
+        inputs = {name: tf.constant(np.asarray(values, dtype=np.int32 if isinstance(values[0], int) else object))
+                  for name, values in server.requests(batch).items()}
+        rows.extend(server.answers(batch, {name: value.numpy() for name, value in serve(**inputs).items()}))
+    return rows
+
+
+class RawTextModel:
+    """A mixin for the BERT task models (before `keras.Model` in the bases).
+
+    `fit(x=texts, y=labels, ...)` builds the model's dataset from raw strings (also `validation_data=
+    (texts, labels)`), and `predict(texts)` returns the served answers as rows (see the model's
+    server). Datasets and feature dicts go to Keras unchanged. A model defines `examples(x, y)`,
+    turning raw inputs and labels into its examples, and `server()`.
+    """
+
+    predict_batch_size = 64  # examples per served call
+
+    def examples(self, x, y=None):
+        raise NotImplementedError
+
+    def server(self):
+        raise NotImplementedError
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        """Keras `fit`; `x` may also be raw strings with `y` their labels (batch_size default 32)."""
+        if isinstance(validation_data, tuple) and is_raw_text(validation_data[0]):
+            validation_data = self.make_dataset(self.examples(*validation_data), batch_size=batch_size or 32)
+        if is_raw_text(x):
+            x = self.make_dataset(self.examples(x, y), batch_size=batch_size or 32, training=True)
+            y, batch_size = None, None
+            kwargs.setdefault("shuffle", False)  # the dataset shuffles itself (within length buckets)
+        return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        """Keras `predict`; for raw strings, the served answers: one JSON-ready dict per input."""
+        if is_raw_text(x):
+            return served_answers(self.server(), self.examples(x), batch_size or self.predict_batch_size)
+        return super().predict(x, batch_size=batch_size, **kwargs)

@@ -1,0 +1,150 @@
+"""The one runner: `train`, `evaluate`, `predict` and `export` for every task, chosen from the registry.
+
+Each task declares its parts once (see `tfllm.tasks.task`); everything the commands share (the
+strategy, precision, seeds, the optimizer sized from the real batches, resumable fit, the best
+checkpoint, the recorded config, the verified export) is written here, once.
+
+Example (skipped by the test command: it fine-tunes all-MiniLM-L6-v2, minutes on 2 cores):
+>>> from tfllm.config import load_config
+>>> config = load_config("examples/intents/config.yaml", ["training.epochs=1", "data.limit=16"])
+>>> train(config, verbose=0)  # doctest: +SKIP
+>>> predict(config, task_of(config).examples_from_texts(["where is my parcel?"]))  # doctest: +SKIP
+[{'text': 'where is my parcel?', 'label': 'track_order', 'probabilities': {...}}]
+"""
+
+import os
+
+import keras
+
+from tfllm import storage
+from tfllm.config import record_config
+from tfllm.evaluation.classification_report import write_report
+from tfllm.export.saved_model_export import export_for_serving
+from tfllm.models.raw_text import served_answers
+from tfllm.tasks.registry import task_spec
+from tfllm.training.callbacks import backup_dir, best_weights_path, training_callbacks
+from tfllm.training.optimizer import adamw_with_warmup
+from tfllm.training.precision import precision_scope
+from tfllm.training.resumable_fit import resumable_fit
+from tfllm.training.run_files import evaluation_dir, model_dir
+from tfllm.training.strategy import resolve_strategy
+
+
+def task_of(config):
+    """The `Task` of a config's `task:` (see `tfllm.tasks.registry`)."""
+    return task_spec(config.task).task()
+
+
+def compile_for_training(model, config, train_data):
+    """Compiles `model` with the task's loss and metrics and AdamW as `config.training` says.
+
+    The schedule's length is epochs x `len(train_data)`: the batches the dataset really makes, which
+    length bucketing puts above ceil(examples / batch_size) (and long texts and QA contexts above the
+    example count), so that no step runs past the end of the decay at learning rate 0.
+    """
+    training = config.training
+    optimizer = adamw_with_warmup(training.learning_rate, len(train_data) * training.epochs,
+                                  training.warmup_fraction, training.weight_decay)
+    model.compile(optimizer=optimizer, steps_per_execution=training.steps_per_execution)
+
+
+def train(config, verbose="auto"):
+    """Trains the config's task and saves the model in `<run_dir>/model`; returns the trained model.
+
+    Writes TensorBoard logs, checkpoints and backups under `config.run_dir` (a killed run resumes from
+    its last backup, every `training.backup_every_steps` batches and each epoch end), the per-epoch
+    metrics in `<run_dir>/history.json`, and the resolved config in `<run_dir>/config.yaml`, which
+    evaluate, predict and export read the model's settings from. In a multi-worker job the chief writes
+    them all, and the other workers read its backup when they resume: `run_dir` must be storage they
+    share (gs://).
+    """
+    task = task_of(config)
+    training = config.training
+    strategy = resolve_strategy(training.strategy, training.tpu)  # a multi-worker strategy comes before any op
+    keras.utils.set_random_seed(training.seed)
+    train_examples, validation_examples = task.splits(config)
+    with strategy.scope(), precision_scope(training.precision, strategy):
+        model = task.build(config, train_examples)
+        train_data = task.dataset(config, model, train_examples, True)
+        validation_data = task.dataset(config, model, validation_examples, False) if validation_examples else None
+        compile_for_training(model, config, train_data)
+
+    chief = model.distribute_strategy.extended.should_checkpoint  # the one worker that writes
+    if chief:
+        record_config(config)
+    monitor = "val_loss" if validation_data is not None else "loss"
+    callbacks = training_callbacks(config.run_dir, monitor=monitor, patience=training.early_stopping_patience,
+                                   chief=chief)
+    callbacks = callbacks[:1] + (task.callbacks(config, model) if chief else []) + callbacks[1:]
+    unused = [train_data]
+
+    def make_train_data():  # the first epoch's dataset, then a new one for a run resumed mid-epoch
+        return unused.pop() if unused else task.dataset(config, model, train_examples, True)
+
+    history = resumable_fit(model, make_train_data, training.epochs, backup_dir(config.run_dir), validation_data,
+                            callbacks, verbose, training.backup_every_steps)
+    if chief:
+        best = best_weights_path(config.run_dir)
+        if storage.exists(best):
+            model.load_weights(best)
+        model.save_to_dir(model_dir(config))
+        storage.write_json(storage.join(config.run_dir, "history.json"),
+                           {k: [float(v) for v in values] for k, values in history.items()}, indent=2)
+        print(f"saved the model in {model_dir(config)}")
+        message = task.trained_message(config)
+        if message:
+            print(message)
+    return model
+
+
+def evaluate(config, split="validation", path=None, quantize=None, model=None):
+    """Scores the trained model on a labeled split (or another file, `path`); writes the report to
+    `<run_dir>/evaluation/<split>/` (with `quantize`, `<split>_int8`) and returns it (a dict)."""
+    task = task_of(config)
+    data, examples = task.evaluation_split(config, split, path)
+    model = model or task.load(config, quantize)
+    directory = evaluation_dir(config, split + (f"_{quantize}" if quantize else ""))
+    report = task.evaluate(config, model, examples, directory)
+    report["data"] = data
+    if quantize:
+        report["quantize"] = quantize
+    write_report(report, directory)
+    print(task.summary(report))
+    print(f"report written to {directory}")
+    return report
+
+
+def predict(config, examples, model=None):
+    """The served answers of `examples` (see `Task.examples_from_texts`): JSON-ready rows, in order."""
+    task = task_of(config)
+    model = model or task.load(config)
+    return served_answers(task.server(config, model), examples, model.predict_batch_size)
+
+
+def predict_file(config, path):
+    """The served answers of a data file's examples (gold labels, if any, are ignored)."""
+    return predict(config, task_of(config).read(config, path, labeled=False))
+
+
+def export(config, version=None, quantize=None):
+    """Exports the trained model to `<export.root>/<name>/<version>/` (see `export_for_serving`) and says
+    where; returns the version directory. `quantize` (default `export.quantize`): "int8" weights."""
+    task = task_of(config)
+    refusal = task.export_refusal(config)
+    if refusal:
+        raise ValueError(refusal)
+    quantize = quantize or config.export.quantize
+    model = task.load(config, quantize)
+    server = task.server(config, model)
+    metadata = {"task": config.task, "backbone": config.backbone.source, "quantize": quantize,
+                **task.metadata(config, model, server)}
+    report_path = storage.join(evaluation_dir(config, "validation"), "report.json")
+    if task.report_keys and storage.exists(report_path):
+        report = storage.read_json(report_path)
+        metadata["validation"] = {key: report[key] for key in task.report_keys if key in report}
+    path, check = export_for_serving(server, config.export.root, config.name, version or config.export.version,
+                                     metadata, config.export.base_path)
+    print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match for "
+          f"{', '.join(sorted(check['signatures']))} ({', '.join(check['outputs'])})")
+    print(f"SavedModel for TF Serving: {path if storage.is_remote(path) else os.path.abspath(path)}")
+    return path

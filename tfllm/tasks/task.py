@@ -1,0 +1,144 @@
+"""The task contract: what one task declares so that `tfllm.runner` trains, evaluates, predicts with and
+exports it the same way as every other task.
+
+A task module (one per task in this package) defines a `Task` subclass with these parts, in this order:
+
+- data: `read` (one file's examples; readers report bad rows by file and line) and, when it differs
+  from "data.train and data.validation", `splits` and `evaluation_split`;
+- model: `build` (the Keras model a config starts from, its head on a backbone; its `compile()`
+  defaults to the task's loss and metrics), `dataset` (the model's tf.data pipeline for examples),
+  `model_class` (whose `load(directory)` restores what `save_to_dir` wrote) and `callbacks`;
+- serving: `server` (raw strings in, readable answers out, in TF ops: what `tfllm export` publishes;
+  its `requests` and `answers` turn examples into its inputs and its outputs into JSON-ready rows)
+  and `examples_from_texts` (the examples of texts given on the command line);
+- evaluation: `score` (a report of the served answers against the examples' gold ones), `summary`
+  (its one printed line) and `metadata` (facts an export keeps, with the report's `report_keys`).
+
+`tfllm evaluate`, `tfllm predict` and the export's check all go through `server`, so a report scores
+the graph TF Serving runs. Language-model tasks, whose quality is a loss, override `evaluate`.
+"""
+
+from tfllm.data.corpus_readers import read_documents
+from tfllm.models.raw_text import served_answers
+from tfllm.training.run_files import model_dir
+
+
+def kept_examples(path, result, limit=None):
+    """The examples a reader's `result` kept, the first `limit` of them; says how many bad rows it skipped."""
+    if result.bad_rows:
+        print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
+    return result.examples[:limit] if limit else result.examples
+
+
+class Task:
+    """The base of every task; see the module doc for the parts a task defines."""
+
+    model_class = None
+    report_keys = ()  # keys of the validation report that an export's metadata keeps
+
+    # Data.
+
+    def read(self, config, path, labeled=True):
+        """The examples of one data file, under the config's format, bad-row policy and `data.limit`."""
+        raise NotImplementedError
+
+    def splits(self, config):
+        """(train examples, validation examples or None)."""
+        if not config.data.train:
+            raise ValueError(f"{config.path}: data.train is not set")
+        validation = self.read(config, config.data.validation) if config.data.validation else None
+        return self.read(config, config.data.train), validation
+
+    def evaluation_split(self, config, split, path=None):
+        """(what the report names as its data, examples) of `path` or the file `data.<split>` names."""
+        path = path or getattr(config.data, split)
+        if not path:
+            raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
+        return path, self.read(config, path)
+
+    # Model.
+
+    def build(self, config, train_examples):
+        """The model a config starts from, built in the training strategy's scope."""
+        raise NotImplementedError
+
+    def dataset(self, config, model, examples, training):
+        """`model`'s tf.data pipeline of `examples` (shuffled and bucketed by length for training)."""
+        raise NotImplementedError
+
+    def callbacks(self, config, model):
+        """Keras callbacks of this task's training, besides the runner's own."""
+        return []
+
+    def load(self, config, quantize=None):
+        """The trained model of the config's run; `quantize` ("int8") only where the task offers it."""
+        if quantize:
+            raise ValueError(f"{config.path}: --quantize int8 is for GPT-2 tasks, not {config.task}")
+        return self.model_class.load(model_dir(config))
+
+    # Serving.
+
+    def server(self, config, model):
+        """The serving module of `model`: `signatures()` and `example_requests()` (see `export_for_serving`),
+        and `requests(examples)` / `answers(examples, outputs)` for predict and evaluate."""
+        return model.server()
+
+    def export_refusal(self, config):
+        """Why the task's models are not exported (a message), or None."""
+        return None
+
+    def examples_from_texts(self, texts, text_pairs=None):
+        """Examples of raw texts given on the command line (`tfllm predict --text`)."""
+        raise NotImplementedError
+
+    # Evaluation.
+
+    def evaluate(self, config, model, examples, directory):
+        """The report on `examples`: their served answers scored against their gold ones."""
+        rows = served_answers(self.server(config, model), examples, model.predict_batch_size)
+        return self.score(config, model, examples, rows, directory)
+
+    def score(self, config, model, examples, rows, directory):
+        """The report (a dict) of the answer `rows` against `examples`; may write predictions to `directory`."""
+        raise NotImplementedError
+
+    def summary(self, report):
+        """The lines printed after evaluation."""
+        raise NotImplementedError
+
+    def metadata(self, config, model, server):
+        """JSON facts of the export (the runner adds task, backbone and the validation report's `report_keys`)."""
+        return {}
+
+    def trained_message(self, config):
+        """What to tell the user after training, besides where the model was saved (or None)."""
+        return None
+
+
+class DocumentsTask(Task):
+    """A task on plain-text documents (CSV/TSV/JSONL rows or .txt), whose validation split may be a
+    `data.validation_split` share of train: the last share, since neighbours in a corpus would leak
+    into training."""
+
+    def read(self, config, path, labeled=True):
+        data = config.data
+        result = read_documents(path, data.format, data.text_column, data.document_separator, data.on_bad_rows,
+                                data.column_names)
+        return kept_examples(path, result, data.limit)
+
+    def held_out(self, config, examples):
+        """(train, validation) of `examples` when `data.validation_split` holds a share out."""
+        cut = len(examples) - max(1, int(len(examples) * config.data.validation_split))
+        return examples[:cut], examples[cut:]
+
+    def splits(self, config):
+        if config.data.validation or not config.data.validation_split:
+            return super().splits(config)
+        if not config.data.train:
+            raise ValueError(f"{config.path}: data.train is not set")
+        return self.held_out(config, self.read(config, config.data.train))
+
+    def evaluation_split(self, config, split, path=None):
+        if not path and not getattr(config.data, split) and split == "validation" and config.data.validation_split:
+            return f"{config.data.train} (a {config.data.validation_split:.0%} share)", self.splits(config)[1]
+        return super().evaluation_split(config, split, path)

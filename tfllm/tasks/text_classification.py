@@ -1,0 +1,67 @@
+"""Text classification: labels for texts or text pairs, single- or multi-label, long texts read whole."""
+
+import numpy as np
+
+from tfllm.data.examples import TextExample
+from tfllm.data.labels import LabelSet
+from tfllm.data.readers import ColumnSpec, read_text_examples
+from tfllm.evaluation.classification_report import classification_report, format_report, multi_label_report
+from tfllm.models.text_classifier import TextClassifier, build_text_classifier
+from tfllm.tasks.task import Task, kept_examples
+
+
+class TextClassificationTask(Task):
+    """A `TextClassifier` fine-tuned on labeled CSV/TSV/JSONL rows; served as `TextClassifierServer`.
+
+    Predictions are rows of `text`, `label` (multi-label: `labels`, a list) and `probabilities` by label.
+    """
+
+    model_class = TextClassifier
+    report_keys = ("accuracy", "macro_f1", "micro_f1", "examples")
+    relation = False  # the texts' head and tail entities are marked (RelationExtractionTask)
+
+    def read(self, config, path, labeled=True):
+        data = config.data
+        columns = ColumnSpec(text=data.text_column, text_pair=data.text_pair_column,
+                             label=data.label_column if labeled else None, multi_label=data.multi_label,
+                             label_separator=data.label_separator)
+        result = read_text_examples(path, columns, data.format, data.on_bad_rows, data.column_names)
+        return kept_examples(path, result, data.limit)
+
+    def build(self, config, train_examples):
+        backbone, training = config.backbone, config.training
+        return build_text_classifier(
+            backbone.source, config.data.labels or LabelSet.from_examples(train_examples).names,
+            sequence_length=backbone.sequence_length, preprocess=backbone.preprocess, native=backbone.native,
+            multi_label=config.data.multi_label, text_pair=bool(config.data.text_pair_column),
+            thresholds=training.thresholds, dropout=training.dropout, pooling=training.pooling,
+            long_text=training.long_text, stride=config.data.doc_stride if training.long_text else None,
+            relation=self.relation)
+
+    def training_examples(self, examples):
+        """The `TextExample`s the classifier learns from (relation examples mark their entities)."""
+        return examples
+
+    def dataset(self, config, model, examples, training):
+        return model.make_dataset(self.training_examples(examples), batch_size=config.training.batch_size,
+                                  training=training, fixed_length=config.training.fixed_length,
+                                  seed=config.training.seed, label_field=config.data.label_column)
+
+    def examples_from_texts(self, texts, text_pairs=None):
+        return [TextExample(text, text_pair=pair) for text, pair in zip(texts, text_pairs or [None] * len(texts))]
+
+    def score(self, config, model, examples, rows, directory):
+        names = model.labels.names
+        targets = model.encode_labels(self.training_examples(examples), config.data.label_column)
+        if model.multi_label:
+            predicted = np.array([[name in row["labels"] for name in names] for row in rows], np.int32)
+            return multi_label_report(targets, predicted, names)
+        return classification_report(targets, np.array([model.labels.id(row["label"]) for row in rows]), names)
+
+    def summary(self, report):
+        return format_report(report)
+
+    def metadata(self, config, model, server):
+        return {"labels": model.labels.names, "multi_label": model.multi_label, "text_pair": model.text_pair,
+                "sequence_length": model.preprocessor.sequence_length, "long_text": model.long_text,
+                "relation": model.relation}
