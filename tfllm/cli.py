@@ -35,7 +35,7 @@ def _predict(args):
         rows = runner.predict_file(args.config, args.input)
     else:
         texts = args.text or [line.rstrip("\n") for line in sys.stdin if line.strip()]
-        rows = runner.predict(args.config, runner.task_of(args.config).examples_from_texts(texts, args.text_pair))
+        rows = runner.predict(args.config, (texts, args.text_pair) if args.text_pair else texts)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")

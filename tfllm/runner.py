@@ -8,7 +8,7 @@ Example (skipped by the test command: it fine-tunes all-MiniLM-L6-v2, minutes on
 >>> from tfllm.config import load_config
 >>> config = load_config("examples/intents/config.yaml", ["training.epochs=1", "data.limit=16"])
 >>> train(config, verbose=0)  # doctest: +SKIP
->>> predict(config, task_of(config).examples_from_texts(["where is my parcel?"]))  # doctest: +SKIP
+>>> predict(config, ["where is my parcel?"])  # doctest: +SKIP
 [{'text': 'where is my parcel?', 'label': 'track_order', 'probabilities': {...}}]
 """
 
@@ -114,16 +114,18 @@ def evaluate(config, split="validation", path=None, quantize=None, model=None):
     return report
 
 
-def predict(config, examples, model=None):
-    """The served answers of `examples` (see `Task.examples_from_texts`): JSON-ready rows, in order."""
-    task = task_of(config)
-    model = model or task.load(config)
-    return served_answers(task.server(config, model), examples, model.predict_batch_size)
+def predict(config, x, model=None):
+    """The trained model's served answers for raw inputs `x`, as its `predict` takes them (texts; pair
+    classifiers and QA readers: (texts, text_pairs)): JSON-ready rows, in order."""
+    return (model or task_of(config).load(config)).predict(x)
 
 
 def predict_file(config, path):
     """The served answers of a data file's examples (gold labels, if any, are ignored)."""
-    return predict(config, task_of(config).read(config, path, labeled=False))
+    task = task_of(config)
+    model = task.load(config)
+    return served_answers(task.server(config, model), task.read(config, path, labeled=False),
+                          model.predict_batch_size)
 
 
 def export(config, version=None, quantize=None):

@@ -98,6 +98,8 @@ class SpanExtractor(RawTextModel, keras.Model):
     def examples(self, x, y=None):
         """`QAExample`s of raw inputs: `x` a (questions, contexts) tuple, `y` the answers, if given: per
         question its text (found in the context) or a dict of `text` and character `start`."""
+        if not (isinstance(x, tuple) and len(x) == 2 and not isinstance(x[0], (str, bytes))):
+            raise ValueError("a reader takes x=(questions, contexts): one context (--text-pair) per question")
         questions, contexts = list(x[0]), list(x[1])
         answers = [None] * len(questions) if y is None else list(y)
         if len(contexts) != len(questions) or len(answers) != len(questions):

@@ -112,8 +112,12 @@ class TextClassifier(RawTextModel, keras.Model):
         """`TextExample`s of raw inputs: `x` the texts (pair models: a (texts, text_pairs) tuple), `y` their
         labels, if given: names or ids (multi-label: a list of them per text)."""
         if self.relation:
-            raise ValueError("a relation model reads RelationExamples (texts with head and tail spans): use "
-                             "make_dataset(marked_text_examples(examples)) and TextClassifierServer")
+            raise ValueError("a relation model needs the head and tail spans of each text: give tfllm predict "
+                             "--input (a relation JSONL file), or make_dataset(marked_text_examples(examples))")
+        paired = isinstance(x, tuple) and len(x) == 2 and not isinstance(x[0], (str, bytes))
+        if paired != self.text_pair:
+            raise ValueError("this model reads text pairs: give x=(texts, text_pairs)" if self.text_pair else
+                             "this model reads single texts, not (texts, text_pairs)")
         texts, pairs = (list(x[0]), list(x[1])) if self.text_pair else (list(x), [None] * len(x))
         labels = [None] * len(texts) if y is None else [self._label_names(label) for label in y]
         if len(pairs) != len(texts) or len(labels) != len(texts):

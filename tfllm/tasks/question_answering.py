@@ -1,6 +1,6 @@
 """Extractive question answering: the answer to a question as a span of a context of any length."""
 
-from tfllm.data.squad_reader import QAExample, read_squad
+from tfllm.data.squad_reader import read_squad
 from tfllm.evaluation.classification_report import write_predictions
 from tfllm.evaluation.squad_metrics import squad_scores
 from tfllm.models.span_extractor import SpanExtractor, build_span_extractor
@@ -30,11 +30,6 @@ class QuestionAnsweringTask(Task):
     def dataset(self, config, model, examples, training):
         return model.make_dataset(examples, batch_size=config.training.batch_size, training=training,
                                   fixed_length=config.training.fixed_length, seed=config.training.seed)
-
-    def examples_from_texts(self, texts, text_pairs=None):
-        if len(text_pairs or []) != len(texts):
-            raise ValueError("question_answering: give one --text-pair (a context) per --text (a question)")
-        return [QAExample(question, context) for question, context in zip(texts, text_pairs)]
 
     def score(self, config, model, examples, rows, directory):
         report = squad_scores([row["answer"] for row in rows], [[a.text for a in e.answers] for e in examples])

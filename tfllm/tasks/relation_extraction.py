@@ -23,7 +23,3 @@ class RelationExtractionTask(TextClassificationTask):
 
     def training_examples(self, examples):
         return marked_text_examples(examples)
-
-    def examples_from_texts(self, texts, text_pairs=None):
-        raise ValueError("a relation model needs the head and tail spans of each text: give --input, a file in "
-                         "the relation JSONL format")

@@ -9,8 +9,7 @@ A task module (one per task in this package) defines a `Task` subclass with thes
   defaults to the task's loss and metrics), `dataset` (the model's tf.data pipeline for examples),
   `model_class` (whose `load(directory)` restores what `save_to_dir` wrote) and `callbacks`;
 - serving: `server` (raw strings in, readable answers out, in TF ops: what `tfllm export` publishes;
-  its `requests` and `answers` turn examples into its inputs and its outputs into JSON-ready rows)
-  and `examples_from_texts` (the examples of texts given on the command line);
+  its `requests` and `answers` turn examples into its inputs and its outputs into JSON-ready rows);
 - evaluation: `score` (a report of the served answers against the examples' gold ones), `summary`
   (its one printed line) and `metadata` (facts an export keeps, with the report's `report_keys`).
 
@@ -86,10 +85,6 @@ class Task:
     def export_refusal(self, config):
         """Why the task's models are not exported (a message), or None."""
         return None
-
-    def examples_from_texts(self, texts, text_pairs=None):
-        """Examples of raw texts given on the command line (`tfllm predict --text`)."""
-        raise NotImplementedError
 
     # Evaluation.
 

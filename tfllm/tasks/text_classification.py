@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from tfllm.data.examples import TextExample
 from tfllm.data.labels import LabelSet
 from tfllm.data.readers import ColumnSpec, read_text_examples
 from tfllm.evaluation.classification_report import classification_report, format_report, multi_label_report
@@ -46,9 +45,6 @@ class TextClassificationTask(Task):
         return model.make_dataset(self.training_examples(examples), batch_size=config.training.batch_size,
                                   training=training, fixed_length=config.training.fixed_length,
                                   seed=config.training.seed, label_field=config.data.label_column)
-
-    def examples_from_texts(self, texts, text_pairs=None):
-        return [TextExample(text, text_pair=pair) for text, pair in zip(texts, text_pairs or [None] * len(texts))]
 
     def score(self, config, model, examples, rows, directory):
         names = model.labels.names

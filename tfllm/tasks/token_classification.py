@@ -1,6 +1,6 @@
 """Named-entity recognition: entities of raw texts, with types, scores and character offsets."""
 
-from tfllm.data.entity_readers import EntityExample, read_entity_examples
+from tfllm.data.entity_readers import read_entity_examples
 from tfllm.evaluation.classification_report import format_report, write_predictions
 from tfllm.evaluation.entity_metrics import entity_report
 from tfllm.models.token_classifier import TokenClassifier, build_token_classifier
@@ -32,9 +32,6 @@ class TokenClassificationTask(Task):
     def dataset(self, config, model, examples, training):
         return model.make_dataset(examples, batch_size=config.training.batch_size, training=training,
                                   fixed_length=config.training.fixed_length, seed=config.training.seed)
-
-    def examples_from_texts(self, texts, text_pairs=None):
-        return [EntityExample(text, ()) for text in texts]
 
     def score(self, config, model, examples, rows, directory):
         gold = [[(e.start, e.end, e.type) for e in example.entities] for example in examples]
