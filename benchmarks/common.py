@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: files of ../shared/data, a timing callback and request latency."""
+"""Shared by the benchmarks: files of ../shared/data, timing of training steps and request latency."""
 
 import os
 import statistics
@@ -22,23 +22,55 @@ def sst2_path(split):
     return shared_path("sst2", f"{split}.tsv")
 
 
+class ExamplesSeen(keras.metrics.Metric):
+    """Rows the model has trained on this epoch: what `StepTimer` counts, since bucketed batches vary in size."""
+
+    def __init__(self, name="examples", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.count.assign_add(keras.ops.cast(keras.ops.shape(y_pred)[0], self.count.dtype))
+
+    def result(self):
+        return self.count
+
+
 class StepTimer(keras.callbacks.Callback):
-    """Wall time of the batches after the first `skip` (tracing and warmup excluded)."""
+    """Wall time and examples of the training batches after the first `skip` (tracing and warmup excluded).
+
+    Counts the rows each batch really holds (length bucketing makes partial batches), from the
+    `ExamplesSeen` metric the model must be compiled with. One timer may span several `fit` calls.
+    """
 
     def __init__(self, skip=3):
         super().__init__()
-        self.skip, self.batches, self.seconds = skip, 0, 0.0
+        self.skip, self.batches, self.seconds, self.examples = skip, 0, 0.0, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._seen = 0  # Keras resets metrics at each epoch
 
     def on_train_batch_begin(self, batch, logs=None):
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        seconds = time.perf_counter() - self._start
+        seen = int(logs["examples"]) if "examples" in logs else None
         self.batches += 1
         if self.batches > self.skip:
-            self.seconds += time.perf_counter() - self._start
+            self.seconds += seconds
+            self.examples = None if seen is None or self.examples is None else self.examples + seen - self._seen
+        self._seen = seen
 
-    def per_second(self, batch_size):
-        return (self.batches - self.skip) * batch_size / self.seconds
+    def step_seconds(self):
+        """Mean wall time of a timed batch."""
+        return self.seconds / (self.batches - self.skip)
+
+    def per_second(self):
+        """Examples per second over the timed batches."""
+        if self.examples is None:
+            raise ValueError("StepTimer counts examples through the ExamplesSeen metric: compile the model with it")
+        return self.examples / self.seconds
 
 
 def median_request_milliseconds(call, requests):

@@ -22,7 +22,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 
-from common import StepTimer, sst2_path  # noqa: E402
+from common import ExamplesSeen, StepTimer, sst2_path  # noqa: E402
 from tfllm import ColumnSpec, adamw_with_warmup, build_text_classifier, read_text_examples  # noqa: E402
 from tfllm.training.precision import cpu_has_bfloat16, precision_scope  # noqa: E402
 
@@ -36,13 +36,14 @@ def train_once(precision, train, dev, args):
                                            pooling="mean")
         data = classifier.make_dataset(train, batch_size=args.batch_size, training=True, seed=0,
                                        fixed_length=args.fixed_length)
-        classifier.compile(optimizer=adamw_with_warmup(args.learning_rate, total_steps=len(data)))
+        classifier.compile(optimizer=adamw_with_warmup(args.learning_rate, total_steps=len(data)),
+                           metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy"), ExamplesSeen()])
     timer = StepTimer()
     start = time.perf_counter()
     classifier.fit(data, epochs=1, verbose=0, callbacks=[timer])
     seconds = time.perf_counter() - start
-    _, accuracy, _ = classifier.evaluate(classifier.make_dataset(dev, batch_size=64), verbose=0)
-    return timer.per_second(args.batch_size), seconds, accuracy
+    accuracy = classifier.evaluate(classifier.make_dataset(dev, batch_size=64), verbose=0, return_dict=True)["accuracy"]
+    return timer.per_second(), seconds, accuracy
 
 
 def main():

@@ -39,7 +39,7 @@ def train(args):
     strategy = resolve_strategy("auto")  # first: multi-worker must be set up before any op runs
     import keras
 
-    from common import StepTimer, sst2_path
+    from common import ExamplesSeen, StepTimer, sst2_path
     from tfllm import ColumnSpec, adamw_with_warmup, build_text_classifier, read_text_examples
 
     train_rows = read_text_examples(sst2_path("train"), ColumnSpec(text="sentence", label="label")).examples
@@ -48,10 +48,10 @@ def train(args):
         classifier = build_text_classifier("all-minilm-l6-v2", ["0", "1"], sequence_length=128, pooling="mean")
         data = classifier.make_dataset(train_rows[: args.train_rows], batch_size=args.batch_size, training=True,
                                        seed=0)
-        classifier.compile(optimizer=adamw_with_warmup(1e-4, total_steps=len(data)))
+        classifier.compile(optimizer=adamw_with_warmup(1e-4, total_steps=len(data)), metrics=[ExamplesSeen()])
     timer = StepTimer(skip=5)
     classifier.fit(data, epochs=1, verbose=0, callbacks=[timer])
-    print(json.dumps({"examples_per_second": timer.per_second(args.batch_size),
+    print(json.dumps({"examples_per_second": timer.per_second(),
                       "replicas": strategy.num_replicas_in_sync}), flush=True)
 
 

@@ -63,7 +63,7 @@ def main():
     steps = len(make_data())
     timer = StepTimer(skip=5)
     classifier.fit(make_data().take(45), epochs=1, verbose=0, callbacks=[timer])
-    step_seconds = timer.seconds / (timer.batches - timer.skip)
+    step_seconds = timer.step_seconds()
     backup = TrainingBackup(args.backup_dir)
     backup.set_model(classifier)
     write_seconds = timed(lambda: backup.on_epoch_end(0), repeats=3)

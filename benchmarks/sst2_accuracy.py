@@ -32,8 +32,7 @@ def main():
     dev = read_text_examples(sst2_path("dev"), columns).examples
     classifier = build_text_classifier("all-minilm-l6-v2", ["0", "1"], sequence_length=128, pooling=args.pooling)
     data = classifier.make_dataset(train, batch_size=args.batch_size, training=True, seed=0)
-    steps = -(-len(train) // args.batch_size) * args.epochs
-    classifier.compile(optimizer=adamw_with_warmup(args.learning_rate, total_steps=steps))
+    classifier.compile(optimizer=adamw_with_warmup(args.learning_rate, total_steps=len(data) * args.epochs))
     start = time.perf_counter()
     classifier.fit(data, epochs=args.epochs, verbose=2)
     seconds = time.perf_counter() - start
