@@ -11,7 +11,7 @@ from tfllm.export.saved_model_export import export_for_serving
 from tfllm.models.classification_metrics import MacroF1
 from tfllm.models.text_classifier import TextClassifier
 from tfllm.models.text_classifier_serving import TextClassifierServer
-from tfllm.training.optimizer import NO_WEIGHT_DECAY, adamw, adamw_with_warmup
+from tfllm.training.optimizer import NO_WEIGHT_DECAY, adamw_with_warmup
 
 
 def trained(preset_dir, examples, epochs=4, sequence_length=128, **kwargs):
@@ -94,17 +94,19 @@ def test_long_texts_are_read_whole_in_windows_also_when_exported(keras_hub_prese
 
 @pytest.mark.parametrize("kind", ["single_label", "multi_label_pairs"])
 def test_classifier_passes_the_task_harness(keras_hub_preset_dir, tmp_path, kind):
-    keras.utils.set_random_seed(0)
     examples = sentiment_examples(48, pair=kind != "single_label")
-    options = {"multi_label": True, "text_pair": True} if kind != "single_label" else {}
-    classifier = TextClassifier(load_backbone(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"],
-                                pooling="mean", **options)
-    classifier.compile(optimizer=adamw(1e-3))
+    multi_label = kind != "single_label"
+
+    def build():
+        keras.utils.set_random_seed(0)
+        return TextClassifier(load_backbone(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"],
+                              pooling="mean", multi_label=multi_label, text_pair=multi_label)
+
     texts = [e.text for e in examples]
-    x = (texts, [e.text_pair for e in examples]) if classifier.text_pair else texts
-    y = [[e.label] for e in examples] if classifier.multi_label else [e.label for e in examples]
-    _, rows = run_task_test(classifier, x, y, TextClassifier.load, tmp_path)
-    assert set(rows[0]) == ({"text", "text_pair", "labels", "probabilities"} if classifier.multi_label
+    x = (texts, [e.text_pair for e in examples]) if multi_label else texts
+    y = [[e.label] for e in examples] if multi_label else [e.label for e in examples]
+    _, rows = run_task_test(build, x, y, TextClassifier.load, tmp_path)
+    assert set(rows[0]) == ({"text", "text_pair", "labels", "probabilities"} if multi_label
                             else {"text", "label", "probabilities"})
 
 

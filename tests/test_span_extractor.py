@@ -16,7 +16,7 @@ from tfllm.evaluation.squad_metrics import squad_scores
 from tfllm.models.span_extractor import SpanExtractor
 from tfllm.models.span_extractor_serving import SpanExtractorServer
 from tfllm.text.windows import sliding_windows
-from tfllm.training.optimizer import adamw, adamw_with_warmup
+from tfllm.training.optimizer import adamw_with_warmup
 
 
 def qa_examples(count, seed=0, words=(4, 24)):
@@ -42,11 +42,15 @@ def squad_file(path, examples):
     return str(path)
 
 
+def build_reader(preset_dir):
+    keras.utils.set_random_seed(0)
+    return SpanExtractor(load_backbone(preset_dir, sequence_length=24), max_question_length=4, stride=8,
+                         max_answer_length=4)
+
+
 @pytest.fixture()
 def reader(keras_hub_preset_dir):
-    keras.utils.set_random_seed(0)
-    return SpanExtractor(load_backbone(keras_hub_preset_dir, sequence_length=24), max_question_length=4, stride=8,
-                         max_answer_length=4)
+    return build_reader(keras_hub_preset_dir)
 
 
 def test_windows_cover_every_token_and_end_at_the_row_end():
@@ -130,11 +134,11 @@ def test_shared_squad_files_read_whole(name, questions):
 
 
 def test_qa_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
-    squad_file(tmp_path / "train.json", qa_examples(512))
+    squad_file(tmp_path / "train.json", qa_examples(64))
     squad_file(tmp_path / "dev.json", qa_examples(32, seed=5, words=(20, 30)))
     config = bert_job_config(tmp_path, "sentiment_qa", "question_answering", keras_hub_preset_dir, 24,
                              {"train": "train.json", "validation": "dev.json", "max_question_length": 4, "doc_stride": 8,
-                                                       "max_answer_length": 4}, {"epochs": 2})
+                                                       "max_answer_length": 4}, {"epochs": 1})
     assert main(["train", str(config)]) == 0  # learning is shown above; this checks the job's wiring
     assert main(["evaluate", str(config)]) == 0
     report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
@@ -151,11 +155,11 @@ def test_qa_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     assert "outputs match for serving_default (answer, end, score, start)" in capsys.readouterr().out
 
 
-def test_reader_passes_the_task_harness(reader, tmp_path):
+def test_reader_passes_the_task_harness(keras_hub_preset_dir, tmp_path):
     examples = qa_examples(48)
-    reader.compile(optimizer=adamw(1e-3))
     x = ([e.question for e in examples], [e.context for e in examples])
-    _, rows = run_task_test(reader, x, [e.answers[0].text for e in examples], SpanExtractor.load, tmp_path)
+    reader, rows = run_task_test(lambda: build_reader(keras_hub_preset_dir), x, [e.answers[0].text for e in examples],
+                                 SpanExtractor.load, tmp_path)
     assert set(rows[0]) == {"question", "answer", "score", "start", "end"}
     assert all(context[row["start"]:row["end"]] == row["answer"] for context, row in zip(x[1], rows))
     with pytest.raises(ValueError, match="y:1: the answer 'absent' is not in its context"):
