@@ -1,10 +1,11 @@
 """Tiny models in every format tfllm reads, built locally (no downloads), and synthetic labeled data."""
 
+import contextlib
+import io
 import json
 import os
 import random
 import subprocess
-import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -34,8 +35,18 @@ def shared_data(*parts):
 
 
 def run_tfllm(*args):
-    """Runs the `tfllm` command in a fresh process, as a user would; returns the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "tfllm.cli", *map(str, args)], capture_output=True, text=True)
+    """Runs `tfllm ARGS` through the CLI's `main` in this process (a fresh interpreter would add seconds of
+    imports to every call; `tests/test_chat.py` runs the real command in a terminal). Returns a
+    CompletedProcess with the exit code and what the command printed."""
+    from tfllm.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exit_:  # argparse's usage errors
+            code = exit_.code
+    return subprocess.CompletedProcess(args, code, stdout.getvalue(), stderr.getvalue())
 
 
 def bert_job_config(tmp_path, name, task, backbone_source, sequence_length, data, training):

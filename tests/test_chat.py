@@ -8,39 +8,49 @@ import subprocess
 import sys
 import time
 
-import keras
 import pytest
 import tensorflow as tf
 
 from conftest import run_tfllm
-from tfllm.backbones.gpt2_sources import gpt2_from_scratch
+from tfllm.config import load_config
 from tfllm.data.corpus_readers import read_dialogues, read_documents
 from tfllm.data.examples import DataError
 from tfllm.data.packing import pack_examples
 from tfllm.models.causal_lm import CausalLM
 from tfllm.models.chat_format import chat_prompt_ids, chat_training_examples
-from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
+from tfllm.training.run_files import model_dir
 
 DIALOGUES = [("hi", "hello", "how are you", "fine thanks"), ("what is your name", "i am bot"),
              ("你好", "你好呀")] * 20
 
 
 @pytest.fixture(scope="module")
-def tokenizer_files(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("chat_bpe")
-    corpus = directory / "corpus.txt"
-    corpus.write_text("\n".join(turn for dialogue in DIALOGUES for turn in dialogue) + "\nUser: Bot:", encoding="utf-8")
-    return train_byte_pair_vocabulary([str(corpus)], str(directory), vocabulary_size=350, min_frequency=1)
+def chat_run(tmp_path_factory):
+    """A tiny chat model trained by `tfllm train` on DIALOGUES: (its config path, what training printed)."""
+    root = tmp_path_factory.mktemp("chat")
+    (root / "train.jsonl").write_text("".join(json.dumps({"turns": list(d)}, ensure_ascii=False) + "\n"
+                                              for d in DIALOGUES), encoding="utf-8")
+    config = root / "chat.yaml"
+    # Windows as long as the context (63 + 1 tokens), so every position a long history reaches is trained:
+    # with 32, whether the reply to "how are you" was learned depended on the data order.
+    config.write_text(f"""
+name: tinychat
+task: chat
+run_dir: {root / 'run'}
+backbone: {{source: scratch, size: tiny, vocabulary_size: 350, context_length: 64, sequence_length: 63}}
+data: {{train: train.jsonl, validation: train.jsonl}}
+training: {{epochs: 25, batch_size: 8, learning_rate: 3.0e-3, dropout: 0.0, early_stopping_patience: null}}
+generation: {{max_new_tokens: 8, temperature: 0.0, samples: [hi]}}
+export: {{root: {root / 'savedmodels'}}}
+""")
+    trained = run_tfllm("train", config)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    return config, trained.stdout
 
 
 @pytest.fixture(scope="module")
-def chat_lm(tokenizer_files):
-    keras.utils.set_random_seed(0)
-    lm = CausalLM(*gpt2_from_scratch("tiny", *tokenizer_files, max_sequence_length=64, dropout=0.0), chat=True)
-    lm.compile(optimizer=keras.optimizers.Adam(3e-3))
-    # Windows as long as the context, so every position a long history reaches is trained.
-    lm.fit(lm.make_chat_dataset(DIALOGUES, sequence_length=63, batch_size=4, training=True, seed=0), epochs=60, verbose=0)
-    return lm
+def chat_lm(chat_run):
+    return CausalLM.load(str(model_dir(load_config(str(chat_run[0])))))
 
 
 def detokenize(lm, ids):
@@ -131,30 +141,13 @@ def read_until(fd, marker, timeout=120):
     return output.decode(errors="replace")
 
 
-def test_chat_cli_in_a_pseudo_terminal(tmp_path):
-    data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps({"turns": list(d)}, ensure_ascii=False) + "\n" for d in DIALOGUES),
-                    encoding="utf-8")
-    config = tmp_path / "chat.yaml"
-    # Windows as long as the context (63 + 1 tokens), as in the chat_lm fixture: with 32, whether the reply
-    # to "how are you" was learned depended on the data order (seeds 1 and 2 failed, 42 passed).
-    config.write_text(f"""
-name: tinychat
-task: chat
-run_dir: {tmp_path / 'run'}
-backbone: {{source: scratch, size: tiny, vocabulary_size: 350, context_length: 64, sequence_length: 63}}
-data: {{train: train.jsonl, validation: train.jsonl}}
-training: {{epochs: 25, batch_size: 8, learning_rate: 3.0e-3, dropout: 0.0, early_stopping_patience: null}}
-generation: {{max_new_tokens: 8, temperature: 0.0, samples: [hi]}}
-export: {{root: {tmp_path / 'savedmodels'}}}
-""")
-    run = lambda *args: run_tfllm(*args, config)  # noqa: E731
-    trained = run("train")
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    assert "sample after epoch 25: 'hi' -> 'hello'" in trained.stdout
-    assert os.listdir(tmp_path / "run" / "tensorboard" / "samples")  # the samples' text summaries
-    evaluated = run("evaluate")
-    report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
+def test_chat_cli_in_a_pseudo_terminal(chat_run, tmp_path):
+    config, trained = chat_run
+    run_dir = config.parent / "run"
+    assert "sample after epoch 25: 'hi' -> 'hello'" in trained
+    assert os.listdir(run_dir / "tensorboard" / "samples")  # the samples' text summaries
+    evaluated = run_tfllm("evaluate", config)
+    report = json.load(open(run_dir / "evaluation" / "validation" / "report.json"))
     assert evaluated.returncode == 0 and report["perplexity"] < 1.5 and report["tokens"] > 0
 
     primary, replica = pty.openpty()
@@ -181,6 +174,6 @@ export: {{root: {tmp_path / 'savedmodels'}}}
     assert generated.returncode == 0, generated.stderr[-3000:]
     assert json.loads(generated.stdout.splitlines()[-1])["text"].startswith(" i am bot")
 
-    exported = run("export")
+    exported = run_tfllm("export", config, "--set", f"export.root={tmp_path / 'savedmodels'}")
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert "outputs match for beam_search, chat, serving_default" in exported.stdout

@@ -146,6 +146,8 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
 
     def reply(self, histories, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0, seed=0, stop=()):
         """The next reply to each chat history (a list of turns, oldest first, the user's last)."""
+        if not self.chat:
+            raise ValueError("reply() needs a chat model (CausalLM(..., chat=True); a job with task: chat)")
         width = max(1, max(len(history) for history in histories))
         padded = [list(history) + [""] * (width - len(history)) for history in histories]
         outputs = self.server.chat(tf.constant(padded, tf.string), tf.constant(max_new_tokens, tf.int32),

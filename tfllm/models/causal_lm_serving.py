@@ -62,8 +62,9 @@ class CausalLMServer(tf.Module):
         prompts = tf.TensorSpec([None], tf.string, name="prompts")
         self.serve = tf.function(self._serve, input_signature=[prompts] + _SAMPLING_SPECS)
         self.beam_search = self.beam_search_function(num_beams)
-        self.chat = tf.function(self._chat, input_signature=[tf.TensorSpec([None, None], tf.string, name="history")]
-                                + _SAMPLING_SPECS)
+        # Only chat models have one: SavedModel traces every tf.function the module holds, used or not.
+        self.chat = (tf.function(self._chat, input_signature=[tf.TensorSpec([None, None], tf.string, name="history")]
+                                 + _SAMPLING_SPECS) if self.has_chat else None)
 
     def signatures(self):
         """The functions to export, by signature name."""
