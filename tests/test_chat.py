@@ -18,6 +18,8 @@ from tfllm.data.examples import DataError
 from tfllm.data.packing import pack_examples
 from tfllm.models.causal_lm import CausalLM
 from tfllm.models.chat_format import chat_prompt_ids, chat_training_examples
+from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
+from tfllm.text.gpt2_tokenizer import GPT2Tokenizer
 from tfllm.training.run_files import model_dir
 
 DIALOGUES = [("hi", "hello", "how are you", "fine thanks"), ("what is your name", "i am bot"),
@@ -53,38 +55,46 @@ def chat_lm(chat_run):
     return CausalLM.load(str(model_dir(load_config(str(chat_run[0])))))
 
 
-def detokenize(lm, ids):
-    return lm.tokenizer.detokenize(tf.ragged.constant([ids]))[0]  # eager: Python strings
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    """A BPE tokenizer of DIALOGUES and the chat format's words: the format tests need no trained model."""
+    directory = tmp_path_factory.mktemp("chat_bpe")
+    corpus = directory / "corpus.txt"
+    corpus.write_text("\n".join(turn for dialogue in DIALOGUES for turn in dialogue) + "\nUser: Bot:", encoding="utf-8")
+    return GPT2Tokenizer(*train_byte_pair_vocabulary([str(corpus)], str(directory), vocabulary_size=350,
+                                                     min_frequency=1))
 
 
-def test_training_examples_train_each_reply_once_and_keep_history(chat_lm):
-    lm = chat_lm
+def detokenize(tokenizer, ids):
+    return tokenizer.detokenize(tf.ragged.constant([ids]))[0]  # eager: Python strings
+
+
+def test_training_examples_train_each_reply_once_and_keep_history(tokenizer):
     dialogue = ("hi", "hello", "how are you", "fine thanks", "what is your name", "i am bot")
-    examples = chat_training_examples(lm.tokenizer, [dialogue], lm.end_token_id, window=24)
+    examples = chat_training_examples(tokenizer, [dialogue], tokenizer.end_token_id, window=24)
     assert len(examples) > 1  # too long for one window
-    trained = "".join(detokenize(lm, [t for t, w in zip(ids, weights) if w]) for ids, weights in examples)
+    trained = "".join(detokenize(tokenizer, [t for t, w in zip(ids, weights) if w]) for ids, weights in examples)
     end = "<|endoftext|>"
     assert trained == f" hello{end} fine thanks{end} i am bot{end}"  # replies only, each once, with their end
-    later = detokenize(lm, examples[1][0])
+    later = detokenize(tokenizer, examples[1][0])
     # The next example starts with the latest turns that fit, as untrained history.
     assert later == f"{end} fine thanks{end}User: what is your name\nBot: i am bot{end}"
-    windows, weights = pack_examples(examples, lm.end_token_id, 24)
+    windows, weights = pack_examples(examples, tokenizer.end_token_id, 24)
     assert windows.shape[1] == 24 and weights.sum() == sum(sum(w) for _, w in examples)
 
 
-def test_history_is_truncated_from_the_oldest_turn(chat_lm):
-    lm = chat_lm
+def test_history_is_truncated_from_the_oldest_turn(tokenizer):
     history = tf.constant([["hi", "hello", "how are you", "fine thanks", "what is your name"], ["你好", "", "", "", ""]])
-    full = tf.function(chat_prompt_ids)(lm.tokenizer, history, 1000, lm.end_token_id)
+    full = tf.function(chat_prompt_ids)(tokenizer, history, 1000, tokenizer.end_token_id)
     end = "<|endoftext|>"
-    assert detokenize(lm, full[0].numpy()) == (
+    assert detokenize(tokenizer, full[0].numpy()) == (
         f"User: hi\nBot: hello{end}User: how are you\nBot: fine thanks{end}User: what is your name\nBot:")
-    assert detokenize(lm, full[1].numpy()) == "User: 你好\nBot:"
-    short = tf.function(chat_prompt_ids)(lm.tokenizer, history, len(full[0]) - 1, lm.end_token_id)
-    assert detokenize(lm, short[0].numpy()) == (  # one token too many: the oldest turn goes, whole
+    assert detokenize(tokenizer, full[1].numpy()) == "User: 你好\nBot:"
+    short = tf.function(chat_prompt_ids)(tokenizer, history, len(full[0]) - 1, tokenizer.end_token_id)
+    assert detokenize(tokenizer, short[0].numpy()) == (  # one token too many: the oldest turn goes, whole
         f" hello{end}User: how are you\nBot: fine thanks{end}User: what is your name\nBot:")
-    tiny = tf.function(chat_prompt_ids)(lm.tokenizer, history, 3, lm.end_token_id)
-    assert detokenize(lm, tiny[0].numpy()).endswith("\nBot:")  # the latest turn keeps its end
+    tiny = tf.function(chat_prompt_ids)(tokenizer, history, 3, tokenizer.end_token_id)
+    assert detokenize(tokenizer, tiny[0].numpy()).endswith("\nBot:")  # the latest turn keeps its end
 
 
 def test_replies_follow_the_conversation(chat_lm):
