@@ -1,5 +1,7 @@
 """The check every BERT task model passes on a tiny backbone, like KerasHub's `run_task_test`."""
 
+import json
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -30,6 +32,7 @@ def run_task_test(build, x, y, reload, tmp_path, epochs=3):
     """Builds a model with `build()` and checks, on raw inputs, what every task model promises.
 
     - `compile()` gives the task's loss and metrics: `fit(x, y)` on raw strings lowers the training loss;
+    - `get_config()` is JSON, and `from_config` builds the same model (config and weight shapes);
     - `predict(x)` answers in readable rows, the same as the serving module's `serve` outputs give;
     - `save_to_dir` and `reload(directory)` give a model with the same answers and scores;
     - the SavedModel of its server, loaded back, answers the same;
@@ -42,6 +45,8 @@ def run_task_test(build, x, y, reload, tmp_path, epochs=3):
     history = model.fit(x, y, batch_size=8, epochs=epochs, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] < losses[0], f"fit did not lower the loss: {losses}"
+
+    _check_config_round_trip(model)
 
     rows = model.predict(x)
     assert len(rows) == len(model.examples(x)) and all(isinstance(row, dict) for row in rows)
@@ -63,6 +68,13 @@ def run_task_test(build, x, y, reload, tmp_path, epochs=3):
 
     _check_mixed_precision(build, model.examples(x, y))
     return model, rows
+
+
+def _check_config_round_trip(model):
+    config = json.loads(json.dumps(model.get_config()))
+    rebuilt = type(model).from_config(config)
+    assert json.loads(json.dumps(rebuilt.get_config())) == config
+    assert [w.shape for w in rebuilt.weights] == [w.shape for w in model.weights]
 
 
 def _check_mixed_precision(build, examples):

@@ -133,8 +133,14 @@ def test_preset_dir_round_trip(trained_lm, tmp_path):
     lm, _ = trained_lm
     lm.save_to_dir(str(tmp_path / "preset"))
     restored = CausalLM.load(str(tmp_path / "preset"))
-    assert restored.generate_text(["the cat sat on"], max_new_tokens=6) == lm.generate_text(["the cat sat on"],
-                                                                                              max_new_tokens=6)
+    expected = lm.generate_text(["the cat sat on"], max_new_tokens=6)
+    assert restored.generate_text(["the cat sat on"], max_new_tokens=6) == expected
+    config = json.loads(json.dumps(lm.get_config()))
+    assert json.loads(json.dumps(CausalLM.from_config(config).get_config())) == config
+    # A directory as tfllm 0.1 wrote it (format 1: a KerasHub preset and a flat tfllm.json) loads the same model.
+    (tmp_path / "preset" / "tfllm.json").write_text(json.dumps({"task": "causal_lm", "chat": False,
+                                                                "prompt_format": None, "lora_base": None}))
+    assert CausalLM.load(str(tmp_path / "preset")).generate_text(["the cat sat on"], max_new_tokens=6) == expected
 
 
 def test_a_model_trained_in_mixed_precision_loads_in_float32(vocabulary, tmp_path):

@@ -1,3 +1,5 @@
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from tfllm.export.saved_model_export import export_for_serving
 from tfllm.models.classification_metrics import MacroF1
 from tfllm.models.text_classifier import TextClassifier
 from tfllm.models.text_classifier_serving import TextClassifierServer
+from tfllm.models.token_classifier import TokenClassifier
 from tfllm.training.optimizer import NO_WEIGHT_DECAY, adamw_with_warmup
 
 
@@ -31,6 +34,25 @@ def test_single_label_learns_and_reloads(keras_hub_preset_dir, tmp_path):
     classifier.save_to_dir(str(tmp_path / "model"))
     restored = TextClassifier.load(str(tmp_path / "model"))
     np.testing.assert_allclose(restored.predict_probabilities(test), classifier.predict_probabilities(test), atol=1e-6)
+
+    # A directory as tfllm 0.1 wrote it (format 1: flat tfllm.json, vocab.txt beside it) loads the same model.
+    saved = json.loads((tmp_path / "model" / "tfllm.json").read_text())
+    config = saved["config"]
+    backbone = config.pop("backbone")
+    (tmp_path / "model" / backbone["tokenizer"]["wordpiece_vocabulary"]).rename(tmp_path / "model" / "vocab.txt")
+    backbone["tokenizer"]["wordpiece_vocabulary"] = "vocab.txt"
+    (tmp_path / "model" / "tfllm.json").write_text(json.dumps({
+        "task": "text_classification", **config, "sequence_length": backbone["sequence_length"],
+        "tokenizer": backbone["tokenizer"], "backbone": backbone["layer"]}))
+    old = TextClassifier.load(str(tmp_path / "model"))
+    np.testing.assert_allclose(old.predict_probabilities(test), classifier.predict_probabilities(test), atol=1e-6)
+
+    (tmp_path / "model" / "tfllm.json").write_text(json.dumps({**saved, "format_version": 3}))
+    with pytest.raises(ValueError, match="model format 3 by a newer tfllm"):
+        TextClassifier.load(str(tmp_path / "model"))
+    (tmp_path / "model" / "tfllm.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="a TextClassifier model, not a TokenClassifier"):
+        TokenClassifier.load(str(tmp_path / "model"))
 
 
 def test_multi_label_and_pairs_serve_readable_answers(keras_hub_preset_dir):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -73,6 +74,11 @@ def test_lora_trains_adapters_only_and_saves_them_apart(lora_run):
     np.testing.assert_allclose(logits(merged, ids), logits(lora, ids), atol=1e-4)  # merging changes nothing
     plain = CausalLM(base, lora.tokenizer)
     assert np.abs(logits(plain, ids) - logits(lora, ids)).max() > 1e-2  # the adapters learned something
+    # Adapters as tfllm 0.1 saved them (format 1: a flat tfllm.json) load the same model.
+    shutil.copytree(model_dir, root / "format_1")
+    (root / "format_1" / "tfllm.json").write_text(json.dumps({"task": "causal_lm", "chat": False,
+                                                              "prompt_format": None, "lora_base": lora.lora_base}))
+    np.testing.assert_allclose(logits(CausalLM.load(str(root / "format_1")), ids), logits(lora, ids), atol=1e-6)
 
 
 def test_int8_evaluation_and_export_from_the_cli(lora_run):

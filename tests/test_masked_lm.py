@@ -118,6 +118,11 @@ def test_continued_pretraining_starts_from_the_backbone_and_saves_a_preset_tasks
     restored = MaskedLM.load(str(tmp_path / "model"))  # with its head
     batch = next(iter(lm.make_dataset(texts[:8], batch_size=8)))[0]
     np.testing.assert_allclose(restored(batch), lm(batch), atol=1e-5)
+    # A directory as tfllm 0.1 wrote it (format 1: the preset, the model's weights and a flat tfllm.json).
+    (tmp_path / "model" / "tfllm.json").write_text(json.dumps({
+        "task": "masked_lm", "sequence_length": 16, "max_predictions": 4, "whole_word": False,
+        "next_sentence": False, "mask_rate": 0.15}))
+    np.testing.assert_allclose(MaskedLM.load(str(tmp_path / "model"))(batch), lm(batch), atol=1e-5)
 
 
 def test_pretrain_from_scratch_then_fine_tune_on_it(tmp_path):
@@ -157,7 +162,7 @@ training: {{epochs: 2, batch_size: 16, learning_rate: 1.0e-3}}
 """)
     trained = run_tfllm("train", task)
     assert trained.returncode == 0, trained.stderr[-3000:]
-    assert json.load(open(tmp_path / "classifier" / "model" / "tfllm.json"))["task"] == "text_classification"
+    assert json.load(open(tmp_path / "classifier" / "model" / "tfllm.json"))["model"] == "TextClassifier"
     # And as TF-Hub-format encoder and preprocess SavedModels.
     converted = run_tfllm("convert", tmp_path / "run" / "model", "--output", tmp_path / "hub")
     assert converted.returncode == 0, converted.stderr[-3000:]

@@ -46,7 +46,7 @@ export: {{root: {export_root}}}
 
     assert sorted(os.listdir(".")) == ["dev.csv", "job.yaml", "train.csv"]  # nothing written locally
     for written in ("history.json", "checkpoints/best.weights.h5", "checkpoints/best.weights.h5.json",
-                    "model/tfllm.json", "model/model.weights.h5", "model/vocab.txt",
+                    "model/tfllm.json", "model/model.weights.h5", "model/assets/vocabulary.txt",
                     "evaluation/validation/report.json", "evaluation/validation/confusion_matrix.png"):
         assert storage.exists(f"{run_dir}/{written}"), written
     assert tf.io.gfile.listdir(f"{run_dir}/tensorboard")

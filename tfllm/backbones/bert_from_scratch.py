@@ -2,7 +2,7 @@
 
 import keras_hub
 
-from tfllm.backbones.sources import Backbone, native_rebuild
+from tfllm.backbones.sources import Backbone
 from tfllm.text.bert_preprocessor import BertPreprocessor
 from tfllm.text.vocabulary import read_vocabulary
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
@@ -37,4 +37,4 @@ def bert_from_scratch(size, vocabulary_file, lowercase=True, sequence_length=128
                                           max_sequence_length=max(max_sequence_length, sequence_length),
                                           dropout=dropout, **BERT_SIZES[size])
     preprocessor = BertPreprocessor(WordPieceTokenizer(vocabulary_file, lowercase=lowercase), sequence_length)
-    return Backbone(layer, preprocessor, native_rebuild(layer))
+    return Backbone(layer, preprocessor)

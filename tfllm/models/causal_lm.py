@@ -1,7 +1,6 @@
 """Causal language modelling on GPT-2: fine-tuning on packed text and text generation."""
 
 import dataclasses
-import json
 import os
 import random
 import tempfile
@@ -16,12 +15,13 @@ from tfllm.backbones.gpt2_sources import load_gpt2
 from tfllm.data.packing import pack_examples, pack_stream
 from tfllm.models.chat_format import chat_training_examples
 from tfllm.models.prompt_format import PromptFormat
+from tfllm.models.task_files import CONFIG_FILE, WEIGHTS_FILE, TaskFiles
+from tfllm.text.gpt2_tokenizer import GPT2Tokenizer
 
-_CONFIG_FILE = "tfllm.json"
 _ADAPTER_FILE = "adapter.lora.h5"
 
 
-class CausalLM(keras_hub.models.GPT2CausalLM):
+class CausalLM(TaskFiles, keras_hub.models.GPT2CausalLM):
     """A GPT-2 backbone with its tied output embedding, its tokenizer, and generation from raw text.
 
     Training examples are packed: documents are tokenized, joined with `<|endoftext|>` and cut into
@@ -201,21 +201,6 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
     def _adapter_path(weights_path):
         return str(weights_path).removesuffix(".weights.h5") + ".lora.h5"
 
-    def save_to_dir(self, directory):
-        """Writes a KerasHub preset dir (weights, config, vocab.json, merges.txt) that `load` and KerasHub read.
-
-        A model with LoRA adapters writes only them (`adapter.lora.h5`, a few MB) and its base source.
-        """
-        with storage.local_directory(directory) as local:
-            if self.lora_base:
-                self.backbone.save_lora_weights(os.path.join(local, _ADAPTER_FILE))
-            else:
-                self._save_preset(local)
-            with open(os.path.join(local, _CONFIG_FILE), "w") as f:
-                prompt_format = dataclasses.asdict(self.prompt_format) if self.prompt_format else None
-                json.dump({"task": "causal_lm", "chat": self.chat, "prompt_format": prompt_format,
-                           "lora_base": self.lora_base}, f)
-
     def _save_preset(self, directory):
         # Keras writes a LoRA layer's kernel with its adapter's update added: the preset is merged.
         self.backbone.save_to_preset(directory)
@@ -229,19 +214,61 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
             self._save_preset(directory)
             return CausalLM(*load_gpt2(directory), chat=self.chat, prompt_format=self.prompt_format)
 
+    def get_config(self):
+        """The model as JSON: its backbone's Keras config and its tokenizer, or, for a LoRA model, its base
+        source and adapter rank; and its chat and prompt format."""
+        prompt_format = dataclasses.asdict(self.prompt_format) if self.prompt_format else None
+        config = {"chat": self.chat, "prompt_format": prompt_format, "lora_base": self.lora_base}
+        if self.lora_base:
+            return {**config, "lora_rank": self.backbone._lora_rank}
+        backbone = keras.saving.serialize_keras_object(self.backbone)
+        backbone["config"].pop("dtype", None)  # rebuilt under the loading process's policy, as `load_gpt2` does
+        return {**config, "backbone": backbone,
+                "tokenizer": {"vocabulary": self.tokenizer.vocabulary, "merges": self.tokenizer.merges}}
+
+    @classmethod
+    def from_config(cls, config):
+        """The model `get_config` describes: fresh weights, or a LoRA model's base weights with fresh adapters."""
+        prompt_format = PromptFormat(**config["prompt_format"]) if config.get("prompt_format") else None
+        base = config.get("lora_base")
+        if base:
+            backbone, tokenizer = load_gpt2(base)
+        else:
+            backbone = keras.saving.deserialize_keras_object(config["backbone"])
+            tokenizer = GPT2Tokenizer(config["tokenizer"]["vocabulary"], config["tokenizer"]["merges"])
+        lm = cls(backbone, tokenizer, chat=config.get("chat", False), prompt_format=prompt_format)
+        if base:
+            lm.enable_lora(config["lora_rank"], base)
+        return lm
+
+    def write_assets(self, local):
+        """Writes a KerasHub preset (config.json, tokenizer.json, vocabulary.json, merges.txt), which KerasHub
+        and `load_gpt2` read too; the config names its tokenizer files. A LoRA model writes no preset."""
+        config = self.get_config()
+        if not self.lora_base:
+            self._save_preset(local)
+            config["tokenizer"] = {"vocabulary": "assets/tokenizer/vocabulary.json",
+                                   "merges": "assets/tokenizer/merges.txt"}
+        return config
+
+    def write_weights(self, local):
+        """The preset's backbone weights (the output layer is the tied embedding), or a LoRA model's adapters
+        (a few MB): only they changed."""
+        if self.lora_base:
+            self.backbone.save_lora_weights(os.path.join(local, _ADAPTER_FILE))
+            return _ADAPTER_FILE
+        return WEIGHTS_FILE  # written with the preset
+
+    def read_weights(self, path):
+        if self.lora_base:
+            self.backbone.load_lora_weights(path)
+        else:
+            self.backbone.load_weights(path)
+
     @classmethod
     def load(cls, directory):
         """Reads a dir written by `save_to_dir` (or any GPT-2 source that `load_gpt2` takes)."""
         with storage.local_copy(directory) as local:
-            config_path = os.path.join(local, _CONFIG_FILE)
-            saved = {}
-            if os.path.exists(config_path):
-                with open(config_path) as f:
-                    saved = json.load(f)
-            prompt_format = PromptFormat(**saved["prompt_format"]) if saved.get("prompt_format") else None
-            base = saved.get("lora_base")
-            lm = cls(*load_gpt2(base or local), chat=saved.get("chat", False), prompt_format=prompt_format)
-            if base:
-                lm.backbone.load_lora_weights(os.path.join(local, _ADAPTER_FILE))  # enables LoRA at the file's rank
-                lm._adapt(base)
-        return lm
+            if not os.path.exists(os.path.join(local, CONFIG_FILE)):
+                return cls(*load_gpt2(local))
+            return super().load(local)

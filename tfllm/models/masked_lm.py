@@ -1,6 +1,5 @@
 """Masked-LM pretraining of a BERT backbone, from scratch or continued on a user's own text."""
 
-import json
 import os
 
 import keras
@@ -8,20 +7,20 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tfllm import storage
-from tfllm.backbones.sources import load_backbone, set_pooler_trainable
+from tfllm.backbones.sources import set_pooler_trainable
 from tfllm.data.next_sentence_pairs import next_sentence_pairs
 from tfllm.data.pipeline import batch_packed_inputs
+from tfllm.models.bert_task import BertTaskModel
 from tfllm.text.masked_lm_masker import MaskedLMMasker
 from tfllm.text.vocabulary import read_vocabulary
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
 from tfllm.text.windows import sliding_windows
 
 FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
-_CONFIG_FILE, _WEIGHTS_FILE = "tfllm.json", "masked_lm.weights.h5"  # beside the preset files
+_WEIGHTS_FILE = "masked_lm.weights.h5"  # beside the preset's backbone weights
 
 
-class MaskedLM(keras.Model):
+class MaskedLM(BertTaskModel, keras.Model):
     """A native BERT backbone under BERT's masked-LM head, whose output layer is the token embedding.
 
     Training reads text, cuts it into windows of `sequence_length` tokens (so no text is lost to
@@ -135,30 +134,21 @@ class MaskedLM(keras.Model):
         data = data.map(mask, num_parallel_calls=tf.data.AUTOTUNE)
         return data.prefetch(tf.data.AUTOTUNE) if training else data.cache()
 
-    def save_to_dir(self, directory):
-        """Writes the backbone and its vocabulary as a KerasHub preset dir (any `tf.io.gfile` path), which
-        every task loads as `backbone.source` and `tfllm convert` writes as TF-Hub SavedModels; and, for
-        `MaskedLM.load`, the whole model's weights and masking settings beside them."""
-        tokenizer = self.preprocessor.tokenizer
-        with storage.local_directory(directory) as local:
-            self.backbone.save_to_preset(local)
-            keras_hub.models.BertTokenizer(vocabulary=read_vocabulary(tokenizer.vocabulary_file),
-                                           lowercase=tokenizer.lowercase).save_to_preset(local)
-            self.save_weights(os.path.join(local, _WEIGHTS_FILE))
-            with open(os.path.join(local, _CONFIG_FILE), "w") as f:
-                json.dump({"task": "masked_lm", "sequence_length": self.preprocessor.sequence_length,
-                           "max_predictions": self.masker.max_predictions, "whole_word": self.masker.whole_word,
-                           "next_sentence": self.next_sentence,
-                           "mask_rate": self.masker.rate}, f, indent=2)
+    def head_config(self):
+        return {"max_predictions": self.masker.max_predictions, "whole_word": self.masker.whole_word,
+                "mask_rate": self.masker.rate, "next_sentence": self.next_sentence}
 
-    @classmethod
-    def load(cls, directory):
-        """Restores a model written by `save_to_dir`, its masked-LM head included."""
-        path = storage.join(directory, _CONFIG_FILE)
-        if not storage.exists(path):
-            raise FileNotFoundError(f"{path}: no such file; is {directory} a model written by tfllm pretrain?")
-        config = storage.read_json(path)
-        lm = cls(load_backbone(directory, config["sequence_length"]), config["max_predictions"], config["whole_word"],
-                 config["mask_rate"], config["next_sentence"])
-        lm.load_weights(storage.join(directory, _WEIGHTS_FILE))
-        return lm
+    def write_assets(self, local):
+        """Writes the backbone and its vocabulary as a KerasHub preset, which every task loads as
+        `backbone.source` and `tfllm convert` writes as TF-Hub SavedModels; the config names its vocabulary."""
+        tokenizer = self.preprocessor.tokenizer
+        self.backbone.save_to_preset(local)
+        keras_hub.models.BertTokenizer(vocabulary=read_vocabulary(tokenizer.vocabulary_file),
+                                       lowercase=tokenizer.lowercase).save_to_preset(local)
+        config = self.get_config()
+        config["backbone"]["tokenizer"]["wordpiece_vocabulary"] = "assets/tokenizer/vocabulary.txt"
+        return config
+
+    def write_weights(self, local):
+        self.save_weights(os.path.join(local, _WEIGHTS_FILE))  # the whole model: the masked-LM head too
+        return _WEIGHTS_FILE

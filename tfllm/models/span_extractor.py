@@ -9,7 +9,7 @@ import tensorflow as tf
 from tfllm.data.squad_reader import Answer, QAExample
 from tfllm.backbones.sources import load_backbone, set_pooler_trainable
 from tfllm.data.pipeline import batch_packed_inputs
-from tfllm.models.bert_task_files import load_bert_task, save_bert_task
+from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.raw_text import RawTextModel
 from tfllm.models.span_extractor_serving import SpanExtractorServer
 from tfllm.models.text_classifier import FEATURE_NAMES
@@ -47,7 +47,7 @@ def span_loss(targets, logits):
     return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True), axis=-1)
 
 
-class SpanExtractor(RawTextModel, keras.Model):
+class SpanExtractor(BertTaskModel, RawTextModel, keras.Model):
     """Finds the answer to a question as a span of a context: BERT with start and end logits per token.
 
     Each (question, context) pair is packed as [CLS] question [SEP] window [SEP] for every window of
@@ -78,7 +78,7 @@ class SpanExtractor(RawTextModel, keras.Model):
         # float32 logits keep the loss stable under mixed precision.
         logits = SpanLogits(name="span_logits", dtype="float32")(sequence, inputs["segment_ids"], inputs["padding_mask"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        self.backbone_rebuild = backbone.rebuild
+        self.backbone = backbone.layer
         self.preprocessor = backbone.preprocessor
         self.word_splitter = WordSplitter(backbone.preprocessor.tokenizer)
         if backbone.preprocessor.sequence_length < max_question_length + 16:
@@ -222,20 +222,9 @@ class SpanExtractor(RawTextModel, keras.Model):
                 "score": tf.where(found, score, 0.0),
                 "start": tf.where(found, offsets[:, 0], -1), "end": tf.where(found, offsets[:, 1], -1)}
 
-    def save_to_dir(self, directory):
-        """Writes weights, vocabulary and configuration; `SpanExtractor.load(directory)` restores the model."""
-        save_bert_task(self, directory, {"task": "question_answering", "max_question_length": self.max_question_length,
-                                         "stride": self.stride, "max_answer_length": self.max_answer_length,
-                                         "dropout": self.dropout})
-
-    @classmethod
-    def load(cls, directory):
-        """Restores a model written by `save_to_dir`."""
-        config, backbone, weights = load_bert_task(directory, "question_answering")
-        model = cls(backbone, config["max_question_length"], config["stride"], config["max_answer_length"],
-                    config["dropout"])
-        model.load_weights(weights)
-        return model
+    def head_config(self):
+        return {"max_question_length": self.max_question_length, "stride": self.stride,
+                "max_answer_length": self.max_answer_length, "dropout": self.dropout}
 
 
 def build_span_extractor(source, sequence_length=384, preprocess=None, native=True, **kwargs):

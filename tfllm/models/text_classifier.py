@@ -10,9 +10,9 @@ from tfllm.data.labels import LabelSet
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.layers.marker_pooling import MarkerPooling
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
-from tfllm.models.bert_task_files import load_bert_task, save_bert_task
-from tfllm.models.classification_metrics import MacroF1, MultiLabelF1
+from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.raw_text import RawTextModel
+from tfllm.models.classification_metrics import MacroF1, MultiLabelF1
 from tfllm.models.text_classifier_serving import TextClassifierServer
 from tfllm.text.entity_markers import MARKERS
 from tfllm.text.vocabulary import special_token_ids
@@ -22,7 +22,7 @@ from tfllm.training.optimizer import adamw
 FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
-class TextClassifier(RawTextModel, keras.Model):
+class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
     """A backbone, dropout and a dense layer of logits, with the preprocessor and labels that go with them.
 
     Single-label models train with softmax cross-entropy and report accuracy and macro F1; multi-label
@@ -80,7 +80,7 @@ class TextClassifier(RawTextModel, keras.Model):
         # float32 logits keep the loss stable under mixed precision.
         logits = keras.layers.Dense(len(labels), name="logits", dtype="float32")(pooled)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        self.backbone_rebuild = backbone.rebuild
+        self.backbone = backbone.layer
         self.preprocessor = backbone.preprocessor
         self.labels = labels
         self.multi_label, self.text_pair, self.dropout, self.pooling = multi_label, text_pair, dropout, pooling
@@ -187,23 +187,10 @@ class TextClassifier(RawTextModel, keras.Model):
         logits = self.text_logits(tf.concat(logits, 0), tf.concat(rows, 0), len(examples))
         return (tf.sigmoid(logits) if self.multi_label else tf.nn.softmax(logits)).numpy()
 
-    def save_to_dir(self, directory):
-        """Writes weights, vocabulary and configuration; `TextClassifier.load(directory)` restores the model."""
-        save_bert_task(self, directory, {
-            "task": "text_classification", "labels": self.labels.names, "multi_label": self.multi_label,
-            "text_pair": self.text_pair, "thresholds": self.thresholds, "dropout": self.dropout, "pooling": self.pooling,
-            "long_text": self.long_text, "stride": self.stride, "relation": self.relation})
-
-    @classmethod
-    def load(cls, directory):
-        """Restores a model written by `save_to_dir`."""
-        config, backbone, weights = load_bert_task(directory, "text_classification")
-        model = cls(backbone, config["labels"], multi_label=config["multi_label"], text_pair=config["text_pair"],
-                    thresholds=config["thresholds"], dropout=config["dropout"], pooling=config["pooling"],
-                    long_text=config.get("long_text"), stride=config.get("stride"),
-                    relation=config.get("relation", False))
-        model.load_weights(weights)
-        return model
+    def head_config(self):
+        return {"labels": self.labels.names, "multi_label": self.multi_label, "text_pair": self.text_pair,
+                "thresholds": self.thresholds, "dropout": self.dropout, "pooling": self.pooling,
+                "long_text": self.long_text, "stride": self.stride, "relation": self.relation}
 
 
 def _marker_ids(preprocessor):

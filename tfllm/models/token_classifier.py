@@ -9,9 +9,9 @@ import tensorflow as tf
 from tfllm.data.entity_readers import Entity, EntityExample
 from tfllm.backbones.sources import load_backbone, set_pooler_trainable
 from tfllm.data.pipeline import batch_packed_inputs
-from tfllm.models.bert_task_files import load_bert_task, save_bert_task
-from tfllm.models.entity_tags import EntityTags
+from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.raw_text import RawTextModel
+from tfllm.models.entity_tags import EntityTags
 from tfllm.models.text_classifier import FEATURE_NAMES
 from tfllm.models.token_classifier_serving import TokenClassifierServer
 from tfllm.text.utf8 import replace_invalid_utf8
@@ -19,7 +19,7 @@ from tfllm.text.word_pieces import WordSplitter, char_offsets
 from tfllm.training.optimizer import adamw
 
 
-class TokenClassifier(RawTextModel, keras.Model):
+class TokenClassifier(BertTaskModel, RawTextModel, keras.Model):
     """A backbone, dropout and a dense layer of tag logits per word piece, with its tag set.
 
     Words are BERT's (split at whitespace and punctuation, one per CJK character) and keep their
@@ -49,7 +49,7 @@ class TokenClassifier(RawTextModel, keras.Model):
         # float32 logits keep the loss stable under mixed precision.
         logits = keras.layers.Dense(len(tags), name="tag_logits", dtype="float32")(sequence)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        self.backbone_rebuild = backbone.rebuild
+        self.backbone = backbone.layer
         self.preprocessor = backbone.preprocessor
         self.word_splitter = WordSplitter(backbone.preprocessor.tokenizer)
         self.tags, self.dropout = tags, dropout
@@ -164,18 +164,8 @@ class TokenClassifier(RawTextModel, keras.Model):
                                                                    ends.flat_values - starts.flat_values)),
                 "scores": entities["scores"], "starts": to_chars(starts), "ends": to_chars(ends)}
 
-    def save_to_dir(self, directory):
-        """Writes weights, vocabulary and configuration; `TokenClassifier.load(directory)` restores the model."""
-        save_bert_task(self, directory, {"task": "token_classification", "entity_types": self.tags.types,
-                                         "scheme": self.tags.scheme, "dropout": self.dropout})
-
-    @classmethod
-    def load(cls, directory):
-        """Restores a model written by `save_to_dir`."""
-        config, backbone, weights = load_bert_task(directory, "token_classification")
-        model = cls(backbone, config["entity_types"], scheme=config["scheme"], dropout=config["dropout"])
-        model.load_weights(weights)
-        return model
+    def head_config(self):
+        return {"entity_types": self.tags.types, "scheme": self.tags.scheme, "dropout": self.dropout}
 
 
 def build_token_classifier(source, entity_types, sequence_length=128, preprocess=None, native=True, **kwargs):

@@ -1,0 +1,25 @@
+"""The base of the BERT models: a backbone and preprocessor under a head, saved in the one format."""
+
+from tfllm.backbones.sources import Backbone
+from tfllm.models.task_files import TaskFiles
+
+
+class BertTaskModel(TaskFiles):
+    """A mixin (before `keras.Model` in the bases) for models built as `Model(backbone, **head_config)`.
+
+    The model keeps the backbone layer as `backbone` and its `BertPreprocessor` as `preprocessor`, and
+    defines `head_config()`, the keyword arguments that rebuild its head. `get_config()` is
+    {"backbone": `Backbone.get_config()`, **head_config()}, and `from_config` builds the model again
+    (fresh weights for native backbones; `load` then reads the trained ones).
+    """
+
+    def head_config(self):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"backbone": Backbone(self.backbone, self.preprocessor).get_config(), **self.head_config()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(Backbone.from_config(config.pop("backbone")), **config)
