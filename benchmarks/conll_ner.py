@@ -22,7 +22,6 @@ from tfllm import (TokenClassifierServer, adamw_with_warmup, build_token_classif
                    read_entity_examples)
 from tfllm.evaluation.classification_report import format_report  # noqa: E402
 from tfllm.evaluation.entity_metrics import entity_report  # noqa: E402
-from tfllm.models.raw_text import served_answers  # noqa: E402
 
 
 def main():
@@ -44,7 +43,7 @@ def main():
     tagger.fit(data, epochs=args.epochs, verbose=2)
     seconds = time.perf_counter() - start
 
-    rows = served_answers(TokenClassifierServer(tagger), test)
+    rows = TokenClassifierServer(tagger).answer(test)
     report = entity_report([[(e.start, e.end, e.type) for e in example.entities] for example in test],
                            [[(p["start"], p["end"], p["type"]) for p in row["entities"]] for row in rows], types)
     print(f"CoNLL-2003: trained on {len(train)} sentences x {args.epochs} epochs in {seconds:.0f} s "

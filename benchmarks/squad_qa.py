@@ -23,14 +23,13 @@ from common import median_request_milliseconds, shared_path  # noqa: E402
 from tfllm.data.squad_reader import read_squad  # noqa: E402
 from tfllm.evaluation.squad_metrics import squad_scores  # noqa: E402
 from tfllm.export.saved_model_export import export_for_serving  # noqa: E402
-from tfllm.models.raw_text import served_answers  # noqa: E402
 from tfllm.models.span_extractor import build_span_extractor  # noqa: E402
 from tfllm.models.span_extractor_serving import SpanExtractorServer  # noqa: E402
 from tfllm.training.optimizer import adamw_with_warmup  # noqa: E402
 
 
 def scores(reader, examples):
-    rows = served_answers(SpanExtractorServer(reader), examples, reader.predict_batch_size)
+    rows = SpanExtractorServer(reader).answer(examples, reader.predict_batch_size)
     return squad_scores([row["answer"] for row in rows], [[a.text for a in e.answers] for e in examples])
 
 

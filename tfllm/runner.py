@@ -20,7 +20,6 @@ from tfllm import storage
 from tfllm.config import record_config
 from tfllm.evaluation.classification_report import write_report
 from tfllm.export.saved_model_export import export_for_serving
-from tfllm.models.raw_text import served_answers
 from tfllm.tasks.registry import task_spec
 from tfllm.training.callbacks import backup_dir, best_weights_path, training_callbacks
 from tfllm.training.optimizer import adamw_with_warmup
@@ -124,17 +123,13 @@ def predict_file(config, path):
     """The served answers of a data file's examples (gold labels, if any, are ignored)."""
     task = task_of(config)
     model = task.load(config)
-    return served_answers(task.server(config, model), task.read(config, path, labeled=False),
-                          model.predict_batch_size)
+    return task.server(config, model).answer(task.read(config, path, labeled=False), model.predict_batch_size)
 
 
 def export(config, version=None, quantize=None):
     """Exports the trained model to `<export.root>/<name>/<version>/` (see `export_for_serving`) and says
     where; returns the version directory. `quantize` (default `export.quantize`): "int8" weights."""
     task = task_of(config)
-    refusal = task.export_refusal(config)
-    if refusal:
-        raise ValueError(refusal)
     quantize = quantize or config.export.quantize
     model = task.load(config, quantize)
     server = task.server(config, model)

@@ -7,6 +7,7 @@ from tensorflow.python.trackable.data_structures import NoDependency
 
 from tfllm.generation.decoding import beam_decode, decode
 from tfllm.models.chat_format import chat_prompt_ids
+from tfllm.models.task_server import TaskServer
 from tfllm.text.utf8 import replace_invalid_utf8
 
 # Decoding buffers are padded to a multiple of this, so XLA compiles a few shapes, not one per request.
@@ -22,7 +23,7 @@ _SAMPLING_SPECS = [
 ]
 
 
-class CausalLMServer(tf.Module):
+class CausalLMServer(TaskServer):
     """Tokenizes, decodes with a KV cache (XLA-compiled) and detokenizes, all in one TF graph.
 
     Signatures (each returns `text`, the completion without the prompt; `token_count`, the new tokens
@@ -39,6 +40,10 @@ class CausalLMServer(tf.Module):
     history drops its oldest turns first. `stop` holds strings that end the text where one first
     appears (empty: none). `max_new_tokens` outside 1..context-1 is an InvalidArgument error that says so.
 
+    Decoding is a loop of model calls, so `_serve` is its own (see `TaskServer`); `requests` and `answers`
+    turn prompts into `serve` inputs, with `sampling` (keywords of `serve`'s scalar inputs, default greedy
+    decoding of 64 tokens), and its outputs into rows of `prompt`, `text`, `token_count` and `ended`.
+
     Example (not run by the test command: it needs a trained model):
     >>> server = CausalLMServer(lm)  # doctest: +SKIP
     >>> server.serve(prompts=tf.constant(["Hello"]), max_new_tokens=tf.constant(8), temperature=tf.constant(0.0),
@@ -46,9 +51,10 @@ class CausalLMServer(tf.Module):
     ...              stop=tf.constant([], tf.string))  # doctest: +SKIP
     """
 
-    def __init__(self, causal_lm, num_beams=4, chat=None, jit_compile=True):
-        super().__init__(name="causal_lm_server")
-        self.causal_lm = causal_lm
+    def __init__(self, causal_lm, num_beams=4, chat=None, jit_compile=True, sampling=None):
+        super().__init__(causal_lm, name="causal_lm_server")
+        self.sampling = NoDependency({"max_new_tokens": 64, "temperature": 0.0, "top_k": 0, "top_p": 1.0, "seed": 0,
+                                      "stop": (), **(sampling or {})})
         self.tokenizer = causal_lm.tokenizer
         self.context_length = causal_lm.context_length
         self.end_token_id = causal_lm.end_token_id
@@ -59,12 +65,13 @@ class CausalLMServer(tf.Module):
         self._sample = tf.function(functools.partial(decode, causal_lm), jit_compile=jit_compile)
         # Keyed by beam count; not tracked (SavedModel needs string keys), the exported one is `beam_search`.
         self._beam_searches = NoDependency({})
-        prompts = tf.TensorSpec([None], tf.string, name="prompts")
-        self.serve = tf.function(self._serve, input_signature=[prompts] + _SAMPLING_SPECS)
         self.beam_search = self.beam_search_function(num_beams)
         # Only chat models have one: SavedModel traces every tf.function the module holds, used or not.
         self.chat = (tf.function(self._chat, input_signature=[tf.TensorSpec([None, None], tf.string, name="history")]
                                  + _SAMPLING_SPECS) if self.has_chat else None)
+
+    def input_signature(self):
+        return [tf.TensorSpec([None], tf.string, name="prompts")] + _SAMPLING_SPECS
 
     def signatures(self):
         """The functions to export, by signature name."""
@@ -76,7 +83,7 @@ class CausalLMServer(tf.Module):
     def beam_search_function(self, num_beams):
         """The `beam_search` signature's function for another beam count (traced once per count)."""
         if num_beams not in self._beam_searches:
-            decoder = tf.function(functools.partial(beam_decode, self.causal_lm, num_beams=num_beams),
+            decoder = tf.function(functools.partial(beam_decode, self.model, num_beams=num_beams),
                                   jit_compile=self._jit_compile)
 
             def beam_search(prompts, max_new_tokens, stop):
@@ -146,6 +153,16 @@ class CausalLMServer(tf.Module):
         text, stopped = _cut_at_stop_strings(text, stop)
         return {"text": text, "token_count": tf.cast(generated.row_lengths(), tf.int32),
                 "ended": tf.logical_or(tf.reduce_any(is_end, axis=1), stopped)}
+
+    def requests(self, prompts):
+        """The `serve` inputs of prompt strings, with this server's `sampling`."""
+        return {"prompts": list(prompts), **{spec.name: tf.constant(self.sampling[spec.name], spec.dtype)
+                                             for spec in _SAMPLING_SPECS}}
+
+    def answers(self, prompts, outputs):
+        return [{"prompt": prompt, "text": outputs["text"][i].decode("utf-8"),
+                 "token_count": int(outputs["token_count"][i]), "ended": bool(outputs["ended"][i])}
+                for i, prompt in enumerate(prompts)]
 
     def example_requests(self):
         """Inputs per signature for warmup records and the fresh-process check; odd prompts included."""

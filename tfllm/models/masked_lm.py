@@ -11,6 +11,7 @@ from tfllm.backbones.sources import set_pooler_trainable
 from tfllm.data.next_sentence_pairs import next_sentence_pairs
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.models.bert_task import BertTaskModel
+from tfllm.models.masked_lm_serving import MaskedLMServer
 from tfllm.text.masked_lm_masker import MaskedLMMasker
 from tfllm.text.vocabulary import read_vocabulary
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
@@ -133,6 +134,10 @@ class MaskedLM(BertTaskModel, keras.Model):
 
         data = data.map(mask, num_parallel_calls=tf.data.AUTOTUNE)
         return data.prefetch(tf.data.AUTOTUNE) if training else data.cache()
+
+    def server(self):
+        """The serving module: texts with [MASK] in, the likeliest tokens for each mask out (`MaskedLMServer`)."""
+        return MaskedLMServer(self)
 
     def head_config(self):
         return {"max_predictions": self.masker.max_predictions, "whole_word": self.masker.whole_word,

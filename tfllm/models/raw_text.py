@@ -5,7 +5,6 @@ are the Colab forms, as KerasHub's tasks take them.
 """
 
 import numpy as np
-import tensorflow as tf
 
 
 def is_raw_text(x):
@@ -18,20 +17,6 @@ def is_raw_text(x):
             return True
         return isinstance(first, (list, tuple, np.ndarray)) and len(first) > 0 and isinstance(first[0], (str, bytes))
     return False
-
-
-def served_answers(server, examples, batch_size=64):
-    """JSON-ready answer rows of `examples` through `server`'s `serving_default` function, in batches:
-    the graph that TF Serving runs, so what `predict`, `tfllm predict` and `tfllm evaluate` return is
-    what the export answers."""
-    serve = server.signatures()["serving_default"]
-    rows = []
-    for begin in range(0, len(examples), batch_size):
-        batch = examples[begin:begin + batch_size]
-        inputs = {name: tf.constant(np.asarray(values, dtype=np.int32 if isinstance(values[0], int) else object))
-                  for name, values in server.requests(batch).items()}
-        rows.extend(server.answers(batch, {name: value.numpy() for name, value in serve(**inputs).items()}))
-    return rows
 
 
 class RawTextModel:
@@ -64,5 +49,5 @@ class RawTextModel:
     def predict(self, x, batch_size=None, **kwargs):
         """Keras `predict`; for raw strings, the served answers: one JSON-ready dict per input."""
         if is_raw_text(x):
-            return served_answers(self.server(), self.examples(x), batch_size or self.predict_batch_size)
+            return self.server().answer(self.examples(x), batch_size or self.predict_batch_size)
         return super().predict(x, batch_size=batch_size, **kwargs)

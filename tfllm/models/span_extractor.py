@@ -13,9 +13,8 @@ from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.raw_text import RawTextModel
 from tfllm.models.span_extractor_serving import SpanExtractorServer
 from tfllm.models.text_classifier import FEATURE_NAMES
-from tfllm.text.utf8 import replace_invalid_utf8
 from tfllm.text.windows import sliding_windows
-from tfllm.text.word_pieces import WordSplitter, char_offsets
+from tfllm.text.word_pieces import WordSplitter
 from tfllm.training.optimizer import adamw
 
 _NEGATIVE = -1e4  # masks logits; finite so that float16 survives it
@@ -170,57 +169,6 @@ class SpanExtractor(BertTaskModel, RawTextModel, keras.Model):
         return batch_packed_inputs(encoded["token_ids"], encoded["segment_ids"], targets, self.preprocessor,
                                    batch_size, shuffle=training, fixed_length=fixed_length,
                                    drop_remainder=fixed_length and training, seed=seed)
-
-    def predict_answers(self, questions, contexts):
-        """The best answer per (question, context), in TF ops (the serving graph and evaluation use this).
-
-        Returns [batch] tensors: `text`, `score` (the start probability times the end probability in the
-        answer's window) and `start`/`end`, character offsets into the context (end exclusive). A context
-        without words gets "" and offsets -1.
-        """
-        contexts = replace_invalid_utf8(contexts)
-        encoded = self.encode(replace_invalid_utf8(questions), contexts)
-        features = self.preprocessor.packer.to_dense(encoded["token_ids"], encoded["segment_ids"])
-        logits = self(features, training=False)
-        length = tf.shape(logits)[1]
-        # Context tokens only: after the question, before the final [SEP].
-        position = tf.range(length, dtype=tf.int64)[tf.newaxis, :]
-        offset = encoded["context_offset"][:, tf.newaxis]
-        context = (position >= offset) & (position < encoded["token_ids"].row_lengths()[:, tf.newaxis] - 1)
-        start_logits = tf.where(context, logits[..., 0], -np.inf)
-        end_logits = tf.where(context, logits[..., 1], -np.inf)
-        # Best (start, end) per window with start <= end < start + max_answer_length.
-        span = tf.range(length)[tf.newaxis, :] - tf.range(length)[:, tf.newaxis]
-        allowed = (span >= 0) & (span < self.max_answer_length)
-        pair_scores = tf.where(allowed, start_logits[:, :, tf.newaxis] + end_logits[:, tf.newaxis, :], -np.inf)
-        flat = tf.reshape(pair_scores, [tf.shape(pair_scores)[0], -1])
-        best_pair = tf.argmax(flat, axis=1, output_type=tf.int32)
-        window_scores = tf.reduce_max(flat, axis=1)
-        # Best window per example.
-        batch = tf.shape(contexts, out_type=tf.int64)[0]
-        per_example = tf.RaggedTensor.from_value_rowids(window_scores, encoded["example"], nrows=batch)
-        best_window = per_example.row_starts() + tf.argmax(per_example.to_tensor(-np.inf), axis=1)
-        pair = tf.gather(best_pair, best_window)
-        start_token, end_token = pair // length, pair % length
-        start_probabilities = tf.gather(tf.nn.softmax(start_logits), best_window)
-        end_probabilities = tf.gather(tf.nn.softmax(end_logits), best_window)
-        score = (tf.gather(start_probabilities, start_token, batch_dims=1)
-                 * tf.gather(end_probabilities, end_token, batch_dims=1))
-        found = tf.math.is_finite(tf.gather(window_scores, best_window))  # False: the context has no words
-
-        def byte_offset(pieces, token):
-            """The byte offset of the word of the piece at `token` in the best window (0 where none)."""
-            index = (pieces.row_starts() + tf.gather(encoded["window_start"], best_window)
-                     + tf.cast(token, tf.int64) - tf.gather(encoded["context_offset"], best_window))
-            values = tf.concat([pieces.flat_values, tf.zeros([1], pieces.dtype)], axis=0)
-            return tf.gather(values, tf.where(found, index, tf.size(pieces.flat_values, out_type=tf.int64)))
-
-        start_byte = byte_offset(encoded["piece_starts"], start_token)
-        end_byte = byte_offset(encoded["piece_ends"], end_token)
-        offsets = char_offsets(contexts, tf.stack([start_byte, end_byte], axis=1))
-        return {"text": tf.strings.substr(contexts, start_byte, end_byte - start_byte),
-                "score": tf.where(found, score, 0.0),
-                "start": tf.where(found, offsets[:, 0], -1), "end": tf.where(found, offsets[:, 1], -1)}
 
     def head_config(self):
         return {"max_question_length": self.max_question_length, "stride": self.stride,

@@ -3,13 +3,14 @@
 import numpy as np
 import tensorflow as tf
 
+from tfllm.models.task_server import TaskServer
 from tfllm.text.entity_markers import mark_entities
 from tfllm.text.utf8 import replace_invalid_utf8
 
 SPAN_INPUTS = ("head_start", "head_end", "tail_start", "tail_end")  # relation models: character offsets
 
 
-class TextClassifierServer(tf.Module):
+class TextClassifierServer(TaskServer):
     """Preprocessor, model and postprocessing in one graph, for `tf.saved_model.save` and TF Serving.
 
     Its `serve` function (the `serving_default` signature) takes `text` (and `text_pair` for pair models),
@@ -30,28 +31,28 @@ class TextClassifierServer(tf.Module):
     """
 
     def __init__(self, classifier, name=None):
-        super().__init__(name=name)
+        super().__init__(classifier, name=name)
         self.preprocessor = classifier.preprocessor
-        self.model = classifier
-        self.multi_label, self.text_pair = classifier.multi_label, classifier.text_pair
+        self.multi_label, self.text_pair, self.relation = classifier.multi_label, classifier.text_pair, classifier.relation
         self.label_names = tf.constant(classifier.labels.names)
         self.thresholds = tf.constant(classifier.thresholds, tf.float32)
+
+    def input_signature(self):
         spec = [tf.TensorSpec([None], tf.string, name="text")]
-        if self.text_pair:
+        if self.model.text_pair:
             spec.append(tf.TensorSpec([None], tf.string, name="text_pair"))
-        if classifier.relation:
-            self.serve = tf.function(self._serve_relation, input_signature=spec + [
-                tf.TensorSpec([None], tf.int32, name=name) for name in SPAN_INPUTS])
-        else:
-            self.serve = tf.function(self._serve, input_signature=spec)
+        if self.model.relation:
+            spec.extend(tf.TensorSpec([None], tf.int32, name=name) for name in SPAN_INPUTS)
+        return spec
 
-    def _serve_relation(self, text, head_start, head_end, tail_start, tail_end):
-        return self._serve(mark_entities(replace_invalid_utf8(text), head_start, head_end, tail_start, tail_end))
+    def preprocess(self, text, *rest):
+        if self.relation:
+            text, rest = mark_entities(replace_invalid_utf8(text), *rest), ()
+        token_ids, segment_ids, rows = self.model.pack(text, *rest)
+        return self.preprocessor.packer.to_dense(token_ids, segment_ids), (rows, tf.size(text))
 
-    def _serve(self, text, text_pair=None):
-        token_ids, segment_ids, rows = self.model.pack(text, text_pair)
-        logits = self.model(self.preprocessor.packer.to_dense(token_ids, segment_ids), training=False)
-        logits = self.model.text_logits(logits, rows, tf.size(text))
+    def postprocess(self, logits, context):
+        logits = self.model.text_logits(logits, *context)
         if not self.multi_label:
             label_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
             return {"probabilities": tf.nn.softmax(logits), "label_ids": label_ids,
@@ -62,15 +63,12 @@ class TextClassifierServer(tf.Module):
         return {"probabilities": probabilities, "label_ids": tf.cast(chosen, tf.int32),
                 "label_names": tf.strings.reduce_join(names, axis=-1, separator=",")}
 
-    def signatures(self):
-        return {"serving_default": self.serve}
-
     def requests(self, examples):
         """The `serve` inputs of `TextExample`s (relation models: `RelationExample`s)."""
         inputs = {"text": [e.text for e in examples]}
         if self.text_pair:
             inputs["text_pair"] = [e.text_pair or "" for e in examples]
-        if self.model.relation:
+        if self.relation:
             spans = [(*e.head, *e.tail) for e in examples]
             inputs.update({name: [span[i] for span in spans] for i, name in enumerate(SPAN_INPUTS)})
         return inputs
@@ -84,7 +82,7 @@ class TextClassifierServer(tf.Module):
             row = {"text": example.text}
             if self.text_pair:
                 row["text_pair"] = example.text_pair
-            if self.model.relation:
+            if self.relation:
                 row.update(head=list(example.head), tail=list(example.tail))
             if self.multi_label:
                 row["labels"] = [names[j] for j in np.flatnonzero(outputs["label_ids"][i])]
@@ -100,7 +98,7 @@ class TextClassifierServer(tf.Module):
         inputs = {"text": tf.constant(texts)}
         if self.text_pair:
             inputs["text_pair"] = tf.constant(list(reversed(texts)))
-        if self.model.relation:
+        if self.relation:
             spans = [[2, 7, 8, 15], [0, 0, 0, 0], [2, 4, 5, 7], [0, 10, 4000, 4100]]
             inputs.update(zip(SPAN_INPUTS, tf.unstack(tf.constant(spans), axis=1)))
         return {"serving_default": inputs}

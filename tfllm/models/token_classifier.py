@@ -14,8 +14,7 @@ from tfllm.models.raw_text import RawTextModel
 from tfllm.models.entity_tags import EntityTags
 from tfllm.models.text_classifier import FEATURE_NAMES
 from tfllm.models.token_classifier_serving import TokenClassifierServer
-from tfllm.text.utf8 import replace_invalid_utf8
-from tfllm.text.word_pieces import WordSplitter, char_offsets
+from tfllm.text.word_pieces import WordSplitter
 from tfllm.training.optimizer import adamw
 
 
@@ -137,32 +136,6 @@ class TokenClassifier(BertTaskModel, RawTextModel, keras.Model):
         return batch_packed_inputs(token_ids, encoded["segment_ids"], labels, self.preprocessor, batch_size,
                                    shuffle=training, fixed_length=fixed_length,
                                    drop_remainder=fixed_length and training, seed=seed)
-
-    def predict_entities(self, texts):
-        """Entities of a batch of raw strings, in TF ops (the serving graph and evaluation use this).
-
-        Returns ragged [batch, (entities)] tensors: `types` and `texts` (strings), `scores` (the mean
-        probability of the entity's word tags) and `starts`/`ends`, character offsets into the input
-        (end exclusive; invalid UTF-8 bytes count as one U+FFFD character each).
-        """
-        texts = replace_invalid_utf8(texts)
-        encoded = self.encode(texts)
-        features = self.preprocessor.packer.to_dense(encoded["token_ids"], encoded["segment_ids"])
-        probabilities = tf.nn.softmax(self(features, training=False))
-        # Words cut off by truncation point past the last piece; they are masked out by `tagged`.
-        first_pieces = tf.minimum(encoded["first_pieces"].to_tensor(), tf.shape(probabilities)[1] - 1)
-        word_probabilities = tf.gather(probabilities, first_pieces, batch_dims=1)
-        entities = self.tags.decode(
-            tf.argmax(word_probabilities, axis=-1, output_type=tf.int32), tf.reduce_max(word_probabilities, axis=-1),
-            encoded["starts"].to_tensor(), encoded["ends"].to_tensor(), encoded["tagged"].to_tensor())
-        starts, ends = entities["starts"], entities["ends"]
-        row_texts = tf.gather(texts, starts.value_rowids())
-        to_chars = lambda offsets: tf.RaggedTensor.from_tensor(  # noqa: E731
-            char_offsets(texts, offsets.to_tensor()), lengths=offsets.row_lengths())
-        return {"types": tf.gather(tf.constant(self.tags.types), entities["type_ids"]),
-                "texts": starts.with_flat_values(tf.strings.substr(row_texts, starts.flat_values,
-                                                                   ends.flat_values - starts.flat_values)),
-                "scores": entities["scores"], "starts": to_chars(starts), "ends": to_chars(ends)}
 
     def head_config(self):
         return {"entity_types": self.tags.types, "scheme": self.tags.scheme, "dropout": self.dropout}

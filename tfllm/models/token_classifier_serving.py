@@ -2,8 +2,12 @@
 
 import tensorflow as tf
 
+from tfllm.models.task_server import TaskServer
+from tfllm.text.utf8 import replace_invalid_utf8
+from tfllm.text.word_pieces import char_offsets
 
-class TokenClassifierServer(tf.Module):
+
+class TokenClassifierServer(TaskServer):
     """Word splitting, tokenization, the model and entity decoding in one graph, for TF Serving.
 
     Its `serve` function (the `serving_default` signature) takes `text`, a 1-D string tensor of any batch
@@ -14,6 +18,8 @@ class TokenClassifierServer(tf.Module):
       - `entity_start`, `entity_end` [batch, entities] int32: character offsets into the text, end
         exclusive (-1 as padding), so `text[start:end] == entity_text` in Python.
     Texts longer than the model's sequence length are tagged up to it; empty strings get no entities.
+    A word's tag is the most probable at its first piece; invalid UTF-8 bytes count as one U+FFFD
+    character each.
 
     Example (not run by the test command: it needs a trained model):
     >>> server = TokenClassifierServer(tagger)  # doctest: +SKIP
@@ -22,21 +28,36 @@ class TokenClassifierServer(tf.Module):
     """
 
     def __init__(self, tagger, name=None):
-        super().__init__(name=name)
-        self.model = tagger
-        self.serve = tf.function(self._serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        super().__init__(tagger, name=name)
+        self.entity_types = tf.constant(tagger.tags.types)
 
-    def _serve(self, text):
-        entities = self.model.predict_entities(text)
-        return {"entity_count": tf.cast(entities["starts"].row_lengths(), tf.int32),
-                "entity_text": entities["texts"].to_tensor(default_value=""),
-                "entity_type": entities["types"].to_tensor(default_value=""),
+    def input_signature(self):
+        return [tf.TensorSpec([None], tf.string, name="text")]
+
+    def preprocess(self, text):
+        text = replace_invalid_utf8(text)
+        encoded = self.model.encode(text)
+        return self.model.preprocessor.packer.to_dense(encoded["token_ids"], encoded["segment_ids"]), (text, encoded)
+
+    def postprocess(self, logits, context):
+        texts, encoded = context
+        probabilities = tf.nn.softmax(logits)
+        # Words cut off by truncation point past the last piece; they are masked out by `tagged`.
+        first_pieces = tf.minimum(encoded["first_pieces"].to_tensor(), tf.shape(probabilities)[1] - 1)
+        word_probabilities = tf.gather(probabilities, first_pieces, batch_dims=1)
+        entities = self.model.tags.decode(
+            tf.argmax(word_probabilities, axis=-1, output_type=tf.int32), tf.reduce_max(word_probabilities, axis=-1),
+            encoded["starts"].to_tensor(), encoded["ends"].to_tensor(), encoded["tagged"].to_tensor())
+        starts, ends = entities["starts"], entities["ends"]
+        row_texts = tf.gather(texts, starts.value_rowids())
+        entity_texts = tf.strings.substr(row_texts, starts.flat_values, ends.flat_values - starts.flat_values)
+        to_chars = lambda offsets: tf.RaggedTensor.from_tensor(  # noqa: E731
+            char_offsets(texts, offsets.to_tensor()), lengths=offsets.row_lengths()).to_tensor(default_value=-1)
+        return {"entity_count": tf.cast(starts.row_lengths(), tf.int32),
+                "entity_text": starts.with_flat_values(entity_texts).to_tensor(default_value=""),
+                "entity_type": tf.gather(self.entity_types, entities["type_ids"]).to_tensor(default_value=""),
                 "entity_score": entities["scores"].to_tensor(default_value=0.0),
-                "entity_start": entities["starts"].to_tensor(default_value=-1),
-                "entity_end": entities["ends"].to_tensor(default_value=-1)}
-
-    def signatures(self):
-        return {"serving_default": self.serve}
+                "entity_start": to_chars(starts), "entity_end": to_chars(ends)}
 
     def requests(self, examples):
         """The `serve` inputs of `EntityExample`s (their gold entities are not read)."""

@@ -77,7 +77,8 @@ class CausalLanguageModelingTask(DocumentsTask):
         return lm
 
     def server(self, config, model):
-        return CausalLMServer(model, num_beams=self.export_beams(config))
+        sampling = {key: value for key, value in generation_settings(config).items() if key != "num_beams"}
+        return CausalLMServer(model, num_beams=self.export_beams(config), sampling=sampling)
 
     @staticmethod
     def export_beams(config):

@@ -2,7 +2,7 @@
 masked-LM objective and, optionally, next-sentence prediction.
 
 `tfllm pretrain` trains it; the product is a KerasHub preset dir (`<run_dir>/model`) that every BERT
-task takes as `backbone.source`. It is not served on its own.
+task takes as `backbone.source`. Its export fills masks: texts with [MASK] in, the likeliest tokens out.
 """
 
 import keras
@@ -42,11 +42,6 @@ class MaskedLanguageModelingTask(DocumentsTask):
             keras.utils.set_random_seed(_EVALUATION_SEED)
         return model.make_dataset(examples, config.training.batch_size, training=training,
                                   fixed_length=config.training.fixed_length, seed=config.training.seed)
-
-    def export_refusal(self, config):
-        return (f"{config.path}: a pretrained backbone is not served on its own: fine-tune it with "
-                f"backbone: {{source: {model_dir(config)}}} in a task config, or write it as TF-Hub "
-                f"SavedModels with tfllm convert {model_dir(config)} --output DIR")
 
     def evaluate(self, config, model, examples, directory):
         model.compile()

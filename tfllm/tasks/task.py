@@ -18,7 +18,6 @@ the graph TF Serving runs. Language-model tasks, whose quality is a loss, overri
 """
 
 from tfllm.data.corpus_readers import read_documents
-from tfllm.models.raw_text import served_answers
 from tfllm.training.run_files import model_dir
 
 
@@ -78,19 +77,14 @@ class Task:
     # Serving.
 
     def server(self, config, model):
-        """The serving module of `model`: `signatures()` and `example_requests()` (see `export_for_serving`),
-        and `requests(examples)` / `answers(examples, outputs)` for predict and evaluate."""
+        """The `TaskServer` of `model`: what `tfllm export` saves and `predict` and `evaluate` answer through."""
         return model.server()
-
-    def export_refusal(self, config):
-        """Why the task's models are not exported (a message), or None."""
-        return None
 
     # Evaluation.
 
     def evaluate(self, config, model, examples, directory):
         """The report on `examples`: their served answers scored against their gold ones."""
-        rows = served_answers(self.server(config, model), examples, model.predict_batch_size)
+        rows = self.server(config, model).answer(examples, model.predict_batch_size)
         return self.score(config, model, examples, rows, directory)
 
     def score(self, config, model, examples, rows, directory):

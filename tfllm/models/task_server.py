@@ -1,0 +1,79 @@
+"""The serving module of every task: raw inputs -> preprocessing -> the model -> post-processing, one TF graph."""
+
+import inspect
+
+import numpy as np
+import tensorflow as tf
+
+
+class TaskServer(tf.Module):
+    """What `tfllm export` saves for TF Serving, and what `predict` and `tfllm evaluate` answer through.
+
+    Each task's server (`<model>_serving.py` beside its model) subclasses this and defines, in this order:
+      - `input_signature()`: the `tf.TensorSpec`s of its `serving_default` inputs (raw strings, offsets);
+      - `preprocess(*inputs)`: (the model's features, what post-processing needs of the inputs), in TF ops;
+      - `postprocess(outputs, context)`: the model's outputs as named answer tensors (labels, entities
+        with offsets, answer spans), in TF ops;
+      - `requests(examples)`: the inputs of a list of examples; `answers(examples, outputs)`: the numpy
+        outputs as JSON-ready rows;
+      - `example_requests()`: inputs per signature for warmup records and the fresh-process check.
+    `serve` (the `serving_default` signature) is `postprocess(model(preprocess(inputs)))`. A server
+    that decodes in a loop (GPT-2) overrides `_serve`, and one with more signatures `signatures()`.
+    """
+
+    def __init__(self, model, name=None):
+        super().__init__(name=name)
+        self.model = model
+        signature = self.input_signature()
+        self.serve = tf.function(_taking(self._serve, [spec.name for spec in signature]), input_signature=signature)
+
+    def input_signature(self):
+        raise NotImplementedError
+
+    def preprocess(self, *inputs):
+        raise NotImplementedError
+
+    def postprocess(self, outputs, context):
+        raise NotImplementedError
+
+    def _serve(self, *inputs):
+        features, context = self.preprocess(*inputs)
+        return self.postprocess(self.model(features, training=False), context)
+
+    def signatures(self):
+        """The functions to export, by signature name."""
+        return {"serving_default": self.serve}
+
+    def requests(self, examples):
+        raise NotImplementedError
+
+    def answers(self, examples, outputs):
+        raise NotImplementedError
+
+    def example_requests(self):
+        raise NotImplementedError
+
+    def answer(self, examples, batch_size=64):
+        """JSON-ready answer rows of `examples` through `serve`, in batches: the graph TF Serving runs, so
+        what `predict`, `tfllm predict` and `tfllm evaluate` return is what the export answers."""
+        rows = []
+        for begin in range(0, len(examples), batch_size):
+            batch = examples[begin:begin + batch_size]
+            inputs = {name: values if tf.is_tensor(values) else
+                      tf.constant(np.asarray(values, dtype=np.int32 if isinstance(values[0], int) else object))
+                      for name, values in self.requests(batch).items()}
+            outputs = self.serve(**inputs)
+            rows.extend(self.answers(batch, {name: value.numpy() for name, value in outputs.items()}))
+        return rows
+
+
+def _taking(function, names):
+    """`function` (of positional inputs) as a function of parameters `names`, so that `serve` is called
+    by input name, as TF Serving's signatures are."""
+    parameters = inspect.Signature([inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names])
+
+    def named(*args, **kwargs):
+        return function(*parameters.bind(*args, **kwargs).args)
+
+    named.__signature__ = parameters
+    return named
