@@ -51,7 +51,6 @@ class CausalLM(TaskFiles, keras_hub.models.GPT2CausalLM):
         self.prompt_format = prompt_format
         self.lora_base = None  # set by `enable_lora`
         self.end_token_id = tokenizer.end_token_id
-        self._tokenize = tf.function(tokenizer.tokenize)
         self._server = None
 
     def compile(self, optimizer="adamw", **kwargs):
@@ -76,8 +75,7 @@ class CausalLM(TaskFiles, keras_hub.models.GPT2CausalLM):
         The last window is padded; its padding has weight 0, so no token of the corpus is lost.
         """
         self._check_sequence_length(sequence_length)
-        ids = self._tokenize(tf.constant(list(texts), tf.string))
-        return pack_stream([row.tolist() for row in ids.numpy()], self.end_token_id, sequence_length + 1)
+        return pack_stream(self.tokenizer.token_ids(texts), self.end_token_id, sequence_length + 1)
 
     def make_dataset(self, texts, sequence_length=128, batch_size=16, training=False, seed=None):
         """Packed (features, next tokens, weights) batches for `fit`/`evaluate` from a list of documents."""

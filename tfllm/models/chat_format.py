@@ -59,11 +59,11 @@ def chat_training_examples(tokenizer, dialogues, end_token_id, window):
     with as many of the latest turns as fit, now as untrained history. A single turn longer than the
     window is cut: a reply keeps its start, a user turn its end.
     """
-    turns = tf.constant([turn for dialogue in dialogues for turn in dialogue])
-    is_reply = tf.constant([index % 2 == 1 for dialogue in dialogues for index in range(len(dialogue))])
-    ids = tf.function(tokenize_turns, autograph=False)(tokenizer, turns, is_reply, end_token_id)
-    turn_ids = [row.tolist() for row in ids.numpy()]
-    flags = is_reply.numpy().tolist()
+    flags = [index % 2 == 1 for dialogue in dialogues for index in range(len(dialogue))]
+    # Rendered as `tokenize_turns` renders them in the serving graph.
+    texts = [f" {turn}" if reply else f"{USER_PREFIX}{turn}{REPLY_PROMPT}"
+             for turn, reply in zip((turn for dialogue in dialogues for turn in dialogue), flags)]
+    turn_ids = [ids + [end_token_id] if reply else ids for ids, reply in zip(tokenizer.token_ids(texts), flags)]
     examples, position, room = [], 0, window - 1
 
     def close(current):

@@ -67,9 +67,8 @@ class PromptFormat:
         room left by the prefixes (and its start), the source the rest (and its start).
         """
         texts = [text for source, target in pairs for text in (source, TARGET_SEPARATOR + target)]
-        tokenize = tf.function(tokenizer, autograph=False)
-        ids = [row.tolist() for row in tokenize(tf.constant(texts)).numpy()]
-        prefix, suffix = (row.tolist() for row in tokenize(tf.constant([self.source_prefix, self.target_prefix])).numpy())
+        ids = tokenizer.token_ids(texts)
+        prefix, suffix = tokenizer.token_ids([self.source_prefix, self.target_prefix])
         room = window - 1 - len(prefix) - len(suffix)
         if room < 2:
             raise ValueError(f"a window of {window} tokens leaves no room for a source and a target beside the "

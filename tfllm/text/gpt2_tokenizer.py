@@ -52,6 +52,13 @@ class GPT2Tokenizer(keras_hub.models.GPT2Tokenizer):
     def __init__(self, vocabulary=None, merges=None, cache_size=50_000, **kwargs):
         self.cache_size = cache_size
         super().__init__(vocabulary=vocabulary, merges=merges, **kwargs)
+        # Traced once per tokenizer: tracing KerasHub's byte-pair graph takes seconds, running it eagerly longer.
+        self._tokenize_batch = tf.function(self.tokenize, input_signature=[tf.TensorSpec([None], tf.string)],
+                                           autograph=False)
+
+    def token_ids(self, texts):
+        """The token ids of a list of strings, as lists of ints (for building training examples)."""
+        return [row.tolist() for row in self._tokenize_batch(tf.constant(list(texts), tf.string)).numpy()]
 
     def set_vocabulary_and_merges(self, vocabulary, merges):
         super().set_vocabulary_and_merges(vocabulary, merges)
