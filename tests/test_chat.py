@@ -25,6 +25,9 @@ from tfllm.training.run_files import model_dir
 DIALOGUES = [("hi", "hello", "how are you", "fine thanks"), ("what is your name", "i am bot"),
              ("你好", "你好呀")] * 20
 
+# Its tests share one trained model (a module fixture): one worker runs them all.
+pytestmark = pytest.mark.xdist_group("chat_run")
+
 
 @pytest.fixture(scope="module")
 def chat_run(tmp_path_factory):

@@ -20,6 +20,9 @@ from tfllm.training.run_files import model_dir as run_model_dir
 BASE_CORPUS = ["the dog ran to the tree", "a cat sat in the sun", "the bird sang on the log"] * 20
 CORPUS = "\n\n".join(["the cat sat on the mat and the dog sat on the log"] * 30 + ["a bird sang in the tree"] * 30)
 
+# Its tests share one trained model (a module fixture): one worker runs them all.
+pytestmark = pytest.mark.xdist_group("lora_run")
+
 
 @pytest.fixture(scope="module")
 def lora_run(tmp_path_factory):
