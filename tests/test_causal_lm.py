@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from task_harness import run_task_test
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.generation.decoding import next_tokens
 from tfllm.models.causal_lm import CausalLM
@@ -129,18 +130,19 @@ def test_odd_prompts_get_answers_and_bad_lengths_clear_errors(trained_lm):
             server.serve(**{**inputs, "max_new_tokens": tf.constant(bad)})
 
 
-def test_preset_dir_round_trip(trained_lm, tmp_path):
-    lm, _ = trained_lm
-    lm.save_to_dir(str(tmp_path / "preset"))
-    restored = CausalLM.load(str(tmp_path / "preset"))
-    expected = lm.generate_text(["the cat sat on"], max_new_tokens=6)
-    assert restored.generate_text(["the cat sat on"], max_new_tokens=6) == expected
-    config = json.loads(json.dumps(lm.get_config()))
-    assert json.loads(json.dumps(CausalLM.from_config(config).get_config())) == config
+def test_causal_lm_passes_the_task_harness(vocabulary, tmp_path):
+    def build():
+        keras.utils.set_random_seed(0)
+        return CausalLM(*gpt2_from_scratch("tiny", *vocabulary, max_sequence_length=32, dropout=0.0))
+
+    _, rows = run_task_test(build, lambda lm: lm.make_dataset(CORPUS, sequence_length=16, batch_size=8, training=True),
+                            lambda lm: ["the cat", "", "猫坐"], tmp_path)
+    assert set(rows[0]) == {"prompt", "text", "token_count", "ended"}
+    assert all(row["token_count"] == 16 or row["ended"] for row in rows)  # half the context, or an end
     # A directory as tfllm 0.1 wrote it (format 1: a KerasHub preset and a flat tfllm.json) loads the same model.
-    (tmp_path / "preset" / "tfllm.json").write_text(json.dumps({"task": "causal_lm", "chat": False,
-                                                                "prompt_format": None, "lora_base": None}))
-    assert CausalLM.load(str(tmp_path / "preset")).generate_text(["the cat sat on"], max_new_tokens=6) == expected
+    (tmp_path / "model" / "tfllm.json").write_text(json.dumps({"task": "causal_lm", "chat": False,
+                                                               "prompt_format": None, "lora_base": None}))
+    assert CausalLM.load(str(tmp_path / "model")).server().answer([row["prompt"] for row in rows]) == rows
 
 
 def test_a_model_trained_in_mixed_precision_loads_in_float32(vocabulary, tmp_path):
@@ -177,7 +179,7 @@ def test_stop_strings_cut_the_text_where_one_first_appears(trained_lm):
     lm, _ = trained_lm
     full = lm.generate_text(["the cat sat"], max_new_tokens=12)[0]
     assert " mat." in full
-    cut = lm.server.serve(tf.constant(["the cat sat"]), tf.constant(12), *lm._sampling(0.0, 0, 1.0, 0),
+    cut = lm.server().serve(tf.constant(["the cat sat"]), tf.constant(12), *lm._sampling(0.0, 0, 1.0, 0),
                           tf.constant(["(no)", "."]))  # a regex metacharacter is taken literally
     assert cut["text"].numpy()[0].decode() == full[: full.index(".")] and cut["ended"].numpy()[0]
     assert lm.generate_text(["the cat sat"], max_new_tokens=12, stop=[""]) == [full]  # empty strings are ignored

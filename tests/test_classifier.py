@@ -127,7 +127,7 @@ def test_classifier_passes_the_task_harness(keras_hub_preset_dir, tmp_path, kind
     texts = [e.text for e in examples]
     x = (texts, [e.text_pair for e in examples]) if multi_label else texts
     y = [[e.label] for e in examples] if multi_label else [e.label for e in examples]
-    _, rows = run_task_test(build, x, y, TextClassifier.load, tmp_path)
+    _, rows = run_task_test(build, (x, y), lambda model: model.examples(x), tmp_path)
     assert set(rows[0]) == ({"text", "text_pair", "labels", "probabilities"} if multi_label
                             else {"text", "label", "probabilities"})
 

@@ -158,8 +158,8 @@ def test_qa_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
 def test_reader_passes_the_task_harness(keras_hub_preset_dir, tmp_path):
     examples = qa_examples(48)
     x = ([e.question for e in examples], [e.context for e in examples])
-    reader, rows = run_task_test(lambda: build_reader(keras_hub_preset_dir), x, [e.answers[0].text for e in examples],
-                                 SpanExtractor.load, tmp_path)
+    reader, rows = run_task_test(lambda: build_reader(keras_hub_preset_dir), (x, [e.answers[0].text for e in examples]),
+                                 lambda model: model.examples(x), tmp_path)
     assert set(rows[0]) == {"question", "answer", "score", "start", "end"}
     assert all(context[row["start"]:row["end"]] == row["answer"] for context, row in zip(x[1], rows))
     with pytest.raises(ValueError, match="y:1: the answer 'absent' is not in its context"):

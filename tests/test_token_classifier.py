@@ -188,7 +188,8 @@ def test_ner_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
 def test_tagger_passes_the_task_harness(keras_hub_preset_dir, tmp_path):
     examples = entity_examples(48)
     y = [[(e.start, e.end, e.type) for e in example.entities] for example in examples]
-    _, rows = run_task_test(lambda: build_tagger(keras_hub_preset_dir), [e.text for e in examples], y,
-                            TokenClassifier.load, tmp_path)
+    texts = [e.text for e in examples]
+    _, rows = run_task_test(lambda: build_tagger(keras_hub_preset_dir), (texts, y), lambda model: model.examples(texts),
+                            tmp_path)
     assert set(rows[0]) == {"text", "entities"}
     assert all(row["text"][e["start"]:e["end"]] == e["text"] for row in rows for e in row["entities"])

@@ -8,7 +8,7 @@ class TFHubEncoder(keras.layers.Layer):
     """Wraps a restored TF-Hub encoder so that Keras 3 trains its variables.
 
     `hub.KerasLayer` fails in Keras 3 functional models and hides its variables from Keras 3 optimizers
-    (DESIGN.md). This layer registers every restored `tf.Variable` as a Keras variable that aliases it, so
+    (README.md, "Facts about the stack"). This layer registers every restored `tf.Variable` as a Keras variable that aliases it, so
     `fit` updates the very variables the restored function reads, and passes `training` through (dropout).
     Prefer `convert_tf_hub_encoder` for standard BERT encoders: a native backbone compiles once with XLA.
 

@@ -12,7 +12,7 @@ class TFHubPreprocessTokenizer(tf.Module):
     """Uses a TF-Hub preprocess model's own `tokenize`, so text is normalized exactly as the encoder expects.
 
     Only `tokenize` is used: a preprocess model's `bert_pack_inputs` exists just for the `seq_length`
-    values it was traced with (DESIGN.md), while `BertPacker` packs to any length and pads per batch.
+    values it was traced with (README.md, "Facts about the stack"), while `BertPacker` packs to any length and pads per batch.
 
     Args:
         handle: the preprocess model's handle or directory; its vocabulary is `assets/vocab.txt`.

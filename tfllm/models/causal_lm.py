@@ -116,9 +116,8 @@ class CausalLM(TaskFiles, keras_hub.models.GPT2CausalLM):
             dataset = dataset.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    @property
     def server(self):
-        """The `CausalLMServer` (serving graph) that the generation methods run."""
+        """The `CausalLMServer` (serving graph) that the generation methods run; one per model, traced once."""
         from tfllm.models.causal_lm_serving import CausalLMServer
 
         if self._server is None:
@@ -137,9 +136,9 @@ class CausalLM(TaskFiles, keras_hub.models.GPT2CausalLM):
         prompts, stop = tf.constant(list(prompts), tf.string), tf.constant(list(stop), tf.string)
         max_new_tokens = tf.constant(max_new_tokens, tf.int32)
         if num_beams > 1:
-            outputs = self.server.beam_search_function(num_beams)(prompts, max_new_tokens, stop)
+            outputs = self.server().beam_search_function(num_beams)(prompts, max_new_tokens, stop)
         else:
-            outputs = self.server.serve(prompts, max_new_tokens, *self._sampling(temperature, top_k, top_p, seed), stop)
+            outputs = self.server().serve(prompts, max_new_tokens, *self._sampling(temperature, top_k, top_p, seed), stop)
         return [text.decode("utf-8") for text in outputs["text"].numpy()]
 
     def reply(self, histories, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0, seed=0, stop=()):
@@ -148,7 +147,7 @@ class CausalLM(TaskFiles, keras_hub.models.GPT2CausalLM):
             raise ValueError("reply() needs a chat model (CausalLM(..., chat=True); a job with task: chat)")
         width = max(1, max(len(history) for history in histories))
         padded = [list(history) + [""] * (width - len(history)) for history in histories]
-        outputs = self.server.chat(tf.constant(padded, tf.string), tf.constant(max_new_tokens, tf.int32),
+        outputs = self.server().chat(tf.constant(padded, tf.string), tf.constant(max_new_tokens, tf.int32),
                                    *self._sampling(temperature, top_k, top_p, seed), tf.constant(list(stop), tf.string))
         return [text.decode("utf-8").strip() for text in outputs["text"].numpy()]
 

@@ -42,7 +42,7 @@ class CausalLMServer(TaskServer):
 
     Decoding is a loop of model calls, so `_serve` is its own (see `TaskServer`); `requests` and `answers`
     turn prompts into `serve` inputs, with `sampling` (keywords of `serve`'s scalar inputs, default greedy
-    decoding of 64 tokens), and its outputs into rows of `prompt`, `text`, `token_count` and `ended`.
+    decoding of 64 tokens, or half the context if it is shorter), and its outputs into rows of `prompt`, `text`, `token_count` and `ended`.
 
     Example (not run by the test command: it needs a trained model):
     >>> server = CausalLMServer(lm)  # doctest: +SKIP
@@ -53,8 +53,8 @@ class CausalLMServer(TaskServer):
 
     def __init__(self, causal_lm, num_beams=4, chat=None, jit_compile=True, sampling=None):
         super().__init__(causal_lm, name="causal_lm_server")
-        self.sampling = NoDependency({"max_new_tokens": 64, "temperature": 0.0, "top_k": 0, "top_p": 1.0, "seed": 0,
-                                      "stop": (), **(sampling or {})})
+        self.sampling = NoDependency({"max_new_tokens": min(64, causal_lm.context_length // 2), "temperature": 0.0,
+                                      "top_k": 0, "top_p": 1.0, "seed": 0, "stop": (), **(sampling or {})})
         self.tokenizer = causal_lm.tokenizer
         self.context_length = causal_lm.context_length
         self.end_token_id = causal_lm.end_token_id

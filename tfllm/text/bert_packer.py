@@ -36,6 +36,6 @@ class BertPacker(tf.Module):
         return {
             "token_ids": dense_ids,
             "segment_ids": segment_ids.to_tensor(default_value=0, shape=shape),
-            # int32, not bool: Keras under MirroredStrategy cannot reduce bool batches (DESIGN.md).
+            # int32, not bool: Keras under MirroredStrategy cannot reduce bool batches (README.md).
             "padding_mask": tf.cast(tf.sequence_mask(token_ids.row_lengths(), tf.shape(dense_ids)[1]), tf.int32),
         }
