@@ -9,12 +9,6 @@ import subprocess
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Under pytest-xdist, each worker's TensorFlow gets its share of the cores for its op thread pool: a
-# pool as wide as the machine in every worker spends the CPU on spinning threads. Child processes
-# (CLI runs, fresh-process checks) inherit it.
-_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-if _WORKERS > 1:
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 import keras  # noqa: E402
 import keras_hub  # noqa: E402
