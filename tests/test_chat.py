@@ -25,11 +25,8 @@ from tfllm.training.run_files import model_dir
 DIALOGUES = [("hi", "hello", "how are you", "fine thanks"), ("what is your name", "i am bot"),
              ("你好", "你好呀")] * 20
 
-# Its tests share one trained model (a session fixture): one worker runs them all, and trains it once.
-pytestmark = pytest.mark.xdist_group("chat_run")
 
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chat_run(tmp_path_factory):
     """A tiny chat model trained by `tfllm train` on DIALOGUES: (its config path, what training printed)."""
     root = tmp_path_factory.mktemp("chat")
@@ -53,7 +50,7 @@ export: {{root: {root / 'savedmodels'}}}
     return config, trained.stdout
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chat_lm(chat_run):
     return CausalLM.load(str(model_dir(load_config(str(chat_run[0])))))
 

@@ -20,11 +20,8 @@ from tfllm.training.run_files import model_dir as run_model_dir
 BASE_CORPUS = ["the dog ran to the tree", "a cat sat in the sun", "the bird sang on the log"] * 20
 CORPUS = "\n\n".join(["the cat sat on the mat and the dog sat on the log"] * 30 + ["a bird sang in the tree"] * 30)
 
-# Its tests share one trained model (a session fixture): one worker runs them all, and trains it once.
-pytestmark = pytest.mark.xdist_group("lora_run")
 
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lora_run(tmp_path_factory):
     """A tiny GPT-2 preset dir standing in for a pretrained base, and a LoRA job trained on it."""
     root = tmp_path_factory.mktemp("lora")
