@@ -91,6 +91,26 @@ def test_bad_rows_stop_training_with_their_location(job, capsys):
     assert f"{tmp_path / 'train.csv'}:130: field 'review': empty text" in capsys.readouterr().err
 
 
+def test_unknown_labels_are_bad_rows_found_before_any_model_loads(job, capsys, monkeypatch):
+    from tfllm import runner
+    from tfllm.tasks.text_classification import TextClassificationTask
+
+    config, tmp_path = job
+    with open(tmp_path / "dev.csv", "a") as f:
+        f.write("a mixed review,neutral\n")  # line 50: a label train never shows
+    monkeypatch.setattr(TextClassificationTask, "build",
+                        lambda *args: pytest.fail("the model was built before the labels were checked"))
+    assert main(["train", config]) == 2
+    assert f"{tmp_path / 'dev.csv'}:50: field 'sentiment': unknown label(s) ['neutral']" in capsys.readouterr().err
+    loaded = load_config(config, ["data.on_bad_rows=skip", "data.labels=[negative, positive]"])
+    with open(tmp_path / "train.csv", "a") as f:
+        f.write("another mixed one,neutral\n")
+    train, validation = runner.task_of(loaded).splits(loaded)
+    assert (len(train), len(validation)) == (128, 48)  # each file's neutral row left out, and counted:
+    printed = capsys.readouterr().out
+    assert "train.csv: skipped 1 row(s) with unknown labels" in printed and "dev.csv: skipped 1 row(s)" in printed
+
+
 def test_convert_writes_tf_hub_format(keras_hub_preset_dir, tmp_path):
     assert main(["convert", keras_hub_preset_dir, "--output", str(tmp_path / "hub")]) == 0
     from tfllm.backbones import load_backbone

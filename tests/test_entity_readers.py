@@ -34,6 +34,7 @@ def test_conll_sentences_become_texts_with_character_spans(tmp_path):
     (["I-PER", "I-PER", "B-PER", "O"], [(0, 2, "PER"), (2, 3, "PER")]),  # IOB1: B- only between same-type entities
     (["S-LOC", "B-ORG", "I-ORG", "E-ORG", "E-ORG"], [(0, 1, "LOC"), (1, 4, "ORG"), (4, 5, "ORG")]),  # BIOES
     (["B-PER", "I-LOC", "O"], [(0, 1, "PER"), (1, 2, "LOC")]),  # a type change starts a new entity
+    (["B-ORG", "M-ORG", "M-ORG", "E-ORG", "S-LOC"], [(0, 4, "ORG"), (4, 5, "LOC")]),  # BMES, as Chinese corpora
 ])
 def test_tags_are_read_as_conlleval_reads_them(tags, spans):
     assert entities_from_tags(tags) == spans

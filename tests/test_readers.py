@@ -48,6 +48,42 @@ def test_skip_policy_counts_bad_rows_and_keeps_the_rest(tmp_path):
     assert [(r.line, r.field) for r in result.bad_rows] == [(3, "text"), (5, "label")]
 
 
+@pytest.mark.parametrize("name", ["long.csv", "long.tsv"])
+def test_fields_of_any_length_are_read_and_every_row_is_used_or_reported(tmp_path, name):
+    # A field over the csv module's default limit (131072 characters) once ended the read at that row.
+    separator = "," if name.endswith(".csv") else "\t"
+    rows = [f"row {n}{separator}pos" for n in range(40)]
+    rows[20] = "word " * 40000 + f"{separator}neg"
+    rows[25], rows[31] = f"{separator}neg", f"three{separator}fields{separator}here"  # two bad rows
+    path = write(tmp_path, name, f"text{separator}label\n" + "\n".join(rows) + "\n")
+    result = read_text_examples(path, on_bad_rows="skip")
+    assert len(result.examples) + len(result.bad_rows) == 40 and len(result.bad_rows) == 2
+    assert len(result.examples[20].text) == len("word " * 40000) - 1 and result.examples[-1].text == "row 39"
+
+
+@pytest.mark.parametrize("name, content", [
+    ("excel.csv", "text,label\nhello,pos\n"), ("excel.tsv", "text\tlabel\nhello\tpos\n"),
+    ("first.jsonl", '{"text": "hello", "label": "pos"}\n'), ("array.json", '[{"text": "hello", "label": "pos"}]'),
+])
+def test_a_byte_order_mark_is_not_part_of_the_first_row(tmp_path, name, content):
+    path = write(tmp_path, name, b"\xef\xbb\xbf" + content.encode("utf-8"))
+    assert read_text_examples(path).examples == [TextExample("hello", None, "pos", f"{path}:{1 if 'json' in name else 2}")]
+
+
+@pytest.mark.parametrize("name, content", [("empty.jsonl", ""), ("blank.jsonl", "\n\n"), ("empty.json", "[]"),
+                                           ("header_only.csv", "text,label\n")])
+def test_an_empty_file_says_it_is_empty(tmp_path, name, content):
+    path = write(tmp_path, name, content)
+    with pytest.raises(DataError, match=f"{name}:1: field '<file>': the file is empty"):
+        read_text_examples(path, on_bad_rows="skip")
+
+
+def test_a_file_of_only_bad_rows_is_an_error_also_under_skip(tmp_path):
+    path = write(tmp_path, "bad.jsonl", '{"text": ""}\n{"label": "x"}\n')
+    with pytest.raises(DataError, match=r"2 bad row\(s\) \(3 problems\)"):  # rows, not problems, are counted
+        read_text_examples(path, on_bad_rows="skip")
+
+
 def test_missing_column_is_reported_with_the_header(tmp_path):
     path = write(tmp_path, "cols.csv", "sentence,label\nhi,pos\n")
     with pytest.raises(DataError, match=r"cols.csv:1: field 'text': no such column; the header has \['sentence', 'label'\]"):

@@ -117,7 +117,7 @@ def test_bad_squad_questions_are_named_by_place_and_id(tmp_path):
     path = tmp_path / "bad.json"
     squad_file(path, examples)
     document = json.loads(path.read_text())
-    document["data"][0]["paragraphs"][1]["qas"][0]["answers"][0]["answer_start"] += 1
+    document["data"][0]["paragraphs"][1]["qas"][0]["answers"][0]["text"] = "not in the context"
     document["data"][0]["paragraphs"][2]["qas"][0]["question"] = " "
     path.write_text(json.dumps(document))
     with pytest.raises(DataError) as error:
@@ -125,6 +125,22 @@ def test_bad_squad_questions_are_named_by_place_and_id(tmp_path):
     assert f"{path}:1/2/1 (id 1): field 'answers'" in str(error.value)
     assert f"{path}:1/3/1 (id 2): field 'question'" in str(error.value)
     assert len(read_squad(str(path), on_bad_rows="skip").examples) == 1
+
+
+@pytest.mark.parametrize("text, start, expected", [
+    (" Denver Broncos", 7, ("Denver Broncos", 7)),  # the offset is the text's without its leading space
+    ("Denver Broncos ", 6, ("Denver Broncos", 7)),  # the offset is of the space before the answer
+    ("Broncos", -1, ("Broncos", 14)),  # no offset: the answer given as text only
+    ("the", 35, ("the", 37)),  # a wrong offset: the occurrence nearest to it (of "the" and "Panthers")
+])
+def test_squad_answers_are_located_as_the_official_tooling_does(tmp_path, text, start, expected):
+    context = "It was Denver Broncos against the Panthers."
+    path = tmp_path / "other_source.json"
+    path.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": context, "qas": [
+        {"id": "1", "question": "who?", "answers": [{"text": text, "answer_start": start}]}]}]}]}))
+    (example,) = read_squad(str(path)).examples
+    answer = example.answers[0]
+    assert (answer.text, answer.start) == expected and context[answer.start:][:len(answer.text)] == answer.text
 
 
 @pytest.mark.parametrize("name, questions", [("squad/dev-v1.1.json", 10570), ("xquad/xquad.zh.json", 1190)])

@@ -13,7 +13,7 @@ from typing import Tuple
 import tensorflow as tf
 
 from tfllm.data.examples import BadRow, DataError
-from tfllm.data.readers import ColumnSpec, ReadResult, _apply_policy, _decoded_lines, read_text_examples
+from tfllm.data.readers import ColumnSpec, ReadResult, _apply_policy, _decoded_lines, read_json_file, read_text_examples
 
 _DAILYDIALOG_SEPARATOR = "__eou__"
 # DailyDialog is tokenized ("Say , Jim , how about ... ?"): rejoin punctuation as people write it.
@@ -55,7 +55,7 @@ def read_documents(path, file_format=None, text_column="text", document_separato
     documents = [document for document in documents if document.strip()]
     if not documents and not bad_rows:
         bad_rows.append(BadRow(path, 1, "<text>", "the file has no text"))
-    return _apply_policy(ReadResult(documents, bad_rows), on_bad_rows)
+    return _apply_policy(ReadResult(documents, bad_rows), on_bad_rows, path)
 
 
 def read_pairs(path, file_format=None, source_column="source", target_column="target", column_names=None,
@@ -146,11 +146,7 @@ def read_dialogues(path, file_format=None, turns_field="turns", remove_spaces=Fa
         raise ValueError(f"{path}: unknown dialogue format {file_format!r}; use jsonl, tsv, dailydialog or json")
     bad_rows, dialogues = [], []
     if file_format == "json":
-        with tf.io.gfile.GFile(path, "rb") as f:
-            try:
-                data = json.loads(f.read().decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                raise DataError([BadRow(path, 1, "<file>", f"not a UTF-8 JSON file: {error}")]) from None
+        data = read_json_file(path)
         if not isinstance(data, dict) or split not in data:
             keys = sorted(data) if isinstance(data, dict) else []
             raise DataError([BadRow(path, 1, split or "<split>", f"name a split as {path}#<split>; the file has {keys}")])
@@ -163,5 +159,5 @@ def read_dialogues(path, file_format=None, turns_field="turns", remove_spaces=Fa
         turns = _turns_from(raw, source_path, line, field, bad_rows, remove_spaces)
         if turns:
             dialogues.append(Dialogue(tuple(turns), f"{source_path}:{line}"))
-    return _apply_policy(ReadResult(dialogues, sorted(bad_rows, key=lambda row: row.line)), on_bad_rows)
+    return _apply_policy(ReadResult(dialogues, sorted(bad_rows, key=lambda row: row.line)), on_bad_rows, source_path)
 

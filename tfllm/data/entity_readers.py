@@ -15,7 +15,7 @@ import tensorflow as tf
 from tfllm.data.examples import BadRow
 from tfllm.data.readers import ReadResult, _apply_policy, _decoded_lines, _jsonl_records
 
-_TAG_PREFIXES = ("B", "I", "E", "S")  # IOB1, IOB2 (BIO) and BIOES tags all read
+_TAG_PREFIXES = ("B", "I", "M", "E", "S")  # IOB1, IOB2 (BIO), BIOES and BMES (M- as I-) tags all read
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,11 +40,13 @@ def entities_from_tags(tags):
     """Spans (first word, last word + 1, type) of a tag sequence, read as conlleval reads it.
 
     An entity starts at B-/S-, or at I-/E- that does not continue an entity of its type (IOB1), and
-    ends before a tag that does not continue it, or after E-/S-.
+    ends before a tag that does not continue it, or after E-/S-. M- (BMES, as Chinese corpora write
+    the inside of an entity) is read as I-.
     """
     spans, start, kind, previous = [], None, None, "O"
     for index, tag in enumerate(list(tags) + ["O"]):
         prefix, _, tag_type = tag.partition("-")
+        prefix = "I" if prefix == "M" else prefix
         continues = (start is not None and prefix in ("I", "E") and tag_type == kind
                      and previous.partition("-")[0] not in ("E", "S"))
         if start is not None and not continues:
@@ -60,7 +62,7 @@ def _tag_problem(tag):
     prefix, dash, tag_type = tag.partition("-")
     if tag == "O" or (prefix in _TAG_PREFIXES and dash and tag_type):
         return None
-    return f"tag {tag!r} is not O or B-/I-/E-/S-<type>"
+    return f"tag {tag!r} is not O or B-/I-/M-/E-/S-<type>"
 
 
 def read_conll(path, on_bad_rows="error", word_column=0, tag_column=-1):
@@ -105,7 +107,7 @@ def read_conll(path, on_bad_rows="error", word_column=0, tag_column=-1):
         words.append(columns[word_column])
         tags.append(columns[tag_column])
     finish()
-    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows)
+    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
 
 
 def _cluener_entities(record, path, line, bad_rows, text_field, label_field):
@@ -157,7 +159,7 @@ def read_cluener(path, on_bad_rows="error", text_field="text", label_field="labe
         entities = _cluener_entities(record, path, line, bad_rows, text_field, label_field)
         if entities is not None:
             examples.append(EntityExample(text, entities, f"{path}:{line}"))
-    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows)
+    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
 
 
 def read_entity_examples(path, file_format=None, on_bad_rows="error"):

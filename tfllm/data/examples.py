@@ -30,6 +30,11 @@ class BadRow:
         return f"{self.path}:{self.line}: field {self.field!r}: {self.reason}"
 
 
+def bad_row_count(bad_rows):
+    """How many rows `bad_rows` names (one row may have several bad fields)."""
+    return len({(row.path, row.line) for row in bad_rows})
+
+
 class DataError(ValueError):
     """Input rows were bad and the policy is to stop. Lists every bad row (the first 20 in the message)."""
 
@@ -37,7 +42,8 @@ class DataError(ValueError):
         self.bad_rows = list(bad_rows)
         shown = "\n  ".join(str(row) for row in self.bad_rows[:20])
         more = f"\n  ... and {len(self.bad_rows) - 20} more" if len(self.bad_rows) > 20 else ""
+        problems = f" ({len(self.bad_rows)} problems)" if len(self.bad_rows) > bad_row_count(self.bad_rows) else ""
         super().__init__(
-            f"{len(self.bad_rows)} bad row(s); fix them, or set on_bad_rows: skip to leave them out "
+            f"{bad_row_count(self.bad_rows)} bad row(s){problems}; fix them, or set on_bad_rows: skip to leave them out "
             f"(they are then counted and listed):\n  {shown}{more}"
         )

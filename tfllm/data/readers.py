@@ -5,6 +5,7 @@ silently: with `on_bad_rows="error"` (the default) any bad row stops the read wi
 with `"skip"` they are left out, logged and returned in the `ReadResult`.
 """
 
+import codecs
 import csv
 import dataclasses
 import json
@@ -17,6 +18,8 @@ import tensorflow as tf
 from tfllm.data.examples import BadRow, DataError, TextExample
 
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}
+# Python's csv module refuses fields over 131072 characters by default; a long document is a row like any other.
+_CSV_FIELD_LIMIT = 2**31 - 1
 
 
 @dataclasses.dataclass
@@ -45,13 +48,25 @@ class ColumnSpec:
 
 
 def _decoded_lines(path, bad_rows):
-    """Yields (line number, text) for each line; undecodable lines become bad rows."""
+    """Yields (line number, text) for each line; undecodable lines become bad rows. A UTF-8 byte-order
+    mark (what Excel writes) is not part of the first line."""
     with tf.io.gfile.GFile(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
             try:
                 yield number, raw.decode("utf-8")
             except UnicodeDecodeError as error:
                 bad_rows.append(BadRow(path, number, "<row>", f"not valid UTF-8 ({error.reason} at byte {error.start})"))
+
+
+def read_json_file(path, layout="a UTF-8 JSON file"):
+    """The one JSON value a whole file holds (a byte-order mark allowed); a DataError at line 1 otherwise."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        try:
+            return json.loads(f.read().decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise DataError([BadRow(path, 1, "<file>", f"not {layout}: {error}")]) from None
 
 
 def _label_value(value, columns, path, line, bad_rows):
@@ -108,6 +123,7 @@ def _read_delimited(path, columns, delimiter, bad_rows, column_names=None):
             line_numbers.append(number)
             yield text
 
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
     reader = csv.reader(text_lines(), delimiter=delimiter, quoting=quoting)
     header = list(column_names) if column_names else next(reader, None)
     if header is None:
@@ -123,9 +139,9 @@ def _read_delimited(path, columns, delimiter, bad_rows, column_names=None):
         first_line = len(line_numbers)  # a quoted field may span lines: report the row's first one
         try:
             row = next(reader, None)
-        except csv.Error as error:
+        except csv.Error as error:  # the reader starts afresh at the next line: the rows after it are read
             bad_rows.append(BadRow(path, line_numbers[-1], "<row>", f"unreadable {_file_kind(delimiter)}: {error}"))
-            break
+            continue
         if row is None:
             break
         line = line_numbers[min(first_line, len(line_numbers) - 1)]
@@ -153,11 +169,7 @@ def _jsonl_records(path, bad_rows):
 
 def _json_array_records(path):
     """Yields (index from 1, value) for a file holding one JSON array: a record's "line" is its index."""
-    with tf.io.gfile.GFile(path, "rb") as f:
-        try:
-            records = json.loads(f.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise DataError([BadRow(path, 1, "<file>", f"not a UTF-8 JSON file: {error}")]) from None
+    records = read_json_file(path)
     if not isinstance(records, list):
         raise DataError([BadRow(path, 1, "<file>", f"expected a JSON array of objects, got {type(records).__name__}")])
     yield from enumerate(records, start=1)
@@ -178,14 +190,17 @@ def _examples_from_records(records, columns, path, bad_rows):
 def _json_kind(path):
     """ "json" for a file that starts with a JSON array, else "jsonl"."""
     with tf.io.gfile.GFile(path, "rb") as f:
-        start = f.read(4096).lstrip()
+        start = f.read(4096).removeprefix(codecs.BOM_UTF8).lstrip()
     return "json" if start.startswith(b"[") else "jsonl"
 
 
-def _apply_policy(result, on_bad_rows):
+def _apply_policy(result, on_bad_rows, path):
+    """`result` under the bad-row policy; a file with no rows, or (under skip) only bad ones, is an error."""
     if on_bad_rows not in ("error", "skip"):
         raise ValueError(f"on_bad_rows must be 'error' or 'skip', not {on_bad_rows!r}")
-    if result.bad_rows and on_bad_rows == "error":
+    if not result.examples and not result.bad_rows:
+        raise DataError([BadRow(path, 1, "<file>", "the file is empty: it holds no rows")])
+    if result.bad_rows and (on_bad_rows == "error" or not result.examples):
         raise DataError(result.bad_rows)
     for row in result.bad_rows:
         logging.warning("skipped bad row: %s", row)
@@ -227,7 +242,7 @@ def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows
         examples = _examples_from_records(records, columns, path, bad_rows)
     else:
         raise ValueError(f"{path}: unknown format {file_format!r}; use csv, tsv, jsonl or json")
-    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows)
+    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
 
 
 def read_tfds_examples(name, split, columns=ColumnSpec(text="sentence", label="label"), on_bad_rows="error",
@@ -264,4 +279,4 @@ def read_tfds_examples(name, split, columns=ColumnSpec(text="sentence", label="l
         example = None if undecodable else _example_from_record(decoded, columns, source, index, bad_rows)
         if example:
             examples.append(example)
-    return _apply_policy(ReadResult(examples, bad_rows), on_bad_rows)
+    return _apply_policy(ReadResult(examples, bad_rows), on_bad_rows, source)

@@ -66,7 +66,7 @@ def read_relation_examples(path, on_bad_rows="error", labeled=True, label_field=
             bad_rows.append(BadRow(path, line, label_field, f"missing or invalid relation {label!r}"))
             continue
         examples.append(RelationExample(text, head, tail, str(label) if labeled else None, f"{path}:{line}"))
-    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows)
+    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
 
 
 def marked_text_examples(examples):

@@ -1,13 +1,12 @@
 """A reader for extractive question answering in the SQuAD v1.1 JSON format (also XQuAD)."""
 
 import dataclasses
-import json
 from typing import Tuple
 
 import tensorflow as tf
 
 from tfllm.data.examples import BadRow, DataError
-from tfllm.data.readers import ReadResult, _apply_policy
+from tfllm.data.readers import ReadResult, _apply_policy, read_json_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,11 +51,7 @@ def read_squad(path, on_bad_rows="error", labeled=True):
     """
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
-    with tf.io.gfile.GFile(path, "rb") as f:
-        try:
-            document = json.loads(f.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise DataError([BadRow(path, 1, "<file>", f"not a UTF-8 JSON file: {error}")]) from None
+    document = read_json_file(path)
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
         raise DataError([BadRow(path, 1, "data", "expected {\"data\": [articles]}, the SQuAD layout")])
     examples, bad_rows = [], []
@@ -68,7 +63,7 @@ def read_squad(path, on_bad_rows="error", labeled=True):
                 example = _example(qa, context, article.get("title", ""), path, place, labeled, bad_rows)
                 if example:
                     examples.append(example)
-    return _apply_policy(ReadResult(examples, bad_rows), on_bad_rows)
+    return _apply_policy(ReadResult(examples, bad_rows), on_bad_rows, path)
 
 
 def _example(qa, context, title, path, place, labeled, bad_rows):
@@ -83,12 +78,38 @@ def _example(qa, context, title, path, place, labeled, bad_rows):
     answers = []
     for answer in qa.get("answers", []):
         text, start = answer.get("text"), answer.get("answer_start")
-        if not isinstance(text, str) or not isinstance(start, int) or context[start:start + len(text)] != text:
-            found = context[start:start + len(text)] if isinstance(start, int) and isinstance(text, str) else None
-            bad("answers", f"answer {text!r} at {start!r} is {found!r} in the context")
+        located = locate_answer(context, text, start)
+        if located is None:
+            bad("answers", f"answer {text!r} (at {start!r}) is not in the context")
             return None
-        answers.append(Answer(text, start))
+        answers.append(located)
     if labeled and not answers:
         bad("answers", "no answer")
         return None
     return QAExample(question, context, tuple(answers), str(qa.get("id", "")), f"{path}:{place}", title)
+
+
+def locate_answer(context, text, start=None):
+    """The `Answer` of `text` in `context` by the rule of SQuAD's own tooling: the answer's surrounding
+    whitespace is not part of it, and the occurrence nearest to `start` is the answer (the first one
+    when `start` is missing or -1, as files that give answers as text only write it); None when the
+    text is not in the context at all.
+
+    Example:
+    >>> locate_answer("It was Denver Broncos.", " Denver Broncos", 6)
+    Answer(text='Denver Broncos', start=7)
+    >>> locate_answer("It was Denver Broncos.", "Broncos", -1)
+    Answer(text='Broncos', start=14)
+    """
+    if not isinstance(text, str) or not text.strip() or not isinstance(context, str):
+        return None
+    stripped = text.strip()
+    hint = start + len(text) - len(text.lstrip()) if isinstance(start, int) and start >= 0 else -1
+    found, position = None, context.find(stripped)
+    while position != -1:
+        if found is None or abs(position - hint) < abs(found - hint):
+            found = position
+        if hint < 0 or position > hint:
+            break  # later occurrences are farther from the hint
+        position = context.find(stripped, position + 1)
+    return None if found is None else Answer(stripped, found)

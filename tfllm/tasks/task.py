@@ -18,13 +18,15 @@ the graph TF Serving runs. Language-model tasks, whose quality is a loss, overri
 """
 
 from tfllm.data.corpus_readers import read_documents
+from tfllm.data.examples import bad_row_count
 from tfllm.training.run_files import model_dir
 
 
 def kept_examples(path, result, limit=None):
     """The examples a reader's `result` kept, the first `limit` of them; says how many bad rows it skipped."""
     if result.bad_rows:
-        print(f"{path}: skipped {len(result.bad_rows)} bad row(s) (listed in the log above)")
+        print(f"{path}: skipped {bad_row_count(result.bad_rows)} bad row(s) (listed in the log above); "
+              f"read {len(result.examples)}")
     return result.examples[:limit] if limit else result.examples
 
 

@@ -1,7 +1,10 @@
 """Text classification: labels for texts or text pairs, single- or multi-label, long texts read whole."""
 
+import logging
+
 import numpy as np
 
+from tfllm.data.examples import DataError
 from tfllm.data.labels import LabelSet
 from tfllm.data.readers import ColumnSpec, read_text_examples
 from tfllm.evaluation.classification_report import classification_report, format_report, multi_label_report
@@ -26,6 +29,35 @@ class TextClassificationTask(Task):
                              label_separator=data.label_separator)
         result = read_text_examples(path, columns, data.format, data.on_bad_rows, data.column_names)
         return kept_examples(path, result, data.limit)
+
+    def splits(self, config):
+        """(train, validation) examples; rows whose labels the model will not have (not in `data.labels`,
+        or validation labels train never shows) are bad rows, found here, before any model loads."""
+        train, validation = super().splits(config)
+        labels = LabelSet(config.data.labels) if config.data.labels else LabelSet.from_examples(train)
+        train = self.with_known_labels(config, config.data.train, train, labels)
+        if validation is not None:
+            validation = self.with_known_labels(config, config.data.validation, validation, labels)
+        return train, validation
+
+    def with_known_labels(self, config, path, examples, labels):
+        """`examples` without those whose labels are not in `labels`: a DataError listing them, or
+        under `on_bad_rows: skip` left out and counted like every other bad row."""
+        bad_rows = labels.unknown(examples, config.data.label_column)
+        if not bad_rows:
+            return examples
+        if config.data.on_bad_rows == "error" or len(bad_rows) == len(examples):
+            raise DataError(bad_rows)
+        for row in bad_rows:
+            logging.warning("skipped bad row: %s", row)
+        print(f"{path}: skipped {len(bad_rows)} row(s) with unknown labels (listed in the log above)")
+        unknown = {f"{row.path}:{row.line}" for row in bad_rows}
+        return [example for example in examples if example.source not in unknown]
+
+    def evaluate(self, config, model, examples, directory):
+        path = examples[0].source.rpartition(":")[0] if examples else config.path
+        return super().evaluate(config, model, self.with_known_labels(config, path, examples, model.labels),
+                                directory)
 
     def build(self, config, train_examples):
         backbone, training = config.backbone, config.training
