@@ -1,5 +1,11 @@
 import json
 import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 import tensorflow as tf
@@ -30,8 +36,17 @@ def test_export_is_checked_in_a_fresh_process_and_published_whole(server, tmp_pa
     assert 'name: "tiny"' in open(os.path.join(root, "models.config")).read()
     assert os.listdir(os.path.join(root, "tiny")) == ["1"]  # no staging directory left behind
 
+    # TF Serving often runs as another user: everything published is readable by all.
+    modes = {stat.S_IMODE(os.stat(os.path.join(r, n)).st_mode) for r, ds, fs in os.walk(path) for n in ds + fs
+             if os.path.isfile(os.path.join(r, n))}
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o755 and modes == {0o644}
+
+    # A killed export's staging directory (its process gone) is removed by the next; a live one is not.
+    stale, live = (os.path.join(root, "tiny", f".partial-2-{pid}-x") for pid in (2**22 + 1, os.getpid()))
+    os.makedirs(stale), os.makedirs(live)
     second, _ = export_for_serving(server, root, "tiny")
     assert second.endswith(os.path.join("tiny", "2"))
+    assert sorted(os.listdir(os.path.join(root, "tiny"))) == [".partial-2-%d-x" % os.getpid(), "1", "2"]
     with pytest.raises(ExportError, match="never overwritten"):
         export_for_serving(server, root, "tiny", version=1)
 
@@ -53,3 +68,50 @@ def test_fresh_process_check_catches_mismatch(server, tmp_path):
     requests = {"serving_default": {"text": tf.constant(["yes"]).numpy()}}
     with pytest.raises(ExportError, match="label_names"):
         saved_model_export.check_in_fresh_process(directory, requests, {"serving_default": {"label_names": [b"not-a-label"]}})
+
+
+def test_a_killed_export_takes_its_check_process_with_it_and_leaves_no_temp_files(keras_hub_preset_dir, tmp_path):
+    exporter = textwrap.dedent(f"""
+        from tfllm.backbones import load_backbone
+        from tfllm.export.saved_model_export import export_for_serving
+        from tfllm.models.text_classifier import TextClassifier
+        from tfllm.models.text_classifier_serving import TextClassifierServer
+        classifier = TextClassifier(load_backbone({keras_hub_preset_dir!r}, sequence_length=16), ["no", "yes"])
+        export_for_serving(TextClassifierServer(classifier), {str(tmp_path / "savedmodels")!r}, "tiny")
+    """)
+    (tmp_path / "tmp").mkdir()
+    parent = subprocess.Popen([sys.executable, "-c", exporter], env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    check = None
+    for _ in range(600):  # until the fresh-process check runs
+        check = next((pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                      if str(tmp_path) in _command_line(pid) and "fresh_process_check" in _command_line(pid)), None)
+        if check or parent.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert check, "the export ended before its check could be seen"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        if not os.path.exists(f"/proc/{check}") or "zombie" in _status(check):
+            break
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{check}") or "zombie" in _status(check)
+    # The export keeps no files in the temporary directory (TensorFlow's autograph writes its generated
+    # code there in every process that traces, and removes it only at a normal exit).
+    assert [n for n in os.listdir(tmp_path / "tmp") if not n.startswith("__autograph_generated_file")] == []
+    assert [n for n in os.listdir(tmp_path / "savedmodels" / "tiny") if not n.startswith(".partial-")] == []
+
+
+def _command_line(pid):
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _status(pid):
+    try:
+        return open(f"/proc/{pid}/status").read()
+    except OSError:
+        return "zombie"

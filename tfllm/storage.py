@@ -21,6 +21,7 @@ import tempfile
 
 import tensorflow as tf
 
+_STAGING = ".partial-"  # staging directories: .partial-<name>-<pid>-<random>, hidden from TF Serving
 
 def is_remote(path):
     """Whether `path` names a file system other than this machine's (it has a scheme, as gs://)."""
@@ -116,37 +117,72 @@ def local_copy(directory):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _staging_directory(parent, name):
+    """A new staging directory in `parent`, named for this process (see `remove_stale_staging`)."""
+    remove_stale_staging(parent)
+    return tempfile.mkdtemp(prefix=f"{_STAGING}{name}-{os.getpid()}-", dir=parent)
+
+
+def remove_stale_staging(parent):
+    """Removes the staging directories in `parent` of processes that are gone (a killed export's)."""
+    for entry in os.listdir(parent) if os.path.isdir(parent) else ():
+        owner = entry.rsplit("-", 2)[-2] if entry.startswith(_STAGING) and entry.count("-") >= 3 else ""
+        if owner.isdigit() and not _process_alive(int(owner)):
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
+
+
+def _make_readable(directory):
+    """Directories 0755, files 0644: TF Serving often runs as another user (mkdtemp makes 0700)."""
+    os.chmod(directory, 0o755)
+    for root, directories, files in os.walk(directory):
+        for name in directories:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
 @contextlib.contextmanager
 def published_directory(directory, last="saved_model.pb", replace=False):
     """Yields a staging directory that becomes `directory` only if the block ends without an error.
 
     With `replace`, an existing `directory` is removed once the new one is staged; else it must not exist.
+    What is published is readable by every user (directories 0755, files 0644), as a TF Serving process
+    of another user needs.
 
     Locally the staging directory is a hidden sibling (TF Serving only loads numeric version names) and
     one rename publishes it. Object stores such as GCS have no atomic directory rename, so a remote
-    `directory` is staged here and uploaded with `last` after every other file: a SavedModel loader
-    (TF Serving retries a failed load) never finds `saved_model.pb` beside missing variables. An upload
-    that fails is removed.
+    `directory` is staged in the temporary directory and uploaded with `last` after every other file: a
+    SavedModel loader (TF Serving retries a failed load) never finds `saved_model.pb` beside missing
+    variables. An upload that fails is removed. A killed export's staging directory is removed by the
+    next export.
     """
-    if is_remote(directory):
-        with tempfile.TemporaryDirectory(prefix="tfllm-export-") as staging:
-            yield staging
-            if replace and tf.io.gfile.exists(directory):
-                tf.io.gfile.rmtree(directory)
-            try:
-                copy_tree(staging, directory, last=last)
-            except BaseException:
-                if tf.io.gfile.exists(directory):
-                    tf.io.gfile.rmtree(directory)
-                raise
-        return
-    parent = os.path.dirname(os.path.abspath(directory))
+    remote = is_remote(directory)
+    parent = tempfile.gettempdir() if remote else os.path.dirname(os.path.abspath(directory))
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".partial-{os.path.basename(directory)}-", dir=parent)
+    staging = _staging_directory(parent, posixpath.basename(directory.rstrip("/")))
     try:
         yield staging
-        if replace and os.path.exists(directory):
-            shutil.rmtree(directory)
-        os.rename(staging, directory)
+        _make_readable(staging)
+        if replace and tf.io.gfile.exists(directory):
+            tf.io.gfile.rmtree(directory) if remote else shutil.rmtree(directory)
+        if not remote:
+            os.rename(staging, directory)
+            return
+        try:
+            copy_tree(staging, directory, last=last)
+        except BaseException:
+            if tf.io.gfile.exists(directory):
+                tf.io.gfile.rmtree(directory)
+            raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

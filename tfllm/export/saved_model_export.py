@@ -1,10 +1,11 @@
 """Atomic, verified export of a serving module to `<root>/<name>/<version>/`."""
 
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -14,10 +15,19 @@ from tfllm.export.serving_config import next_version, write_models_config
 from tfllm.export.warmup import write_warmup_requests
 
 _CHECK_SCRIPT = os.path.join(os.path.dirname(__file__), "fresh_process_check.py")
+_PR_SET_PDEATHSIG = 1  # prctl option, from <linux/prctl.h>
 
 
 class ExportError(RuntimeError):
     """The export did not pass its check; nothing was published."""
+
+
+def _die_with_parent():
+    """Linux: the check's interpreter gets SIGKILL when the exporting process dies, killed or not."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the child ends when its check does
 
 
 def check_in_fresh_process(saved_model_dir, requests, expected):
@@ -27,17 +37,22 @@ def check_in_fresh_process(saved_model_dir, requests, expected):
         requests: {signature name: {input name: array}}.
         expected: {signature name: {output name: array}}, what the signatures must return.
 
-    Returns the check's JSON report; raises ExportError if outputs differ from `expected`.
+    Returns the check's JSON report; raises ExportError if outputs differ from `expected`. The cases
+    file is written into `saved_model_dir` (an export's staging directory) and removed after the
+    check, so nothing is left in the temporary directory, even by a killed export.
     """
-    with tempfile.TemporaryDirectory() as scratch:
-        cases = os.path.join(scratch, "cases.npz")
-        arrays = {}
-        for signature, inputs in requests.items():
-            arrays.update({f"{signature}/input/{k}": np.asarray(v) for k, v in inputs.items()})
-            arrays.update({f"{signature}/expected/{k}": np.asarray(v) for k, v in expected[signature].items()})
+    cases = os.path.join(saved_model_dir, ".check-cases.npz")
+    arrays = {}
+    for signature, inputs in requests.items():
+        arrays.update({f"{signature}/input/{k}": np.asarray(v) for k, v in inputs.items()})
+        arrays.update({f"{signature}/expected/{k}": np.asarray(v) for k, v in expected[signature].items()})
+    try:
         np.savez(cases, **arrays)
-        result = subprocess.run([sys.executable, _CHECK_SCRIPT, saved_model_dir, cases],
-                                capture_output=True, text=True)
+        result = subprocess.run([sys.executable, _CHECK_SCRIPT, saved_model_dir, cases], capture_output=True,
+                                text=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    finally:
+        if os.path.exists(cases):
+            os.remove(cases)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
         raise ExportError(f"{saved_model_dir}: fresh-process check failed:\n{lines[-1] if lines else result.stderr[-3000:]}")
