@@ -125,9 +125,15 @@ def test_odd_prompts_get_answers_and_bad_lengths_clear_errors(trained_lm):
     # Each row stops at its end token (or a stop string), or after max_new_tokens.
     assert all(n == 8 or ended for n, ended in zip(outputs["token_count"].numpy(), outputs["ended"].numpy()))
     assert outputs["token_count"].numpy().max() <= 8
-    for bad, message in [(0, "at least 1"), (-3, "at least 1"), (64, "below the context length 64")]:
+    for key, bad, message in [("max_new_tokens", 0, "at least 1"), ("max_new_tokens", -3, "at least 1"),
+                              ("max_new_tokens", 64, "below the context length 64"), ("top_p", 2.0, r"\(0, 1\]"),
+                              ("top_p", 0.0, r"\(0, 1\]"), ("top_k", -3, "top_k must be >= 0"),
+                              ("temperature", -1.0, "temperature must be >= 0")]:
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-            server.serve(**{**inputs, "max_new_tokens": tf.constant(bad)})
+            server.serve(**{**inputs, key: tf.constant(bad, inputs[key].dtype)})
+    # A stop string that is not valid UTF-8 is cleaned like a prompt, not a failure of the whole call.
+    stopped = server.serve(**{**inputs, "stop": tf.constant([b"\xff\xfe", b"the"])})
+    assert stopped["text"].shape == (3,) and not any(b"the" in text for text in stopped["text"].numpy())
 
 
 def test_causal_lm_passes_the_task_harness(vocabulary, tmp_path):

@@ -38,7 +38,9 @@ class CausalLMServer(TaskServer):
     For a conditional-generation model (a `PromptFormat`), prompts are sources and the text their target.
     A prompt that leaves less than `max_new_tokens` of context keeps only its last tokens; a chat
     history drops its oldest turns first. `stop` holds strings that end the text where one first
-    appears (empty: none). `max_new_tokens` outside 1..context-1 is an InvalidArgument error that says so.
+    appears (empty: none; invalid UTF-8 in them, as in prompts, becomes U+FFFD). `max_new_tokens`
+    outside 1..context-1, `temperature` below 0, `top_p` outside (0, 1] and `top_k` below 0 are
+    InvalidArgument errors that say so.
 
     Decoding is a loop of model calls, so `_serve` is its own (see `TaskServer`); `requests` and `answers`
     turn prompts into `serve` inputs, with `sampling` (keywords of `serve`'s scalar inputs, default greedy
@@ -94,7 +96,7 @@ class CausalLMServer(TaskServer):
                                  _SAMPLING_SPECS[-1]])
         return self._beam_searches[num_beams]
 
-    def _prompt_room(self, max_new_tokens, temperature=0.0, top_p=1.0):
+    def _prompt_room(self, max_new_tokens, temperature=0.0, top_k=0, top_p=1.0):
         """Prompt tokens that fit beside the start token and `max_new_tokens`; computed after the input checks."""
         checks = [
             tf.debugging.assert_greater(max_new_tokens, 0, message="max_new_tokens must be at least 1"),
@@ -102,6 +104,8 @@ class CausalLMServer(TaskServer):
                                      message=f"max_new_tokens must be below the context length {self.context_length}"),
             tf.debugging.assert_greater_equal(temperature, 0.0, message="temperature must be >= 0"),
             tf.debugging.assert_greater(top_p, 0.0, message="top_p must be in (0, 1]"),
+            tf.debugging.assert_less_equal(top_p, 1.0, message="top_p must be in (0, 1]"),
+            tf.debugging.assert_greater_equal(top_k, 0, message="top_k must be >= 0 (0: all tokens)"),
         ]
         with tf.control_dependencies(checks):
             return self.context_length - max_new_tokens - 1
@@ -114,7 +118,7 @@ class CausalLMServer(TaskServer):
         return self.tokenizer(prompts)[:, -room:]
 
     def _serve(self, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop):
-        room = self._prompt_room(max_new_tokens, temperature, top_p)
+        room = self._prompt_room(max_new_tokens, temperature, top_k, top_p)
         sample = functools.partial(self._sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
         return self._generate(self._prompt_ids(prompts, room), max_new_tokens, stop, sample)
 
@@ -123,7 +127,7 @@ class CausalLMServer(TaskServer):
         return self._generate(self._prompt_ids(prompts, room), max_new_tokens, stop, decoder)
 
     def _chat(self, history, max_new_tokens, temperature, top_k, top_p, seed, stop):
-        room = self._prompt_room(max_new_tokens, temperature, top_p)
+        room = self._prompt_room(max_new_tokens, temperature, top_k, top_p)
         ids = chat_prompt_ids(self.tokenizer, replace_invalid_utf8(history), room, self.end_token_id)
         sample = functools.partial(self._sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
         return self._generate(ids, max_new_tokens, stop, sample)
@@ -179,7 +183,10 @@ class CausalLMServer(TaskServer):
 
 
 def _cut_at_stop_strings(text, stop):
-    """Cuts each text where any non-empty `stop` string first appears; also says which texts were cut."""
+    """Cuts each text where any non-empty `stop` string first appears; also says which texts were cut.
+    Stop strings are cleaned as prompts are (invalid UTF-8 becomes U+FFFD), so one bad string cannot
+    fail the call."""
+    stop = replace_invalid_utf8(stop)
     stop = tf.boolean_mask(stop, tf.strings.length(stop) > 0)
     escaped = tf.strings.regex_replace(stop, r"([\\.^$|?*+()\[\]{}])", r"\\\1")
     pattern = tf.strings.join(["(?s)(", tf.strings.reduce_join(escaped, separator="|"), ").*$"])
