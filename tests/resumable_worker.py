@@ -50,7 +50,7 @@ def main(preset_dir, run_dir, output, pause_at=None):
     callbacks = [PauseAt(*pause_at)] if pause_at else []
     history = resumable_fit(classifier, make_data, EPOCHS, os.path.join(run_dir, "backup"), callbacks=callbacks,
                             verbose=0, backup_every_steps=2)
-    np.savez(output, epochs=np.array(len(history["loss"])), *[w.numpy() for w in classifier.weights])
+    np.savez(output, *[w.numpy() for w in classifier.weights], loss=np.array(history["loss"]))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ export: {{root: {tmp_path / 'savedmodels'}}}
 def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
     config, tmp_path = job
     assert main(["train", config]) == 0
+    # The checkpoint kept is the best by the task's main metric (accuracy), and the run says which it was.
+    history = json.load(open(tmp_path / "run" / "history.json"))
+    kept = json.load(open(tmp_path / "run" / "checkpoints" / "best.weights.h5.json"))
+    assert kept["monitor"] == "val_accuracy" and kept["best"] == pytest.approx(max(history["val_accuracy"]))
+    assert f"kept the weights of epoch {kept['epoch']} of 5: the best val_accuracy" in capsys.readouterr().out
     recorded = yaml.safe_load(open(tmp_path / "run" / "config.yaml"))
     assert recorded["backbone"]["source"] == keras_hub_preset_dir and recorded["training"]["epochs"] == 5
     # After training, the run's recorded settings define the model, whatever the file says now.

@@ -63,6 +63,18 @@ def test_set_overrides_are_as_strict_as_the_file(tmp_path):
             load_config(path, [override])
 
 
+def test_the_monitored_metric_defaults_to_the_tasks_main_one_and_is_checked(tmp_path):
+    assert load_config(write(tmp_path)).training.monitor == "accuracy"
+    assert load_config(write(tmp_path, data={"train": "t.csv", "multi_label": True})).training.monitor == "micro_f1"
+    assert load_config(write(tmp_path, task="token_classification")).training.monitor == "entity_f1"
+    assert load_config(write(tmp_path, task="question_answering")).training.monitor == "f1"
+    with pytest.raises(ValueError, match="training.monitor: must be one of macro_f1, micro_f1, loss for task "
+                                         r"text_classification \(multi-label\), not 'accuracy'"):
+        load_config(write(tmp_path, data={"train": "t.csv", "multi_label": True}, training={"monitor": "accuracy"}))
+    with pytest.raises(ValueError, match="training.monitor: must be one of entity_f1, tag_accuracy, loss"):
+        load_config(write(tmp_path, task="token_classification", training={"monitor": "accuracy"}))
+
+
 def test_task_defaults_and_keys(tmp_path):
     relation = load_config(write(tmp_path, task="relation_extraction"))
     assert relation.data.label_column == "relation" and relation.training.pooling == "markers"

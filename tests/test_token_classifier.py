@@ -167,6 +167,11 @@ def test_ner_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     config = bert_job_config(tmp_path, "sentiment_words", "token_classification", keras_hub_preset_dir, 16,
                              {"train": "train.txt", "validation": "dev.txt", "tag_scheme": "bioes"}, {"epochs": 2})
     assert main(["train", str(config)]) == 0  # learning is shown above; this checks the job's wiring
+    # The checkpoint kept is the best by entity F1 of the served answers, scored after each epoch.
+    history = json.load(open(tmp_path / "run" / "history.json"))
+    kept = json.load(open(tmp_path / "run" / "checkpoints" / "best.weights.h5.json"))
+    assert len(history["val_entity_f1"]) == 2 and kept["monitor"] == "val_entity_f1"
+    assert kept["best"] == max(history["val_entity_f1"])
     assert main(["evaluate", str(config)]) == 0
     report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
     assert 0 <= report["micro_f1"] <= 1 and set(report["per_class"]) == set(TYPES)

@@ -1,3 +1,4 @@
+import glob
 import json
 import os
 import signal
@@ -7,6 +8,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import sentiment_examples
 from tfllm.backbones import load_backbone
@@ -29,7 +31,7 @@ def run_worker(preset_dir, run_dir, output, *flags):
 
 def final_weights(path):
     saved = np.load(path)
-    return int(saved["epochs"]), [saved[f"arr_{i}"] for i in range(len(saved.files) - 1)]
+    return saved["loss"], [saved[f"arr_{i}"] for i in range(len(saved.files) - 1)]
 
 
 def test_sigkilled_fit_resumes_mid_epoch_to_the_uninterrupted_weights(keras_hub_preset_dir, tmp_path):
@@ -50,9 +52,10 @@ def test_sigkilled_fit_resumes_mid_epoch_to_the_uninterrupted_weights(keras_hub_
     for process in (resumed, uninterrupted):
         log = process.communicate(timeout=600)[0]
         assert process.returncode == 0, log
-    epochs, resumed_weights = final_weights(tmp_path / "resumed.npz")
-    _, clean_weights = final_weights(tmp_path / "clean.npz")
-    assert epochs == 2  # the rest of epoch 2, then epoch 3
+    resumed_loss, resumed_weights = final_weights(tmp_path / "resumed.npz")
+    clean_loss, clean_weights = final_weights(tmp_path / "clean.npz")
+    # The history is the whole run's: epoch 1 from the killed process, the rest of 2 and 3 from this one.
+    assert len(resumed_loss) == 3 and resumed_loss[0] == clean_loss[0] and resumed_loss[2] == clean_loss[2]
     # The resumed run repeats the uninterrupted run's computations one for one (same batches, same dropout
     # masks, same optimizer state), so the weights agree to the last bit on one machine.
     for resumed_weight, clean_weight in zip(resumed_weights, clean_weights):
@@ -106,9 +109,15 @@ def test_interrupted_fit_keeps_its_best_checkpoint_record(keras_hub_preset_dir, 
     assert training_callbacks(str(tmp_path))[1].best == record["best"]
 
     resumed = Recorder()
-    fit(keras_hub_preset_dir, tmp_path, resumed)
+    history, _ = fit(keras_hub_preset_dir, tmp_path, resumed)
     assert resumed.epochs == [2, 3]
     assert resumed.start_steps[0] == 2 * (96 // BATCH)  # the optimizer state came back too
+    # The whole run's history, in the returned one and in TensorBoard, the epochs before the crash included.
+    assert len(history["loss"]) == len(history["val_loss"]) == 4
+    events = tf.compat.v1.train.summary_iterator
+    steps = {event.step for path in glob.glob(str(tmp_path / "tensorboard" / "train" / "*"))
+             for event in events(path) for value in event.summary.value if value.tag == "epoch_loss"}
+    assert steps == {0, 1, 2, 3}
     assert training_callbacks(str(tmp_path))[1].best is None
 
 

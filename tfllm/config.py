@@ -125,8 +125,10 @@ class TrainingConfig:
                        ("text_classification", "relation_extraction"), choices=("cls", "mean", "markers"))
     long_text: typing.Optional[str] = key(None, "mean | max of window logits, texts read whole (default: truncate)",
                                           ("text_classification",), choices=("mean", "max"))
-    early_stopping_patience: typing.Optional[int] = key(2, "epochs without improvement before stopping (null: never)",
-                                                        minimum=1)
+    monitor: typing.Optional[str] = key(None, "the metric that picks the checkpoint kept and exported, and stops "
+                                        "early, on the validation data (default: the task's main one)")
+    early_stopping_patience: typing.Optional[int] = key(2, "epochs without improvement of training.monitor before "
+                                                        "stopping (null: never)", minimum=1)
     thresholds: typing.Union[float, typing.List[float]] = key(0.5, "multi-label decision thresholds, one or per label",
                                                               ("text_classification",), minimum=0.0, maximum=1.0)
     fixed_length: bool = key(False, "pad every batch to sequence_length (TPU); default: bucket by length",
@@ -341,6 +343,7 @@ def _resolve(raw, path):
         kinds = ("a BERT source to continue pretraining" if task == "masked_lm" else
                  "a GPT-2 preset such as gpt2_base_en, a preset or Hugging Face dir")
         raise ValueError(f"{path}: backbone.source is required for task {task} ({kinds}, or scratch)")
+    config.training.monitor = _checked_monitor(config, spec)
     if config.training.lora_rank is not None and config.backbone.source == SCRATCH_SOURCE:
         raise ValueError(f"{path}: training.lora_rank needs a pretrained backbone.source, not scratch")
     if config.backbone.source == SCRATCH_SOURCE and task in BERT_TASKS:
@@ -350,6 +353,17 @@ def _resolve(raw, path):
         raise ValueError(f"{path}: backbone.vocabulary_size: must be at least 258 for a byte-level BPE "
                          f"(256 bytes, one merge, <|endoftext|>), not {config.backbone.vocabulary_size}")
     return config
+
+
+def _checked_monitor(config, spec):
+    """`training.monitor`, or the task's main metric (multi-label classifiers: micro_f1, having no accuracy)."""
+    multi_label = config.task in ("text_classification", "relation_extraction") and config.data.multi_label
+    monitor = config.training.monitor or ("micro_f1" if multi_label else spec.monitors[0])
+    allowed = [m for m in spec.monitors if not (multi_label and m == "accuracy")]
+    if monitor not in allowed:
+        raise ValueError(f"{config.path}: training.monitor: must be one of {', '.join(allowed)} for task "
+                         f"{config.task}{' (multi-label)' if multi_label else ''}, not {monitor!r}")
+    return monitor
 
 
 def recorded_config_path(run_dir):
@@ -449,6 +463,8 @@ def task_keys(task):
             default = field.default_factory() if field.default is dataclasses.MISSING else field.default
             if section == "backbone" and field.name == "source":
                 default = spec.default_source
-            rows.append((section, field.name, spec.defaults.get(section, {}).get(field.name, default),
-                         field.metadata["doc"]))
+            doc = field.metadata["doc"]
+            if section == "training" and field.name == "monitor":
+                default, doc = spec.monitors[0], f"{doc}; one of {', '.join(spec.monitors)}"
+            rows.append((section, field.name, spec.defaults.get(section, {}).get(field.name, default), doc))
     return rows

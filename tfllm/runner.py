@@ -20,8 +20,8 @@ from tfllm import storage
 from tfllm.config import record_config
 from tfllm.evaluation.classification_report import write_report
 from tfllm.export.saved_model_export import export_for_serving
-from tfllm.tasks.registry import task_spec
-from tfllm.training.callbacks import backup_dir, best_weights_path, training_callbacks
+from tfllm.tasks.registry import LOWER_IS_BETTER, task_spec
+from tfllm.training.callbacks import ServedScore, backup_dir, best_weights_path, training_callbacks
 from tfllm.training.optimizer import adamw_with_warmup
 from tfllm.training.precision import precision_scope
 from tfllm.training.resumable_fit import resumable_fit
@@ -45,6 +45,30 @@ def compile_for_training(model, config, train_data):
     optimizer = adamw_with_warmup(training.learning_rate, len(train_data) * training.epochs,
                                   training.warmup_fraction, training.weight_decay)
     model.compile(optimizer=optimizer, steps_per_execution=training.steps_per_execution)
+
+
+def monitored(task, config, model, validation_examples):
+    """(the log name of `training.monitor`, [the callback that scores it, for served metrics]).
+
+    The validation data's metric when there is validation data; else the training data's, and the
+    training loss for a metric that only served answers give (the run says so).
+    """
+    name = config.training.monitor
+    if validation_examples is None:
+        if name in task.served_monitors:
+            print(f"note: training.monitor {name} is scored on validation data, and there is none: the checkpoint "
+                  "kept is the one of the lowest training loss")
+            return "loss", []
+        return name, []
+    if name not in task.served_monitors:
+        return f"val_{name}", []
+    key, server = task.served_monitors[name], task.server(config, model)
+
+    def score():
+        rows = server.answer(validation_examples, model.predict_batch_size)
+        return task.score(config, model, validation_examples, rows, None)[key]
+
+    return f"val_{name}", [ServedScore(f"val_{name}", score)]
 
 
 def train(config, verbose="auto"):
@@ -71,10 +95,10 @@ def train(config, verbose="auto"):
     chief = model.distribute_strategy.extended.should_checkpoint  # the one worker that writes
     if chief:
         record_config(config)
-    monitor = "val_loss" if validation_data is not None else "loss"
+    monitor, scores = monitored(task, config, model, validation_examples if validation_data is not None else None)
     callbacks = training_callbacks(config.run_dir, monitor=monitor, patience=training.early_stopping_patience,
-                                   chief=chief)
-    callbacks = callbacks[:1] + (task.callbacks(config, model) if chief else []) + callbacks[1:]
+                                   chief=chief, mode="min" if monitor.endswith(LOWER_IS_BETTER) else "max")
+    callbacks = scores + callbacks[:1] + (task.callbacks(config, model) if chief else []) + callbacks[1:]
     unused = [train_data]
 
     def make_train_data():  # the first epoch's dataset, then a new one for a run resumed mid-epoch
@@ -86,6 +110,9 @@ def train(config, verbose="auto"):
         best = best_weights_path(config.run_dir)
         if storage.exists(best):
             model.load_weights(best)
+            kept = storage.read_json(best + ".json")
+            print(f"kept the weights of epoch {kept['epoch']} of {len(history.get(monitor, []))}: the best "
+                  f"{monitor}, {kept['best']:.4f} (training.monitor: {training.monitor})")
         model.save_to_dir(model_dir(config))
         storage.write_json(storage.join(config.run_dir, "history.json"),
                            {k: [float(v) for v in values] for k, values in history.items()}, indent=2)

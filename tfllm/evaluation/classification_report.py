@@ -103,7 +103,10 @@ def write_report(report, directory):
 
 
 def write_predictions(rows, directory):
-    """Writes `rows` (dicts) as JSON lines to `directory`/predictions.jsonl; returns that path."""
+    """Writes `rows` (dicts) as JSON lines to `directory`/predictions.jsonl; returns that path (None
+    for no directory: a score computed during training writes nothing)."""
+    if directory is None:
+        return None
     with storage.local_directory(directory) as local:
         with open(os.path.join(local, "predictions.jsonl"), "w", encoding="utf-8") as f:
             f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)

@@ -16,6 +16,7 @@ class QuestionAnsweringTask(Task):
 
     model_class = SpanExtractor
     report_keys = ("exact_match", "f1", "examples")
+    served_monitors = {"f1": "f1", "exact_match": "exact_match"}
 
     def read(self, config, path, labeled=True):
         return kept_examples(path, read_squad(path, config.data.on_bad_rows, labeled=labeled), config.data.limit)

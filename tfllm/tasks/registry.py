@@ -21,6 +21,9 @@ class TaskSpec:
         command: the command that trains it: "train", or "pretrain" for pretraining tasks.
         default_source: `backbone.source` when the config sets none.
         defaults: {section: {key: value}}, the task's own defaults over the sections' general ones.
+        monitors: the metrics `training.monitor` may name, its default first: the one that picks the
+            checkpoint kept (and exported) and stops training early, on the validation data when there is
+            some. Losses and perplexity are better lower, the others higher.
     """
 
     name: str
@@ -30,6 +33,7 @@ class TaskSpec:
     command: str = "train"
     default_source: typing.Optional[str] = None
     defaults: typing.Mapping[str, typing.Mapping[str, object]] = dataclasses.field(default_factory=dict)
+    monitors: typing.Tuple[str, ...] = ("loss",)
 
     def task(self):
         """The task's `Task` (its module is imported now)."""
@@ -48,23 +52,30 @@ class TaskSpec:
 
 
 _DEFAULT_BERT = "all-minilm-l6-v2"
+_CLASSIFIER_MONITORS = ("accuracy", "macro_f1", "micro_f1", "loss")  # multi-label: micro_f1 by default
+_LM_MONITORS = ("loss", "perplexity")
+LOWER_IS_BETTER = ("loss", "perplexity")
 
 TASKS = {spec.name: spec for spec in (
     TaskSpec("text_classification", "labels for texts or text pairs: single-label, multi-label, long texts",
-             "tfllm.tasks.text_classification:TextClassificationTask", "bert", default_source=_DEFAULT_BERT),
+             "tfllm.tasks.text_classification:TextClassificationTask", "bert", default_source=_DEFAULT_BERT,
+             monitors=_CLASSIFIER_MONITORS),
     TaskSpec("relation_extraction", "the relation between a marked head and tail entity in a text",
              "tfllm.tasks.relation_extraction:RelationExtractionTask", "bert", default_source=_DEFAULT_BERT,
-             defaults={"data": {"label_column": "relation"}, "training": {"pooling": "markers"}}),
+             defaults={"data": {"label_column": "relation"}, "training": {"pooling": "markers"}},
+             monitors=_CLASSIFIER_MONITORS),
     TaskSpec("token_classification", "named entities with character offsets (BIO or BIOES tags)",
-             "tfllm.tasks.token_classification:TokenClassificationTask", "bert", default_source=_DEFAULT_BERT),
+             "tfllm.tasks.token_classification:TokenClassificationTask", "bert", default_source=_DEFAULT_BERT,
+             monitors=("entity_f1", "tag_accuracy", "loss")),
     TaskSpec("question_answering", "extractive QA: answer spans of contexts of any length (SQuAD format)",
-             "tfllm.tasks.question_answering:QuestionAnsweringTask", "bert", default_source=_DEFAULT_BERT),
+             "tfllm.tasks.question_answering:QuestionAnsweringTask", "bert", default_source=_DEFAULT_BERT,
+             monitors=("f1", "exact_match", "loss")),
     TaskSpec("causal_lm", "GPT-2 on plain text: fine-tune, pretrain from scratch, generate",
-             "tfllm.tasks.causal_lm:CausalLanguageModelingTask", "gpt2"),
+             "tfllm.tasks.causal_lm:CausalLanguageModelingTask", "gpt2", monitors=_LM_MONITORS),
     TaskSpec("chat", "GPT-2 on multi-turn dialogues, the loss on the replies",
-             "tfllm.tasks.chat:ChatTask", "gpt2"),
+             "tfllm.tasks.chat:ChatTask", "gpt2", monitors=_LM_MONITORS),
     TaskSpec("conditional_generation", "GPT-2 from source to target text: summaries, translations",
-             "tfllm.tasks.conditional_generation:ConditionalGenerationTask", "gpt2"),
+             "tfllm.tasks.conditional_generation:ConditionalGenerationTask", "gpt2", monitors=_LM_MONITORS),
     TaskSpec("masked_lm", "pretrain a BERT with masked LM (and next-sentence prediction), from scratch or "
              "continued", "tfllm.tasks.masked_lm:MaskedLanguageModelingTask", "masked_lm", command="pretrain"),
 )}

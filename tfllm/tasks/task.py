@@ -35,6 +35,8 @@ class Task:
 
     model_class = None
     report_keys = ()  # keys of the validation report that an export's metadata keeps
+    # `training.monitor` names scored through the server after each epoch (not Keras metrics), by report key.
+    served_monitors = {}
 
     # Data.
 
@@ -90,7 +92,8 @@ class Task:
         return self.score(config, model, examples, rows, directory)
 
     def score(self, config, model, examples, rows, directory):
-        """The report (a dict) of the answer `rows` against `examples`; may write predictions to `directory`."""
+        """The report (a dict) of the answer `rows` against `examples`; writes predictions to `directory`
+        when it is not None."""
         raise NotImplementedError
 
     def summary(self, report):

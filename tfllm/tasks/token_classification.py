@@ -17,6 +17,7 @@ class TokenClassificationTask(Task):
 
     model_class = TokenClassifier
     report_keys = ("precision", "recall", "micro_f1", "examples")
+    served_monitors = {"entity_f1": "micro_f1"}
 
     def read(self, config, path, labeled=True):
         result = read_entity_examples(path, config.data.format, config.data.on_bad_rows)

@@ -31,6 +31,19 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
                                {"monitor": self.monitor, "best": float(self.best), "epoch": epoch + 1})
 
 
+class ServedScore(keras.callbacks.Callback):
+    """Adds `name` to each epoch's logs: `score()`, a metric of the validation data's served answers
+    (entity F1, QA F1) that no Keras metric computes. Listed before the callbacks that monitor it."""
+
+    def __init__(self, name, score):
+        super().__init__()
+        self.name, self.score = name, score
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs[self.name] = float(self.score())
+
+
 def backup_dir(run_dir):
     """`run_dir/backup`: where `resumable_fit` keeps the state an interrupted run resumes from."""
     return storage.join(run_dir, "backup")

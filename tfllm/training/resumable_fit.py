@@ -25,8 +25,8 @@ def _seed_states(model):
 class TrainingBackup(keras.callbacks.Callback):
     """Backs up the training state every `every_steps` batches and at each epoch end.
 
-    The state is `<backup_dir>/state.json` (epoch, batch, seed states, weight file) and a
-    `.weights.h5` file with the model and optimizer variables. The weight file is written first and
+    The state is `<backup_dir>/state.json` (epoch, batch, seed states, weight file, and the metrics of
+    every epoch done so far, `history`) and a `.weights.h5` file with the model and optimizer variables. The weight file is written first and
     the state replaces the old one after it, so a crash mid-write leaves the previous backup whole.
 
     With `write=False` (the workers of a multi-worker job but the chief) it restores from the backup
@@ -37,6 +37,7 @@ class TrainingBackup(keras.callbacks.Callback):
         super().__init__()
         self.backup_dir, self.every_steps, self.write = backup_dir, every_steps, write
         self.state = self._read_state()
+        self.history = dict(self.state.get("history", {})) if self.state else {}  # of every process's epochs
         self._epoch, self._offset, self._last_saved, self._pending_restore = 0, 0, 0, self.state is not None
 
     def _read_state(self):
@@ -76,6 +77,8 @@ class TrainingBackup(keras.callbacks.Callback):
             self._last_saved = batch
 
     def on_epoch_end(self, epoch, logs=None):
+        for name, value in (logs or {}).items():
+            self.history.setdefault(name, []).append(float(value))
         self._offset = self._last_saved = 0
         self._save(epoch + 1, 0)
 
@@ -88,7 +91,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.model.save_weights(join(self.backup_dir, weights))
         previous = self.state["weights"] if self.state else None
         self.state = {"epoch": epoch, "batch": batch, "weights": weights, "seed_states":
-                      [v.numpy().tolist() for v in _seed_states(self.model)]}
+                      [v.numpy().tolist() for v in _seed_states(self.model)], "history": self.history}
         write_json(join(self.backup_dir, _STATE_FILE), self.state)
         if previous and previous != weights:
             tf.io.gfile.remove(join(self.backup_dir, previous))
@@ -111,7 +114,9 @@ def resumable_fit(model, make_train_data, epochs, backup_dir, validation_data=No
         backup_every_steps: also back up every this many batches (default: at epoch ends only).
 
     Returns:
-        The history of the epochs this call trained, {metric: [value per epoch]}.
+        The history of every epoch of the run, those of the processes before a resume included:
+        {metric: [value per epoch]}. An epoch resumed mid-way reports the metrics of its batches after
+        the resume.
 
     Example (not run by the test command: it trains a model):
     >>> make_train = lambda: classifier.make_dataset(examples, 32, training=True, seed=0)  # doctest: +SKIP
@@ -124,14 +129,11 @@ def resumable_fit(model, make_train_data, epochs, backup_dir, validation_data=No
     backup = TrainingBackup(backup_dir, backup_every_steps, write=chief)
     epoch, batch = backup.position
     callbacks = list(callbacks) + [backup]
-    history = {}
 
     def run(train_data, first_epoch, last_epoch, steps_per_epoch, skip):
         backup.starts_at(first_epoch, steps - steps_per_epoch)
-        result = model.fit(train_data.repeat().skip(skip), validation_data=validation_data, initial_epoch=first_epoch,
-                           epochs=last_epoch, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
-        for name, values in result.history.items():
-            history.setdefault(name, []).extend(values)
+        model.fit(train_data.repeat().skip(skip), validation_data=validation_data, initial_epoch=first_epoch,
+                  epochs=last_epoch, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
 
     if batch:  # the rest of the interrupted epoch, then the epochs after it
         run(train_data, epoch, epoch + 1, steps - batch, epoch * steps + batch)
@@ -141,4 +143,4 @@ def resumable_fit(model, make_train_data, epochs, backup_dir, validation_data=No
         run(train_data, epoch, epochs, steps, epoch * steps)
     if chief and tf.io.gfile.exists(backup_dir):
         tf.io.gfile.rmtree(backup_dir)
-    return history
+    return backup.history
