@@ -1,6 +1,9 @@
 import glob
 import json
 import os
+import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -35,7 +38,10 @@ def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
     history = json.load(open(tmp_path / "run" / "history.json"))
     kept = json.load(open(tmp_path / "run" / "checkpoints" / "best.weights.h5.json"))
     assert kept["monitor"] == "val_accuracy" and kept["best"] == pytest.approx(max(history["val_accuracy"]))
-    assert f"kept the weights of epoch {kept['epoch']} of 5: the best val_accuracy" in capsys.readouterr().out
+    trained = capsys.readouterr().out
+    assert f"kept the weights of epoch {kept['epoch']} of 5: the best val_accuracy" in trained
+    # Output that is not a terminal gets one line per epoch, not a progress bar's carriage returns.
+    assert "\r" not in trained and trained.count("Epoch ") == len(history["loss"])
     recorded = yaml.safe_load(open(tmp_path / "run" / "config.yaml"))
     assert recorded["backbone"]["source"] == keras_hub_preset_dir and recorded["training"]["epochs"] == 5
     # After training, the run's recorded settings define the model, whatever the file says now.
@@ -114,6 +120,19 @@ def test_unknown_labels_are_bad_rows_found_before_any_model_loads(job, capsys, m
     assert (len(train), len(validation)) == (128, 48)  # each file's neutral row left out, and counted:
     printed = capsys.readouterr().out
     assert "train.csv: skipped 1 row(s) with unknown labels" in printed and "dev.csv: skipped 1 row(s)" in printed
+
+
+def test_the_command_hides_tensorflows_native_start_up_logs_unless_asked(tmp_path):
+    # convert imports TensorFlow (whose C++ runtime logs CUDA probes and CPU features) before it fails.
+    command = [sys.executable, "-m", "tfllm.cli", "convert", str(tmp_path / "missing"), "--output", str(tmp_path / "o")]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert quiet.returncode == 2 and quiet.stderr.startswith("tfllm convert: error: "), quiet.stderr
+    verbose = subprocess.run(command + ["--verbose"], capture_output=True, text=True, env=env)
+    assert verbose.returncode == 2 and verbose.stderr.endswith(quiet.stderr)
+    native = [line for line in verbose.stderr.splitlines() if re.match(r"[IWE]\d{4} [\d:.]+ +\d+ \S+:\d+\] ", line)]
+    if not native:
+        pytest.skip("TensorFlow logs nothing natively at start-up on this machine: nothing to hide")
 
 
 def test_convert_writes_tf_hub_format(keras_hub_preset_dir, tmp_path):

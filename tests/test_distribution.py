@@ -75,7 +75,9 @@ def test_killed_workers_resume_from_the_chiefs_backup_to_the_uninterrupted_weigh
     results, outputs = run_workers(keras_hub_preset_dir, tmp_path)
     assert [code for code, _ in results] == [0, 0], results[0][1][-3000:]
     resumed = [np.load(path) for path in outputs]
-    assert len(resumed[0]["loss"]) == 1  # the rest of epoch 2 only
+    # The whole run's history, on every worker: epoch 1 from the killed run (the chief's backup), then
+    # the rest of epoch 2.
+    assert [len(r["loss"]) for r in resumed] == [2, 2] and resumed[0]["loss"][0] == two_worker_weights[0]["loss"][0]
     # Both workers restored the same backup and then ran the uninterrupted run's steps again.
     for weights, uninterrupted in zip(resumed, two_worker_weights):
         for name in uninterrupted.files:

@@ -8,13 +8,13 @@ import os
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _train(args):
     from tfllm import runner
+    from tfllm.terminal import progress_verbosity
 
-    runner.train(args.config)
+    runner.train(args.config, verbose=progress_verbosity())
 
 
 def _evaluate(args):
@@ -122,9 +122,15 @@ def _with_config(command, trained=True, trains=None):
 
 
 def _config_argument(parser):
+    _verbose_argument(parser)
     parser.add_argument("config", help="a job config (YAML)")
     parser.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                         help="override a config key, checked like the file's (repeatable), e.g. training.epochs=1")
+
+
+def _verbose_argument(parser):
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's native start-up logs (CUDA probes, CPU features)")
 
 
 def build_parser():
@@ -187,6 +193,7 @@ def build_parser():
     tasks.set_defaults(run=_tasks)
 
     convert = commands.add_parser("convert", help="write a BERT backbone as TF-Hub encoder + preprocess SavedModels")
+    _verbose_argument(convert)
     convert.add_argument("source", help="any backbone source (see tfllm.backbones.load_backbone)")
     convert.add_argument("--output", required=True, help="directory for encoder/ and preprocess/")
     convert.add_argument("--preprocess", help="matching preprocess model, for TF-Hub sources")
@@ -206,5 +213,16 @@ def main(argv=None):
     return 0
 
 
+def console(argv=None):
+    """The `tfllm` executable: `main` with TensorFlow's native start-up logs filtered out of stderr,
+    unless `--verbose` is given or TF_CPP_MIN_LOG_LEVEL is set (see `tfllm.terminal`)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "--verbose" not in argv:
+        from tfllm.terminal import quiet_native_logs
+
+        quiet_native_logs()
+    return main(argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())
