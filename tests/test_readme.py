@@ -1,0 +1,32 @@
+"""The README's Python snippets that name no files of the user's run as written."""
+
+import os
+import re
+
+import pytest
+
+from tfllm.backbones import embedded_default_path
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+
+
+def python_snippets():
+    """The README's ```python blocks, in order."""
+    return re.findall(r"```python\n(.*?)```", open(README, encoding="utf-8").read(), re.S)
+
+
+def test_the_classification_snippets_run_as_written(tmp_path, monkeypatch):
+    try:
+        embedded_default_path()
+    except (ImportError, FileNotFoundError) as error:
+        pytest.skip(f"the embedded default model is not installed ({error})")
+    first, second = python_snippets()[:2]
+    assert "build_text_classifier" in first and "examples/intents/train.csv" in second
+    os.symlink(os.path.join(os.path.dirname(README), "examples"), tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)  # the snippets' relative paths: examples/ here, their export under tmp_path
+    namespace = {}
+    exec(first, namespace)  # noqa: S102 (the README's own code)
+    exec(second, namespace)  # noqa: S102
+    assert os.listdir(tmp_path / "savedmodels" / "sentiment") == ["1"]
+    answers = namespace["intents"].predict(["where is my parcel?", "我要退款"])
+    assert [set(row) for row in answers] == [{"text", "label", "probabilities"}] * 2
