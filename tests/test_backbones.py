@@ -2,13 +2,15 @@ import importlib
 import os
 import shutil
 
+import keras
 import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import sentiment_examples
+from conftest import FILLER, TINY, VOCABULARY, sentiment_examples
 from tfllm.backbones import DEFAULT_BACKBONE, TFHubEncoder, embedded_default_path, load_backbone, load_tf_hub_saved_model
+from tfllm.data.examples import TextExample
 from tfllm.models.text_classifier import TextClassifier
 from tfllm.training.optimizer import adamw_with_warmup
 
@@ -137,3 +139,42 @@ def test_handles_resolve_names_addresses_and_kaggle_handles():
     assert resolve_tf_hub_handles(kaggle, preprocess="tensorflow/bert/tensorFlow2/en-uncased-preprocess/3") == (
         f"https://www.kaggle.com/models/{kaggle}",
         "https://www.kaggle.com/models/tensorflow/bert/tensorFlow2/en-uncased-preprocess/3")
+
+
+def test_added_characters_get_tokens_of_their_own_that_fine_tuning_learns(tmp_path):
+    # Two intents told apart only by Chinese characters that the vocabulary lacks: as [UNK] they read alike.
+    vocabulary = [*VOCABULARY, *(f"[unused{i}]" for i in range(4, 16))]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    preset = str(tmp_path / "preset")
+    keras.utils.set_random_seed(0)
+    keras_hub.models.BertBackbone(vocabulary_size=len(vocabulary), **TINY).save_to_preset(preset)
+    keras_hub.models.BertTokenizer(vocabulary=str(tmp_path / "vocab.txt"), lowercase=True).save_to_preset(preset)
+    rng = np.random.default_rng(0)
+    examples = [TextExample(f"{' '.join(rng.choice(FILLER[:9], 3))} {word}", label=label)
+                for word, label in [("退款", "refund"), ("取消", "cancel")] * 40]
+
+    def accuracy(add_characters):
+        backbone = load_backbone(preset, sequence_length=16)
+        added = backbone.add_characters([e.text for e in examples], str(tmp_path / "tokenizer")) if add_characters else []
+        classifier = TextClassifier(backbone, ["cancel", "refund"], pooling="mean")
+        data = classifier.make_dataset(examples, batch_size=16, training=True, seed=0)
+        classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * 4))
+        classifier.fit(data, epochs=4, verbose=0)
+        answers = classifier.predict(["the movie 退款", "the movie 取消"])
+        return added, [answer["label"] for answer in answers], classifier
+
+    added, labels, classifier = accuracy(add_characters=True)
+    assert added == ["取", "款", "消", "退"] and labels == ["refund", "cancel"]
+    assert classifier.preprocessor.tokenizer(tf.constant(["退款"])).to_list() == [[vocabulary.index("[unused13]"),
+                                                                                  vocabulary.index("[unused11]")]]
+    classifier.save_to_dir(str(tmp_path / "model"))
+    restored = TextClassifier.load(str(tmp_path / "model"))
+    assert [answer["label"] for answer in restored.predict(["the movie 退款", "the movie 取消"])] == labels
+    _, labels_without, _ = accuracy(add_characters=False)
+    assert len(set(labels_without)) == 1  # the same [UNK]s in, the same answer out
+
+
+def test_added_characters_need_a_vocabulary_tfllm_can_rewrite(tf_hub_dirs, tmp_path):
+    backbone = load_backbone(tf_hub_dirs[0], preprocess=tf_hub_dirs[1])
+    with pytest.raises(ValueError, match="not a TF-Hub source"):
+        backbone.add_characters(["退款"], str(tmp_path))

@@ -57,6 +57,9 @@ class BackboneConfig:
                                            BERT_TASKS + ("masked_lm",))
     native: bool = key(True, "convert TF-Hub BERT encoders to a native Keras backbone (XLA, mixed precision, TPU)",
                        BERT_TASKS + ("masked_lm",))
+    add_characters: bool = key(False, "give the CJK characters and punctuation of data.train that the WordPiece "
+                               "vocabulary lacks its free [unusedN] slots (an English model on Chinese text), "
+                               "their embeddings learned in fine-tuning", BERT_TASKS)
     sequence_length: int = key(128, "BERT: the most tokens per input; GPT-2: the training window", minimum=2)
     size: str = key("mini", "scratch model size: tiny | mini | small | base (BERT also medium)", _SCRATCH,
                     choices=("tiny", "mini", "small", "base", "medium"))
@@ -86,6 +89,8 @@ class DataConfig:
     label_column: str = key("label", "the label field", ("text_classification", "relation_extraction"))
     multi_label: bool = key(False, "several labels per text", ("text_classification",))
     label_separator: str = key("|", "between the labels of one CSV/TSV field (multi_label)", ("text_classification",))
+    group_column: typing.Optional[str] = key(None, "a field whose values split the evaluation report (e.g. language): "
+                                             "scores per value beside the overall ones", ("text_classification",))
     labels: typing.Optional[typing.List[str]] = key(None, "the label names in id order; default: those in train",
                                                     ("text_classification", "relation_extraction"))
     on_bad_rows: str = key("error", "error: stop at bad rows, listing them; skip: leave them out, counted",

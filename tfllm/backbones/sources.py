@@ -6,13 +6,18 @@ import os
 
 import keras
 import keras_hub
+import numpy as np
+
+from tfllm import storage
 
 from tfllm.backbones.hf_bert_checkpoint import is_hf_bert_checkpoint, load_hf_bert_checkpoint
 from tfllm.backbones.tf_hub_conversion import NotConvertibleError, convert_tf_hub_encoder
 from tfllm.backbones.tf_hub_encoder import TFHubEncoder
 from tfllm.backbones.tf_hub_handles import is_tf_hub_source, load_tf_hub_saved_model, resolve_tf_hub_handles
 from tfllm.backbones.tf_hub_preprocess import TFHubPreprocessTokenizer
+from tfllm.text.added_characters import missing_characters, with_characters
 from tfllm.text.bert_preprocessor import BertPreprocessor
+from tfllm.text.vocabulary import read_vocabulary
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
 
 DEFAULT_BACKBONE = "all-minilm-l6-v2"
@@ -62,6 +67,39 @@ class Backbone:
         else:
             tokenizer = TFHubPreprocessTokenizer(tokenizer["tf_hub_preprocess"])
         return cls(layer, BertPreprocessor(tokenizer, config["sequence_length"]))
+
+    def add_characters(self, texts, directory, seed=0):
+        """Gives the CJK characters and punctuation of `texts` that the vocabulary lacks tokens of their own,
+        in its free `[unusedN]` slots (see `tfllm.text.added_characters`); returns the characters added.
+
+        The new vocabulary is written to `<directory>/vocab.txt` and the preprocessor reads it from there
+        (a saved model keeps it in its assets). Each new token's embedding starts as `[UNK]`'s, which the
+        character read as before, plus a little noise so that fine-tuning tells them apart.
+
+        Raises:
+            ValueError: for a TF-Hub source, whose vocabulary lives inside its preprocess model.
+        """
+        tokenizer = self.preprocessor.tokenizer
+        if not isinstance(tokenizer, WordPieceTokenizer) or isinstance(self.layer, TFHubEncoder):
+            raise ValueError("backbone.add_characters needs a WordPiece vocabulary and a native backbone: a KerasHub "
+                             "preset, a Hugging Face checkpoint or the embedded default, not a TF-Hub source (its "
+                             "vocabulary lives inside its preprocess model)")
+        vocabulary = read_vocabulary(tokenizer.vocabulary_file)
+        unknown_id = vocabulary.index("[UNK]")
+        characters = missing_characters(vocabulary, texts)
+        vocabulary, ids = with_characters(vocabulary, characters)
+        if not ids:
+            return []
+        path = storage.join(directory, "vocab.txt")
+        storage.write_text(path, "".join(token + "\n" for token in vocabulary))
+        embeddings = self.layer.get_layer("token_embedding").embeddings
+        table = keras.ops.convert_to_numpy(embeddings)
+        noise = np.random.default_rng(seed).normal(0.0, table.std(axis=0), (len(ids), table.shape[1]))
+        table[ids] = table.mean(axis=0) + noise
+        embeddings.assign(table)
+        self.preprocessor = BertPreprocessor(WordPieceTokenizer(path, lowercase=tokenizer.lowercase),
+                                             self.preprocessor.sequence_length)
+        return characters[:len(ids)]
 
 
 def set_pooler_trainable(layer, trainable):

@@ -3,11 +3,11 @@
 from tfllm.data.squad_reader import read_squad
 from tfllm.evaluation.classification_report import write_predictions
 from tfllm.evaluation.squad_metrics import squad_scores
-from tfllm.models.span_extractor import SpanExtractor, build_span_extractor
-from tfllm.tasks.task import Task, kept_examples
+from tfllm.models.span_extractor import SpanExtractor
+from tfllm.tasks.task import BertTask, kept_examples
 
 
-class QuestionAnsweringTask(Task):
+class QuestionAnsweringTask(BertTask):
     """A `SpanExtractor` fine-tuned on SQuAD-format files; served as `SpanExtractorServer`.
 
     Predictions are rows of `question`, `answer`, `score` and the answer's character `start` and `end`
@@ -22,11 +22,13 @@ class QuestionAnsweringTask(Task):
         return kept_examples(path, read_squad(path, config.data.on_bad_rows, labeled=labeled), config.data.limit)
 
     def build(self, config, train_examples):
-        backbone, data = config.backbone, config.data
-        return build_span_extractor(
-            backbone.source, sequence_length=backbone.sequence_length, preprocess=backbone.preprocess,
-            native=backbone.native, max_question_length=data.max_question_length, stride=data.doc_stride,
-            max_answer_length=data.max_answer_length, dropout=config.training.dropout)
+        data = config.data
+        return SpanExtractor(self.backbone(config, train_examples), max_question_length=data.max_question_length,
+                             stride=data.doc_stride, max_answer_length=data.max_answer_length,
+                             dropout=config.training.dropout)
+
+    def texts(self, examples):
+        return [text for example in examples for text in (example.question, example.context)]
 
     def dataset(self, config, model, examples, training):
         return model.make_dataset(examples, batch_size=config.training.batch_size, training=training,

@@ -8,6 +8,7 @@ A task module (one per task in this package) defines a `Task` subclass with thes
 - model: `build` (the Keras model a config starts from, its head on a backbone; its `compile()`
   defaults to the task's loss and metrics), `dataset` (the model's tf.data pipeline for examples),
   `model_class` (whose `load(directory)` restores what `save_to_dir` wrote) and `callbacks`;
+  BERT tasks (`BertTask`) build on `backbone(config, train_examples)` and name the `texts` it reads;
 - serving: `server` (raw strings in, readable answers out, in TF ops: what `tfllm export` publishes;
   its `requests` and `answers` turn examples into its inputs and its outputs into JSON-ready rows);
 - evaluation: `score` (a report of the served answers against the examples' gold ones), `summary`
@@ -17,6 +18,7 @@ A task module (one per task in this package) defines a `Task` subclass with thes
 the graph TF Serving runs. Language-model tasks, whose quality is a loss, override `evaluate`.
 """
 
+from tfllm import storage
 from tfllm.data.corpus_readers import read_documents
 from tfllm.data.examples import bad_row_count
 from tfllm.training.run_files import model_dir
@@ -107,6 +109,30 @@ class Task:
     def trained_message(self, config):
         """What to tell the user after training, besides where the model was saved (or None)."""
         return None
+
+
+class BertTask(Task):
+    """A task that fine-tunes a BERT backbone (`backbone.source`) with a head."""
+
+    def backbone(self, config, train_examples):
+        """The config's `Backbone`; with `backbone.add_characters`, the characters of the training texts that its
+        vocabulary lacks get tokens of their own (the vocabulary is kept in `<run_dir>/tokenizer`)."""
+        from tfllm.backbones.sources import load_backbone  # TensorFlow loads with the model, not with the task
+
+        settings = config.backbone
+        backbone = load_backbone(settings.source, sequence_length=settings.sequence_length,
+                                 preprocess=settings.preprocess, native=settings.native,
+                                 dropout=config.training.dropout)
+        if settings.add_characters:
+            texts = self.texts(train_examples)
+            added = backbone.add_characters(texts, storage.join(config.run_dir, "tokenizer"), config.training.seed)
+            print(f"backbone.add_characters: {len(added)} character(s) of data.train had no token in the "
+                  f"vocabulary and now have their own ({''.join(added[:20])}{'...' if len(added) > 20 else ''})")
+        return backbone
+
+    def texts(self, examples):
+        """The raw texts of `examples` that the model tokenizes."""
+        raise NotImplementedError
 
 
 class DocumentsTask(Task):

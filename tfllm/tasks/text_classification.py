@@ -8,11 +8,11 @@ from tfllm.data.examples import DataError
 from tfllm.data.labels import LabelSet
 from tfllm.data.readers import ColumnSpec, read_text_examples
 from tfllm.evaluation.classification_report import classification_report, format_report, multi_label_report
-from tfllm.models.text_classifier import TextClassifier, build_text_classifier
-from tfllm.tasks.task import Task, kept_examples
+from tfllm.models.text_classifier import TextClassifier
+from tfllm.tasks.task import BertTask, kept_examples
 
 
-class TextClassificationTask(Task):
+class TextClassificationTask(BertTask):
     """A `TextClassifier` fine-tuned on labeled CSV/TSV/JSONL rows; served as `TextClassifierServer`.
 
     Predictions are rows of `text`, `label` (multi-label: `labels`, a list) and `probabilities` by label.
@@ -26,7 +26,7 @@ class TextClassificationTask(Task):
         data = config.data
         columns = ColumnSpec(text=data.text_column, text_pair=data.text_pair_column,
                              label=data.label_column if labeled else None, multi_label=data.multi_label,
-                             label_separator=data.label_separator)
+                             label_separator=data.label_separator, group=data.group_column)
         result = read_text_examples(path, columns, data.format, data.on_bad_rows, data.column_names)
         return kept_examples(path, result, data.limit)
 
@@ -60,14 +60,17 @@ class TextClassificationTask(Task):
                                 directory)
 
     def build(self, config, train_examples):
-        backbone, training = config.backbone, config.training
-        return build_text_classifier(
-            backbone.source, config.data.labels or LabelSet.from_examples(train_examples).names,
-            sequence_length=backbone.sequence_length, preprocess=backbone.preprocess, native=backbone.native,
+        training = config.training
+        return TextClassifier(
+            self.backbone(config, train_examples), config.data.labels or LabelSet.from_examples(train_examples).names,
             multi_label=config.data.multi_label, text_pair=bool(config.data.text_pair_column),
             thresholds=training.thresholds, dropout=training.dropout, pooling=training.pooling,
             long_text=training.long_text, stride=config.data.doc_stride if training.long_text else None,
             relation=self.relation)
+
+    def texts(self, examples):
+        return [text for example in self.training_examples(examples) for text in (example.text, example.text_pair)
+                if text]
 
     def training_examples(self, examples):
         """The `TextExample`s the classifier learns from (relation examples mark their entities)."""
@@ -83,8 +86,20 @@ class TextClassificationTask(Task):
         targets = model.encode_labels(self.training_examples(examples), config.data.label_column)
         if model.multi_label:
             predicted = np.array([[name in row["labels"] for name in names] for row in rows], np.int32)
-            return multi_label_report(targets, predicted, names)
-        return classification_report(targets, np.array([model.labels.id(row["label"]) for row in rows]), names)
+            report_of = multi_label_report
+        else:
+            predicted = np.array([model.labels.id(row["label"]) for row in rows])
+            report_of = classification_report
+        report = report_of(targets, predicted, names)
+        if config.data.group_column:
+            groups = np.array([example.group for example in examples])
+            report["group_column"] = config.data.group_column
+            # Macro F1 would average in labels a group lacks: a group keeps the scores of its own examples.
+            kept = ("micro_f1", "exact_match", "examples") if model.multi_label else ("accuracy", "examples")
+            report["groups"] = {
+                group: {key: report_of(targets[groups == group], predicted[groups == group], names)[key] for key in kept}
+                for group in sorted(set(groups))}
+        return report
 
     def summary(self, report):
         return format_report(report)

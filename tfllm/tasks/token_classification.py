@@ -3,11 +3,11 @@
 from tfllm.data.entity_readers import read_entity_examples
 from tfllm.evaluation.classification_report import format_report, write_predictions
 from tfllm.evaluation.entity_metrics import entity_report
-from tfllm.models.token_classifier import TokenClassifier, build_token_classifier
-from tfllm.tasks.task import Task, kept_examples
+from tfllm.models.token_classifier import TokenClassifier
+from tfllm.tasks.task import BertTask, kept_examples
 
 
-class TokenClassificationTask(Task):
+class TokenClassificationTask(BertTask):
     """A `TokenClassifier` (BIO or BIOES word tags) fine-tuned on CoNLL or CLUENER files; served as
     `TokenClassifierServer`.
 
@@ -24,11 +24,12 @@ class TokenClassificationTask(Task):
         return kept_examples(path, result, config.data.limit)
 
     def build(self, config, train_examples):
-        backbone = config.backbone
         types = config.data.entity_types or sorted({e.type for example in train_examples for e in example.entities})
-        return build_token_classifier(backbone.source, types, sequence_length=backbone.sequence_length,
-                                      preprocess=backbone.preprocess, native=backbone.native,
-                                      scheme=config.data.tag_scheme, dropout=config.training.dropout)
+        return TokenClassifier(self.backbone(config, train_examples), types, scheme=config.data.tag_scheme,
+                               dropout=config.training.dropout)
+
+    def texts(self, examples):
+        return [example.text for example in examples]
 
     def dataset(self, config, model, examples, training):
         return model.make_dataset(examples, batch_size=config.training.batch_size, training=training,
