@@ -33,6 +33,9 @@ export: {{root: {tmp_path / 'savedmodels'}}}
 
 def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
     config, tmp_path = job
+    rows = open(tmp_path / "dev.csv").read().splitlines()
+    open(tmp_path / "dev.csv", "w").write("\n".join([rows[0] + ",language"] + [
+        row + (",zh" if re.search("[好电影]", row) else ",en") for row in rows[1:]]) + "\n")
     assert main(["train", config]) == 0
     # The checkpoint kept is the best by the task's main metric (accuracy), and the run says which it was.
     history = json.load(open(tmp_path / "run" / "history.json"))
@@ -48,10 +51,16 @@ def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
     text = open(config).read()
     open(config, "w").write(text.replace(f"source: {keras_hub_preset_dir}", "source: /edited/after/training"))
     capsys.readouterr()
-    assert main(["evaluate", config]) == 0
-    assert "differs from the config" in capsys.readouterr().err
+    assert main(["evaluate", config, "--set", "data.group_column=language"]) == 0
+    evaluated = capsys.readouterr()
+    assert "differs from the config" in evaluated.err
     report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
     assert report["accuracy"] > 0.8 and set(report["per_class"]) == {"negative", "positive"}
+    # Scores per group (data.group_column): every example in one group, the groups adding up to the whole.
+    groups = report["groups"]
+    assert set(groups) == {"en", "zh"} and sum(group["examples"] for group in groups.values()) == 48
+    assert sum(g["accuracy"] * g["examples"] for g in groups.values()) == pytest.approx(report["accuracy"] * 48)
+    assert f"language zh: accuracy: {groups['zh']['accuracy']:.4f}" in evaluated.out
     assert (tmp_path / "run" / "evaluation" / "validation" / "confusion_matrix.png").stat().st_size > 1000
     assert os.listdir(tmp_path / "run" / "tensorboard")
     capsys.readouterr()

@@ -84,6 +84,15 @@ def test_a_file_of_only_bad_rows_is_an_error_also_under_skip(tmp_path):
         read_text_examples(path, on_bad_rows="skip")
 
 
+def test_a_group_column_is_read_and_a_row_without_its_value_is_a_bad_row(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("text,label,language\nhello,a,en\n你好,b,zh\nhi,a,\n", encoding="utf-8")
+    result = read_text_examples(str(path), ColumnSpec(group="language"), on_bad_rows="skip")
+    assert [e.group for e in result.examples] == ["en", "zh"]
+    assert [(row.line, row.field) for row in result.bad_rows] == [(4, "language")]
+    with pytest.raises(DataError, match="no such column"):
+        read_text_examples(str(path), ColumnSpec(group="lang"))
+
 def test_missing_column_is_reported_with_the_header(tmp_path):
     path = write(tmp_path, "cols.csv", "sentence,label\nhi,pos\n")
     with pytest.raises(DataError, match=r"cols.csv:1: field 'text': no such column; the header has \['sentence', 'label'\]"):

@@ -15,6 +15,7 @@ class TextExample:
     text_pair: Optional[str] = None
     label: Union[None, str, Tuple[str, ...]] = None
     source: str = ""
+    group: Optional[str] = None  # the value of `ColumnSpec.group`, by which reports break scores down
 
 
 @dataclasses.dataclass(frozen=True)

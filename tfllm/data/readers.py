@@ -38,6 +38,7 @@ class ColumnSpec:
         label: the label column (strings or integers); None for unlabeled data.
         multi_label: labels are lists (JSONL) or `label_separator`-joined strings (CSV/TSV).
         label_separator: separator of several labels in one CSV/TSV field.
+        group: a column whose values split evaluation reports (e.g. language); None for none.
     """
 
     text: str = "text"
@@ -45,6 +46,7 @@ class ColumnSpec:
     label: str = "label"
     multi_label: bool = False
     label_separator: str = "|"
+    group: str = None
 
 
 def _decoded_lines(path, bad_rows):
@@ -104,9 +106,15 @@ def _example_from_record(record, columns, path, line, bad_rows):
             bad_rows.append(BadRow(path, line, columns.label, "missing"))
         else:
             label = _label_value(record[columns.label], columns, path, line, bad_rows)
+    group = None
+    if columns.group:
+        group = record.get(columns.group)
+        if not isinstance(group, (str, int)) or isinstance(group, bool) or not str(group).strip():
+            bad_rows.append(BadRow(path, line, columns.group, f"missing or invalid group {group!r}"))
     if len(bad_rows) > before:
         return None
-    return TextExample(texts[columns.text], texts.get(columns.text_pair), label, f"{path}:{line}")
+    return TextExample(texts[columns.text], texts.get(columns.text_pair), label, f"{path}:{line}",
+                       str(group).strip() if columns.group else None)
 
 
 def _file_kind(delimiter):
@@ -129,7 +137,7 @@ def _read_delimited(path, columns, delimiter, bad_rows, column_names=None):
     if header is None:
         raise DataError([BadRow(path, 1, "<header>", "the file is empty; a header row naming the columns is needed")])
     header = [name.strip() for name in header]
-    wanted = [c for c in (columns.text, columns.text_pair, columns.label) if c]
+    wanted = [c for c in (columns.text, columns.text_pair, columns.label, columns.group) if c]
     absent = [c for c in wanted if c not in header]
     if absent:
         where = "column_names are" if column_names else "the header has"

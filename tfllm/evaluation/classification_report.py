@@ -53,10 +53,17 @@ def format_report(report):
     for name, scores in report["per_class"].items():
         lines.append(f"{name:<{width}}  {scores['precision']:9.3f}  {scores['recall']:6.3f}  {scores['f1']:5.3f}  "
                      f"{scores['support']:7d}")
+    lines.append(_totals(report))
+    for group, scores in report.get("groups", {}).items():
+        lines.append(f"{report['group_column']} {group}: {_totals(scores)}")
+    return "\n".join(lines)
+
+
+def _totals(report):
+    """'accuracy: 0.9000  macro_f1: ...  (N examples)' of a report's overall scores."""
     totals = {k: v for k, v in report.items() if k in ("accuracy", "precision", "recall", "micro_f1", "macro_f1",
                                                         "exact_match")}
-    lines.append("  ".join(f"{k}: {v:.4f}" for k, v in totals.items()) + f"  ({report['examples']} examples)")
-    return "\n".join(lines)
+    return "  ".join(f"{k}: {v:.4f}" for k, v in totals.items()) + f"  ({report['examples']} examples)"
 
 
 def plot_confusion_matrix(matrix, names, path, title="Confusion matrix"):
