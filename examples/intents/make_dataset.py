@@ -1,7 +1,7 @@
 """Writes the customer-service intent dataset (train.csv, dev.csv) used by the README's main job.
 
 Hand-written English and Chinese phrasings for eight intents, filled with order numbers, products and
-places. Each intent's last phrasings of each language go to dev only, so dev measures how the model
+places (EXTRA_TRAIN: a second batch, for train only). Each intent's last phrasings of each language go to dev only, so dev measures how the model
 handles wordings it never saw, not memory of templates. Deterministic: run it again to get the same files.
 
     python examples/intents/make_dataset.py
@@ -95,6 +95,67 @@ PHRASINGS = {
                "让客服给我回个电话", "我想和工作人员说话"],
     },
 }
+# More phrasings for train only, written later with no regard to dev's: a second batch of requests a
+# support team would collect. Kept apart from PHRASINGS so that dev.csv stays as it was.
+EXTRA_TRAIN = {
+    "track_order": {
+        "en": ["where's my stuff", "order {order} was supposed to come yesterday", "can i get a tracking link for {order}",
+               "which carrier is delivering my {product}", "is my {product} on its way", "check the shipping status please",
+               "my delivery is late, what's going on", "estimated arrival for order {order}?"],
+        "zh": ["我的包裹现在在哪里", "订单{order}发货几天了还没收到", "给我一个快递单号", "{product}现在运到哪了",
+               "预计什么时候送达", "帮我看看{order}的快递", "配送怎么这么慢", "我想知道包裹的位置"],
+    },
+    "cancel_order": {
+        "en": ["cancel it please", "i don't want order {order} anymore", "please stop processing my order",
+               "cancel my order for the {product}", "i placed an order by mistake, cancel it", "undo my last purchase",
+               "can you cancel the order i made today", "i need to cancel order {order} right away"],
+        "zh": ["订单{order}我不要了", "下错单了，帮我取消", "取消我的订单", "我要取消购买{product}",
+               "这个订单不要了，请取消", "能帮我把订单撤了吗", "今天下的单想取消", "请马上取消订单{order}"],
+    },
+    "refund_request": {
+        "en": ["i want my money back", "refund order {order} please", "send the money back to my card",
+               "the {product} doesn't work, i want a refund", "when will i get refunded for {order}",
+               "i'm returning the {product}, please refund me", "i haven't received my refund yet", "can i get a full refund"],
+        "zh": ["请给我退款", "钱退到我的卡上", "{product}不能用，我要退款", "订单{order}退款什么时候到",
+               "我把{product}寄回去了，请退钱", "申请全额退款", "退款怎么还没收到", "这个订单我要退钱"],
+    },
+    "change_address": {
+        "en": ["change the address on order {order}", "i gave the wrong address", "please update my shipping address to {city}",
+               "can you ship my {product} somewhere else", "i need my order sent to a new address",
+               "edit the delivery address please", "the zip code on my order is wrong", "deliver order {order} to {city} instead"],
+        "zh": ["订单{order}换个地址", "我的地址填错了", "收货地址改成{city}", "{product}寄到别的地方",
+               "帮我更新一下收货地址", "邮编写错了", "订单{order}改寄到{city}", "能修改配送地址吗"],
+    },
+    "payment_issue": {
+        "en": ["my payment didn't go through", "i was charged the wrong price for the {product}", "why was my card charged twice",
+               "the payment page won't load", "my bank says the charge is pending", "i can't complete checkout",
+               "apple pay doesn't work on your app", "there's a double charge for order {order}"],
+        "zh": ["支付不成功", "{product}的价格扣错了", "卡被扣了两次", "付款页面打不开",
+               "订单{order}付款显示失败", "没法完成支付", "支付宝付不了款", "扣款金额不对"],
+    },
+    "product_availability": {
+        "en": ["do you have the {product} right now", "is the {product} available in my size", "when is the {product} coming back",
+               "is the black {product} still available", "can i buy the {product} today", "do you carry the {product}",
+               "is the {product} out of stock", "any {product}s in stock?"],
+        "zh": ["{product}现在有货吗", "{product}有我的尺码吗", "{product}还会再上架吗", "黑色的{product}还有吗",
+               "今天能买到{product}吗", "你们有{product}吗", "{product}缺货了吗", "{product}库存还有多少"],
+    },
+    "account_login": {
+        "en": ["i can't access my account", "password reset email never came", "my login isn't working",
+               "how do i change my password", "i'm locked out", "the app keeps logging me out",
+               "i don't remember my username", "sign in fails with an error"],
+        "zh": ["账号进不去了", "没收到重置密码的邮件", "登录不上", "怎么改密码",
+               "账号被冻结了", "老是自动退出登录", "忘记用户名了", "登录的时候报错"],
+    },
+    "talk_to_human": {
+        "en": ["get me a real agent", "can a person help me", "i want to speak to someone",
+               "human please", "is anyone there who can help", "i need customer support on the phone",
+               "stop the bot and connect me to staff", "can i talk with a representative"],
+        "zh": ["帮我转人工客服", "有真人吗", "我要和客服说", "人工服务",
+               "有没有人能帮我", "我要打电话给客服", "别用机器人了，找人来", "我想找客服代表"],
+    },
+}
+
 SLOTS = {
     "order": ["#10234", "#88412", "#55190", "A-7731", "#30077", "B-1209"],
     "product": ["headphones", "blender", "laptop stand", "running shoes", "desk lamp", "phone case", "backpack"],
@@ -110,23 +171,33 @@ def fill(template, slots, rng):
     return template.format(**{name: rng.choice(values) for name, values in slots.items()})
 
 
-def build(rng):
+def filled(templates, slots, rng):
+    """Each template filled `FILLS` times (duplicates dropped), in a deterministic order."""
+    for template in templates:
+        yield from sorted({fill(template, slots, rng) for _ in range(FILLS)})
+
+
+def build(rng, extra_rng):
     train, dev = [], []
     for intent, by_language in PHRASINGS.items():
         for language, templates in by_language.items():
             slots = ZH_SLOTS if language == "zh" else SLOTS
-            for index, template in enumerate(templates):
-                split = dev if index >= len(templates) - HELD_OUT[language] else train
-                texts = {fill(template, slots, rng) for _ in range(FILLS)}
-                split.extend((text, intent, language) for text in sorted(texts))
+            held_out = len(templates) - HELD_OUT[language]
+            train.extend((text, intent, language) for text in filled(templates[:held_out], slots, rng))
+            dev.extend((text, intent, language) for text in filled(templates[held_out:], slots, rng))
     rng.shuffle(train)
     rng.shuffle(dev)
+    for intent, by_language in EXTRA_TRAIN.items():
+        for language, templates in by_language.items():
+            slots = ZH_SLOTS if language == "zh" else SLOTS
+            train.extend((text, intent, language) for text in filled(templates, slots, extra_rng))
+    extra_rng.shuffle(train)
     return train, dev
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    train, dev = build(random.Random(20261123))
+    train, dev = build(random.Random(20261123), random.Random(20261204))
     for name, rows in (("train.csv", train), ("dev.csv", dev)):
         with open(os.path.join(here, name), "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
