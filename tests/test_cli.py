@@ -157,3 +157,27 @@ def test_convert_writes_tf_hub_format(keras_hub_preset_dir, tmp_path):
 def test_example_configs_are_valid(path):
     config = load_config(path)
     assert config.data.train and config.backbone.source
+
+
+def test_label_codes_are_served_by_the_names_data_label_names_gives(job, capsys):
+    config, tmp_path = job
+    for name in ("train.csv", "dev.csv"):
+        text = open(tmp_path / name).read()
+        open(tmp_path / name, "w").write(text.replace(",negative\n", ",2\n").replace(",positive\n", ",1\n"))
+    named = tmp_path / "named.yaml"
+    named.write_text(open(config).read().replace("label_column: sentiment}", "label_column: sentiment, "
+                                                 "label_names: {1: positive, 2: negative}}"))
+    with open(tmp_path / "train.csv", "a") as f:
+        f.write("the movie was good,3\n")
+    assert main(["train", str(named)]) == 2
+    assert f"{tmp_path / 'train.csv'}:130: field 'sentiment': unknown label(s) ['3']" in capsys.readouterr().err
+    lines = open(tmp_path / "train.csv").readlines()
+    open(tmp_path / "train.csv", "w").writelines(lines[:-1])
+    assert main(["train", str(named), "--set", "training.epochs=3"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(named), "--text", "the movie was good", "--text", "awful plot"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["label"] for row in rows] == ["positive", "negative"]
+    assert list(rows[0]["probabilities"]) == ["positive", "negative"]  # the order label_names gives
+    assert main(["evaluate", str(named)]) == 0
+    assert json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))["accuracy"] > 0.8

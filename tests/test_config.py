@@ -106,3 +106,13 @@ def test_the_command_is_checked_before_the_keys_of_another_task(tmp_path):
     with pytest.raises(ValueError, match="task masked_lm is pretraining: run tfllm pretrain"):
         load_config(path, command="train")
     assert load_config(path, command="pretrain").task == "masked_lm"
+
+
+def test_label_names_map_codes_written_as_numbers_or_text_to_names(tmp_path):
+    path = tmp_path / "codes.yaml"
+    path.write_text("name: job\ndata: {train: t.csv, label_names: {1: world, '2': sports}}\n")
+    assert load_config(str(path)).data.label_names == {"1": "world", "2": "sports"}
+    with pytest.raises(ValueError, match=r"data.label_names: expected a mapping such as"):
+        load_config(write(tmp_path, data={"train": "t.csv", "label_names": ["world", "sports"]}))
+    with pytest.raises(ValueError, match=r"data.label_names.1: expected a string, got 7"):
+        load_config(write(tmp_path, data={"train": "t.csv", "label_names": {1: 7}}))

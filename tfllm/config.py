@@ -93,6 +93,9 @@ class DataConfig:
                                              "scores per value beside the overall ones", ("text_classification",))
     labels: typing.Optional[typing.List[str]] = key(None, "the label names in id order; default: those in train",
                                                     ("text_classification", "relation_extraction"))
+    label_names: typing.Optional[typing.Dict[str, str]] = key(
+        None, "the names served for the label codes the files hold ({1: world, 2: sports}); a code not named is a "
+        "bad row; default label order: theirs", ("text_classification",))
     on_bad_rows: str = key("error", "error: stop at bad rows, listing them; skip: leave them out, counted",
                            choices=("error", "skip"))
     entity_types: typing.Optional[typing.List[str]] = key(None, "entity types; default: those in train",
@@ -215,6 +218,12 @@ def _check_type(value, annotation, where):
             except ValueError as error:
                 errors.append(error)
         raise errors[0]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping such as {{1: world, 2: sports}}, got {value!r}")
+        # YAML reads the codes 1 and 2 as numbers; files give labels as text, so keys are compared as text.
+        return {str(_check_type(k, typing.Union[int, str], where)): _check_type(v, args[1], f"{where}.{k}")
+                for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
             raise ValueError(f"{where}: expected a list, got {value!r}")

@@ -1,5 +1,6 @@
 """Text classification: labels for texts or text pairs, single- or multi-label, long texts read whole."""
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -28,17 +29,33 @@ class TextClassificationTask(BertTask):
                              label=data.label_column if labeled else None, multi_label=data.multi_label,
                              label_separator=data.label_separator, group=data.group_column)
         result = read_text_examples(path, columns, data.format, data.on_bad_rows, data.column_names)
-        return kept_examples(path, result, data.limit)
+        examples = kept_examples(path, result, data.limit)
+        if not labeled or not data.label_names:
+            return examples
+        names = data.label_names
+        examples = self.with_known_labels(config, path, examples, LabelSet(list(names)))
+        return [dataclasses.replace(example, label=tuple(names[code] for code in example.label)
+                                    if isinstance(example.label, tuple) else names[example.label])
+                for example in examples]
 
     def splits(self, config):
         """(train, validation) examples; rows whose labels the model will not have (not in `data.labels`,
         or validation labels train never shows) are bad rows, found here, before any model loads."""
         train, validation = super().splits(config)
-        labels = LabelSet(config.data.labels) if config.data.labels else LabelSet.from_examples(train)
+        labels = LabelSet(self.label_names(config, train))
         train = self.with_known_labels(config, config.data.train, train, labels)
         if validation is not None:
             validation = self.with_known_labels(config, config.data.validation, validation, labels)
         return train, validation
+
+    def label_names(self, config, train_examples):
+        """The model's labels in id order: `data.labels`, else the names of `data.label_names` in its order,
+        else those of the training examples."""
+        if config.data.labels:
+            return config.data.labels
+        if config.data.label_names:
+            return list(dict.fromkeys(config.data.label_names.values()))
+        return LabelSet.from_examples(train_examples).names
 
     def with_known_labels(self, config, path, examples, labels):
         """`examples` without those whose labels are not in `labels`: a DataError listing them, or
@@ -62,7 +79,7 @@ class TextClassificationTask(BertTask):
     def build(self, config, train_examples):
         training = config.training
         return TextClassifier(
-            self.backbone(config, train_examples), config.data.labels or LabelSet.from_examples(train_examples).names,
+            self.backbone(config, train_examples), self.label_names(config, train_examples),
             multi_label=config.data.multi_label, text_pair=bool(config.data.text_pair_column),
             thresholds=training.thresholds, dropout=training.dropout, pooling=training.pooling,
             long_text=training.long_text, stride=config.data.doc_stride if training.long_text else None,
