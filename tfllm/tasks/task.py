@@ -32,6 +32,14 @@ def kept_examples(path, result, limit=None):
     return result.examples[:limit] if limit else result.examples
 
 
+def existing(config, split):
+    """The file `data.<split>` names; a ValueError naming that key when there is none."""
+    path = getattr(config.data, split)
+    if not storage.exists(path):
+        raise ValueError(f"{config.path}: data.{split}: no such file: {path}")
+    return path
+
+
 class Task:
     """The base of every task; see the module doc for the parts a task defines."""
 
@@ -50,15 +58,19 @@ class Task:
         """(train examples, validation examples or None)."""
         if not config.data.train:
             raise ValueError(f"{config.path}: data.train is not set")
-        validation = self.read(config, config.data.validation) if config.data.validation else None
-        return self.read(config, config.data.train), validation
+        train = existing(config, "train")
+        validation = self.read(config, existing(config, "validation")) if config.data.validation else None
+        return self.read(config, train), validation
 
     def evaluation_split(self, config, split, path=None):
         """(what the report names as its data, examples) of `path` or the file `data.<split>` names."""
-        path = path or getattr(config.data, split)
-        if not path:
+        if path:
+            if not storage.exists(path):
+                raise ValueError(f"no such file: {path}")
+            return path, self.read(config, path)
+        if not getattr(config.data, split):
             raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
-        return path, self.read(config, path)
+        return getattr(config.data, split), self.read(config, existing(config, split))
 
     # Model.
 
@@ -123,6 +135,10 @@ class BertTask(Task):
         backbone = load_backbone(settings.source, sequence_length=settings.sequence_length,
                                  preprocess=settings.preprocess, native=settings.native,
                                  dropout=config.training.dropout)
+        positions = getattr(backbone.layer, "max_sequence_length", None)  # sources not on disk: known only now
+        if positions and settings.sequence_length > positions:
+            raise ValueError(f"{config.path}: backbone.sequence_length: {settings.sequence_length} is more than the "
+                             f"{positions} positions of backbone.source {settings.source}")
         if settings.add_characters:
             texts = self.texts(train_examples)
             added = backbone.add_characters(texts, storage.join(config.run_dir, "tokenizer"), config.training.seed)
@@ -156,7 +172,7 @@ class DocumentsTask(Task):
             return super().splits(config)
         if not config.data.train:
             raise ValueError(f"{config.path}: data.train is not set")
-        return self.held_out(config, self.read(config, config.data.train))
+        return self.held_out(config, self.read(config, existing(config, "train")))
 
     def evaluation_split(self, config, split, path=None):
         if not path and not getattr(config.data, split) and split == "validation" and config.data.validation_split:
