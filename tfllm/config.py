@@ -358,7 +358,6 @@ def _resolve(raw, path):
                  "a GPT-2 preset such as gpt2_base_en, a preset or Hugging Face dir")
         raise ValueError(f"{path}: backbone.source is required for task {task} ({kinds}, or scratch)")
     config.training.monitor = _checked_monitor(config, spec)
-    _check_source(config)
     if config.training.lora_rank is not None and config.backbone.source == SCRATCH_SOURCE:
         raise ValueError(f"{path}: training.lora_rank needs a pretrained backbone.source, not scratch")
     if config.backbone.source == SCRATCH_SOURCE and task in BERT_TASKS:
@@ -467,14 +466,14 @@ def load_config(path, overrides=(), trained=False, command=None):
     if command is not None:
         _check_command(raw.get("task", "text_classification"), command, path)
     config = _resolve(raw, path)
-    if not trained:
-        return config
-    recorded, recorded_path = _read_recorded(config.run_dir)
+    recorded, recorded_path = _read_recorded(config.run_dir) if trained else (None, None)
     if recorded is None:
+        _check_source(config)
         return config
     merged = {**{k: v for k, v in recorded.items() if k not in _FROM_COMMAND}, "run_dir": config.run_dir,
               **{section: raw.get(section) or {} for section in _FROM_COMMAND}}
     trained_config = _resolve(apply_overrides(merged, overrides), recorded_path)
+    _check_source(trained_config)  # the model's source is the trained run's, whatever the file says now
     changed = _changed_keys(config_as_dict(config), config_as_dict(trained_config))
     if changed:
         print(f"note: {path} differs from the config {config.run_dir} was trained with, in {', '.join(changed)}; "

@@ -9,7 +9,6 @@ import keras_hub
 import numpy as np
 
 from tfllm import storage
-
 from tfllm.backbones.hf_bert_checkpoint import is_hf_bert_checkpoint, load_hf_bert_checkpoint
 from tfllm.backbones.tf_hub_conversion import NotConvertibleError, convert_tf_hub_encoder
 from tfllm.backbones.tf_hub_encoder import TFHubEncoder
@@ -88,6 +87,10 @@ class Backbone:
         vocabulary = read_vocabulary(tokenizer.vocabulary_file)
         characters = missing_characters(vocabulary, texts)
         vocabulary, ids = with_characters(vocabulary, characters)
+        if len(ids) < len(characters):
+            logging.warning("%d of the %d characters missing from the vocabulary had no free [unusedN] slot and stay "
+                            "[UNK] (the rarest): %s", len(characters) - len(ids), len(characters),
+                            "".join(characters[len(ids):len(ids) + 40]))
         if not ids:
             return []
         path = storage.join(directory, "vocab.txt")

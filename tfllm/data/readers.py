@@ -235,8 +235,11 @@ def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows
 
     Example:
     >>> result = read_text_examples("examples/intents/train.csv", ColumnSpec(text="text", label="intent"))
-    >>> result.examples[0]
-    TextExample(text='please cancel order #88412', text_pair=None, label='cancel_order', source='examples/intents/train.csv:2')
+    >>> len(result.examples), len(result.bad_rows)
+    (461, 0)
+    >>> example = result.examples[0]
+    >>> example.text, example.label, example.source
+    ('i was charged the wrong price for the laptop stand', 'payment_issue', 'examples/intents/train.csv:2')
     """
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"{path}: no such file")

@@ -19,6 +19,7 @@ the graph TF Serving runs. Language-model tasks, whose quality is a loss, overri
 """
 
 from tfllm import storage
+from tfllm.backbones.sources import load_backbone
 from tfllm.data.corpus_readers import read_documents
 from tfllm.data.examples import bad_row_count
 from tfllm.training.run_files import model_dir
@@ -129,8 +130,6 @@ class BertTask(Task):
     def backbone(self, config, train_examples):
         """The config's `Backbone`; with `backbone.add_characters`, the characters of the training texts that its
         vocabulary lacks get tokens of their own (the vocabulary is kept in `<run_dir>/tokenizer`)."""
-        from tfllm.backbones.sources import load_backbone  # TensorFlow loads with the model, not with the task
-
         settings = config.backbone
         backbone = load_backbone(settings.source, sequence_length=settings.sequence_length,
                                  preprocess=settings.preprocess, native=settings.native,
