@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 from common import shared_path  # noqa: E402
 from tfllm import runner  # noqa: E402
-from tfllm.config import load_config  # noqa: E402
+from tfllm.configs.job import load_config  # noqa: E402
 from tfllm.tasks.causal_lm import sampler  # noqa: E402
 
 CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "shakespeare", "config.yaml")

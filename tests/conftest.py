@@ -49,12 +49,13 @@ def run_tfllm(*args):
     return subprocess.CompletedProcess(args, code, stdout.getvalue(), stderr.getvalue())
 
 
-def bert_job_config(tmp_path, name, task, backbone_source, sequence_length, data, training):
+def bert_job_config(tmp_path, name, task, backbone_source, sequence_length, data, training, model=None):
     """Writes a job config for a tiny BERT task under `tmp_path` (runs and exports there too); returns its path."""
     config = tmp_path / f"{name}.yaml"
     config.write_text(json.dumps({
         "name": name, "task": task, "run_dir": str(tmp_path / "run"),
         "backbone": {"source": backbone_source, "sequence_length": sequence_length}, "data": data,
+        **({"model": model} if model else {}),
         "training": {"batch_size": 16, "learning_rate": 3.0e-3, **training},
         "export": {"root": str(tmp_path / "savedmodels")}}))
     return config

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_tfllm
-from tfllm.config import load_config
+from tfllm.configs.job import load_config
 from tfllm.data.corpus_readers import read_dialogues, read_documents
 from tfllm.data.examples import DataError
 from tfllm.data.packing import pack_examples

@@ -10,7 +10,7 @@ import yaml
 
 from conftest import sentiment_examples
 from tfllm.cli import main
-from tfllm.config import load_config
+from tfllm.configs.job import load_config
 
 
 @pytest.fixture()
@@ -25,7 +25,8 @@ name: sentiment
 run_dir: {tmp_path / 'run'}
 backbone: {{source: {keras_hub_preset_dir}, sequence_length: 16}}
 data: {{train: train.csv, validation: dev.csv, text_column: review, label_column: sentiment}}
-training: {{epochs: 5, batch_size: 16, learning_rate: 3.0e-3, pooling: mean}}
+model: {{pooling: mean}}
+training: {{epochs: 5, batch_size: 16, learning_rate: 3.0e-3}}
 export: {{root: {tmp_path / 'savedmodels'}}}
 """)
     return str(config), tmp_path
@@ -79,7 +80,7 @@ def test_tasks_lists_every_task_and_its_keys(capsys):
     assert "token_classification (tfllm train)" in out and "masked_lm (tfllm pretrain)" in out
     assert main(["tasks", "question_answering"]) == 0
     out = capsys.readouterr().out
-    assert "data.doc_stride = 128" in out and "training.pooling" not in out
+    assert "model.doc_stride = 128" in out and "model.pooling" not in out
 
 
 def test_config_errors_name_the_file_and_key(job, capsys):

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from conftest import run_tfllm
 from tfllm import runner
-from tfllm.config import load_config
+from tfllm.configs.job import load_config
 from tfllm.data.corpus_readers import read_pairs
 from tfllm.data.examples import DataError
 from tfllm.evaluation.generation_metrics import generation_scores
@@ -112,9 +112,10 @@ data:
   column_names: [en, zh]
   source_column: en
   target_column: zh
+  validation_split: 0.1
+model:
   source_prefix: "Translate:\\n"
   target_prefix: "\\nChinese:"
-  validation_split: 0.1
 training: {{epochs: 3, batch_size: 8, learning_rate: 3.0e-3, dropout: 0.0, early_stopping_patience: null}}
 generation: {{max_new_tokens: 8, temperature: 0.0}}
 export: {{root: {tmp_path / 'savedmodels'}}}

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tfllm.config import load_config, task_keys
+from tfllm.configs.job import load_config, task_keys
 from tfllm.tasks.registry import TASKS
 
 
@@ -25,13 +25,49 @@ def write(tmp_path, **sections):
     ({"learning_rate": 0}, r"training.learning_rate: must be more than 0.0, not 0.0"),
     ({"dropout": 1.5}, r"training.dropout: must be at most 0.9, not 1.5"),
     ({"fixed_length": "yes"}, r"training.fixed_length: expected true or false, got 'yes'"),
-    ({"thresholds": [0.5, 2]}, r"training.thresholds: must be at most 1.0, not 2.0"),
-    ({"mask_rate": 0.2}, r"training.mask_rate: not read by task text_classification \(it is for masked_lm\)"),
+    ({"mask_rate": 0.2}, r"training.mask_rate: not read by task text_classification \(it is for masked_lm "
+                         r"\(model.mask_rate\)\)"),
+    ({"lora_rank": 4}, r"training.lora_rank: not read by task text_classification \(it is for causal_lm, chat, "
+                       r"conditional_generation\)"),
 ])
 def test_values_are_checked_naming_the_file_and_key(tmp_path, training, message):
     path = write(tmp_path, training=training)
     with pytest.raises(ValueError, match=f"job.yaml: {message}"):
         load_config(path)
+
+
+@pytest.mark.parametrize("sections, message", [
+    ({"model": {"thresholds": [0.5, 2]}}, r"model.thresholds: must be at most 1.0, not 2.0"),
+    ({"model": {"pooling": "markers"}}, r"model.pooling: must be one of cls, mean, not 'markers'"),
+    ({"data": {"train": "t.csv", "pooling": "mean"}}, r"data.pooling: task text_classification reads it as "
+                                                      r"model.pooling"),
+    ({"task": "causal_lm", "backbone": {"source": "scratch"}, "model": {"pooling": "mean"}},
+     r"model: task causal_lm has no head settings 'model'; its sections are backbone, data, training, export, "
+     r"generation"),
+    ({"task": "question_answering", "data": {"train": "t.json", "format": "csv"}},
+     r"data.format: not read by task question_answering \(it is for text_classification"),
+])
+def test_each_task_reads_its_own_sections(tmp_path, sections, message):
+    with pytest.raises(ValueError, match=f"job.yaml: {message}"):
+        load_config(write(tmp_path, **sections))
+
+
+def test_head_keys_in_their_old_sections_are_read_from_there_with_a_note(tmp_path, capsys):
+    path = write(tmp_path, data={"train": "t.csv", "multi_label": True}, training={"pooling": "mean"})
+    config = load_config(path)
+    assert (config.model.multi_label, config.model.pooling, config.training.monitor) == (True, "mean", "micro_f1")
+    err = capsys.readouterr().err
+    assert "training.pooling is read as model.pooling" in err and "data.multi_label is read as model.multi_label" in err
+    with pytest.raises(ValueError, match="training.pooling and model.pooling are both set; keep model.pooling"):
+        load_config(write(tmp_path, training={"pooling": "mean"}, model={"pooling": "cls"}))
+    # A run recorded by tfllm 0.1 keeps its head settings, silently: the user did not write that file.
+    run_dir = tmp_path / "runs" / "job"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(json.dumps({"name": "job", "task": "text_classification", "data": {
+        "train": str(tmp_path / "t.csv"), "labels": ["a", "b"]}, "training": {"pooling": "mean", "epochs": 1}}))
+    trained = load_config(write(tmp_path, run_dir=str(run_dir), model={"pooling": "mean"}), trained=True)
+    assert (trained.model.labels, trained.model.pooling, trained.training.epochs) == (["a", "b"], "mean", 1)
+    assert "is read as" not in capsys.readouterr().err
 
 
 def test_yaml_1_1_numbers_are_the_floats_they_mean(tmp_path):
@@ -51,36 +87,37 @@ def test_the_name_is_one_safe_path_component(tmp_path, name):
 def test_set_overrides_are_as_strict_as_the_file(tmp_path):
     path = write(tmp_path, training={"epochs": 5})
     config = load_config(path, ["training.epochs=1", "training.learning_rate=3e-5", "name=other",
-                                "data.labels=[a, b]"])
+                                "model.labels=[a, b]"])
     assert (config.training.epochs, config.training.learning_rate, config.name) == (1, 3e-5, "other")
-    assert config.data.labels == ["a", "b"] and config.run_dir.endswith("other")
+    assert config.model.labels == ["a", "b"] and config.run_dir.endswith("other")
     for override, message in [("training.epocs=1", r"training: unknown key\(s\) \['epocs'\]"),
                               ("trainin.epochs=1", "unknown section 'trainin'"),
                               ("training.epochs", "expected section.key=value"),
                               ("training.batch_size=0", "training.batch_size: must be at least 1"),
-                              ("generation.top_p=0.5", "generation: not read by task text_classification")]:
+                              ("generation.top_p=0.5", "generation: task text_classification has no section .generation.")]:
         with pytest.raises(ValueError, match=message):
             load_config(path, [override])
 
 
 def test_the_monitored_metric_defaults_to_the_tasks_main_one_and_is_checked(tmp_path):
     assert load_config(write(tmp_path)).training.monitor == "accuracy"
-    assert load_config(write(tmp_path, data={"train": "t.csv", "multi_label": True})).training.monitor == "micro_f1"
+    assert load_config(write(tmp_path, model={"multi_label": True})).training.monitor == "micro_f1"
     assert load_config(write(tmp_path, task="token_classification")).training.monitor == "entity_f1"
     assert load_config(write(tmp_path, task="question_answering")).training.monitor == "f1"
     with pytest.raises(ValueError, match="training.monitor: must be one of macro_f1, micro_f1, loss for task "
                                          r"text_classification \(multi-label\), not 'accuracy'"):
-        load_config(write(tmp_path, data={"train": "t.csv", "multi_label": True}, training={"monitor": "accuracy"}))
+        load_config(write(tmp_path, model={"multi_label": True}, training={"monitor": "accuracy"}))
     with pytest.raises(ValueError, match="training.monitor: must be one of entity_f1, tag_accuracy, loss"):
         load_config(write(tmp_path, task="token_classification", training={"monitor": "accuracy"}))
 
 
 def test_task_defaults_and_keys(tmp_path):
     relation = load_config(write(tmp_path, task="relation_extraction"))
-    assert relation.data.label_column == "relation" and relation.training.pooling == "markers"
+    assert relation.data.label_column == "relation" and relation.model.pooling == "markers"
     keys = {(section, name): default for section, name, default, _ in task_keys("token_classification")}
-    assert keys[("data", "tag_scheme")] == "bio" and keys[("backbone", "source")] == "all-minilm-l6-v2"
-    assert ("training", "pooling") not in keys and ("generation", "top_p") not in keys
+    assert keys[("model", "tag_scheme")] == "bio" and keys[("backbone", "source")] == "all-minilm-l6-v2"
+    assert ("model", "pooling") not in keys and ("generation", "top_p") not in keys
+    assert ("training", "fixed_length") in keys and ("training", "lora_rank") not in keys
     assert ("generation", "top_p") in {(s, n) for s, n, _, _ in task_keys("chat")}
     with pytest.raises(ValueError, match="unknown task 'classify'; supported: text_classification"):
         load_config(write(tmp_path, task="classify"))

@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import run_tfllm
 from tfllm import runner
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
-from tfllm.config import load_config
+from tfllm.configs.job import load_config
 from tfllm.models.causal_lm import CausalLM
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 from tfllm.training.run_files import model_dir as run_model_dir

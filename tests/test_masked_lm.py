@@ -166,8 +166,8 @@ task: masked_lm
 run_dir: {tmp_path / 'run'}
 backbone: {{source: scratch, size: tiny, vocabulary_size: 120, sequence_length: 32, context_length: 64}}
 data: {{train: corpus.txt, document_separator: "\\n", validation_split: 0.1}}
-training: {{epochs: 4, batch_size: 32, learning_rate: 3.0e-3, whole_word_masking: true, max_predictions: 6,
-           early_stopping_patience: null}}
+model: {{whole_word_masking: true, max_predictions: 6}}
+training: {{epochs: 4, batch_size: 32, learning_rate: 3.0e-3, early_stopping_patience: null}}
 """)
     wrong = run_tfllm("train", config)
     assert wrong.returncode == 2 and "task masked_lm is pretraining: run tfllm pretrain" in wrong.stderr

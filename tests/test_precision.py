@@ -10,7 +10,7 @@ import tensorflow as tf
 from conftest import bert_job_config, sentiment_examples
 from tfllm import runner
 from tfllm.cli import main
-from tfllm.config import load_config
+from tfllm.configs.job import load_config
 from tfllm.models.text_classifier import TextClassifier
 from tfllm.training.precision import cpu_has_bfloat16, resolve_precision
 from tfllm.training.run_files import model_dir
@@ -57,7 +57,7 @@ def test_mixed_bfloat16_job_trains_in_bfloat16_and_exports_in_float32(tmp_path, 
     config = load_config(str(bert_job_config(
         tmp_path, "mixed", "text_classification", keras_hub_preset_dir, 16,
         {"train": "train.csv", "validation": "dev.csv"}, {"epochs": 4, "precision": "mixed_bfloat16",
-                                                          "pooling": "mean", "early_stopping_patience": None})))
+                                                          "early_stopping_patience": None}, {"pooling": "mean"})))
     trained = runner.train(config, verbose=0)
     encoder = _encoder(trained)
     assert encoder.compute_dtype == "bfloat16" and encoder.variable_dtype == "float32"

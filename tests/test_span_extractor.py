@@ -153,8 +153,8 @@ def test_qa_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     squad_file(tmp_path / "train.json", qa_examples(64))
     squad_file(tmp_path / "dev.json", qa_examples(32, seed=5, words=(20, 30)))
     config = bert_job_config(tmp_path, "sentiment_qa", "question_answering", keras_hub_preset_dir, 24,
-                             {"train": "train.json", "validation": "dev.json", "max_question_length": 4, "doc_stride": 8,
-                                                       "max_answer_length": 4}, {"epochs": 1})
+                             {"train": "train.json", "validation": "dev.json"}, {"epochs": 1},
+                             {"max_question_length": 4, "doc_stride": 8, "max_answer_length": 4})
     assert main(["train", str(config)]) == 0  # learning is shown above; this checks the job's wiring
     assert main(["evaluate", str(config)]) == 0
     report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))

@@ -36,8 +36,8 @@ name: sentiment
 run_dir: {run_dir}
 backbone: {{source: {keras_hub_preset_dir}, sequence_length: 16}}
 data: {{train: train.csv, validation: dev.csv}}
-training: {{epochs: 5, batch_size: 16, learning_rate: 3.0e-3, pooling: mean, backup_every_steps: 2,
-           steps_per_execution: 2}}
+model: {{pooling: mean}}
+training: {{epochs: 5, batch_size: 16, learning_rate: 3.0e-3, backup_every_steps: 2, steps_per_execution: 2}}
 export: {{root: {export_root}}}
 """)
     assert main(["train", "job.yaml"]) == 0

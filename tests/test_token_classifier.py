@@ -146,7 +146,7 @@ def conll(examples):
 def test_ner_job_schedules_every_step_it_runs(tmp_path, keras_hub_preset_dir):
     """Length bucketing makes more batches than ceil(examples / batch_size); the learning-rate schedule
     must end with the last of them, not run them at learning rate 0."""
-    from tfllm.config import load_config
+    from tfllm.configs.job import load_config
     from tfllm import runner
 
     short = entity_examples(90)
@@ -165,7 +165,7 @@ def test_ner_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     (tmp_path / "train.txt").write_text(conll(entity_examples(64)))
     (tmp_path / "dev.txt").write_text(conll(entity_examples(24, seed=5)))
     config = bert_job_config(tmp_path, "sentiment_words", "token_classification", keras_hub_preset_dir, 16,
-                             {"train": "train.txt", "validation": "dev.txt", "tag_scheme": "bioes"}, {"epochs": 2})
+                             {"train": "train.txt", "validation": "dev.txt"}, {"epochs": 2}, {"tag_scheme": "bioes"})
     assert main(["train", str(config)]) == 0  # learning is shown above; this checks the job's wiring
     # The checkpoint kept is the best by entity F1 of the served answers, scored after each epoch.
     history = json.load(open(tmp_path / "run" / "history.json"))

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "tfllm.backbones": ["bert_from_scratch", "gpt2_from_scratch", "load_backbone", "load_gpt2"],
-    "tfllm.config": ["load_config"],
+    "tfllm.configs.job": ["load_config"],
     "tfllm.data.corpus_readers": ["read_pairs"],
     "tfllm.data.entity_readers": ["read_entity_examples"],
     "tfllm.data.readers": ["ColumnSpec", "read_text_examples"],

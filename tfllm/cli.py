@@ -96,7 +96,7 @@ def _convert(args):
 
 
 def _tasks(args):
-    from tfllm.config import task_keys
+    from tfllm.configs.job import task_keys
     from tfllm.tasks.registry import TASKS, task_spec
 
     for name in args.task or TASKS:
@@ -111,10 +111,10 @@ def _tasks(args):
 
 def _with_config(command, trained=True, trains=None):
     """Runs `command` with `args.config` read and checked; `trained`: the command uses a trained run, whose
-    recorded config gives the model's settings (see tfllm.config); `trains`: "train" or "pretrain", the
+    recorded config gives the model's settings (see tfllm.configs.job); `trains`: "train" or "pretrain", the
     kind of task the command trains."""
     def run(args):
-        from tfllm.config import load_config
+        from tfllm.configs.job import load_config
 
         args.config = load_config(args.config, args.set or (), trained=trained, command=trains)
         command(args)

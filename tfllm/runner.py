@@ -5,7 +5,7 @@ strategy, precision, seeds, the optimizer sized from the real batches, resumable
 checkpoint, the recorded config, the verified export) is written here, once.
 
 Example (skipped by the test command: it fine-tunes all-MiniLM-L6-v2, minutes on 2 cores):
->>> from tfllm.config import load_config
+>>> from tfllm.configs.job import load_config
 >>> config = load_config("examples/intents/config.yaml", ["training.epochs=1", "data.limit=16"])
 >>> train(config, verbose=0)  # doctest: +SKIP
 >>> predict(config, ["where is my parcel?"])  # doctest: +SKIP
@@ -17,10 +17,11 @@ import os
 import keras
 
 from tfllm import storage
-from tfllm.config import record_config
+from tfllm.configs.job import record_config
+from tfllm.configs.task_spec import LOWER_IS_BETTER
 from tfllm.evaluation.classification_report import write_report
 from tfllm.export.saved_model_export import export_for_serving
-from tfllm.tasks.registry import LOWER_IS_BETTER, task_spec
+from tfllm.tasks.registry import task_spec
 from tfllm.training.callbacks import ServedScore, backup_dir, best_weights_path, training_callbacks
 from tfllm.training.optimizer import adamw_with_warmup
 from tfllm.training.precision import precision_scope
@@ -157,7 +158,7 @@ def export(config, version=None, quantize=None):
     """Exports the trained model to `<export.root>/<name>/<version>/` (see `export_for_serving`) and says
     where; returns the version directory. `quantize` (default `export.quantize`): "int8" weights."""
     task = task_of(config)
-    quantize = quantize or config.export.quantize
+    quantize = quantize or getattr(config.export, "quantize", None)  # export.quantize: GPT-2 tasks only
     model = task.load(config, quantize)
     server = task.server(config, model)
     metadata = {"task": config.task, "backbone": config.backbone.source, "quantize": quantize,

@@ -10,7 +10,7 @@ import warnings
 
 from tfllm import storage
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
-from tfllm.config import SCRATCH_SOURCE
+from tfllm.configs.sections import SCRATCH_SOURCE
 from tfllm.models.causal_lm import CausalLM
 from tfllm.models.causal_lm_serving import CausalLMServer
 from tfllm.tasks.task import DocumentsTask

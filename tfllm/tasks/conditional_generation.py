@@ -14,7 +14,7 @@ from tfllm.tasks.task import kept_examples
 
 
 class ConditionalGenerationTask(CausalLanguageModelingTask):
-    """(source, target) pairs from CSV/TSV/JSONL; prompts are source_prefix + source + target_prefix.
+    """(source, target) pairs from CSV/TSV/JSONL; prompts are model.source_prefix + source + model.target_prefix.
 
     A `data.validation_split` share is a seeded random one (files of pairs are often sorted, e.g. by length).
     """
@@ -33,7 +33,7 @@ class ConditionalGenerationTask(CausalLanguageModelingTask):
         return super().held_out(config, examples)
 
     def prompt_format(self, config):
-        return PromptFormat(config.data.source_prefix, config.data.target_prefix)
+        return PromptFormat(config.model.source_prefix, config.model.target_prefix)
 
     def make_dataset(self, model):
         return model.make_conditional_dataset

@@ -9,7 +9,7 @@ import keras
 
 from tfllm.backbones.bert_from_scratch import bert_from_scratch
 from tfllm.backbones.sources import load_backbone
-from tfllm.config import SCRATCH_SOURCE
+from tfllm.configs.sections import SCRATCH_SOURCE
 from tfllm.models.masked_lm import MaskedLM
 from tfllm.tasks.task import DocumentsTask
 from tfllm.text.wordpiece_training import train_wordpiece_vocabulary
@@ -34,8 +34,9 @@ class MaskedLanguageModelingTask(DocumentsTask):
         else:
             parts = load_backbone(backbone.source, backbone.sequence_length, backbone.preprocess, backbone.native,
                                   training.dropout)
-        return MaskedLM(parts, training.max_predictions, training.whole_word_masking, training.mask_rate,
-                        training.next_sentence_prediction)
+        model = config.model
+        return MaskedLM(parts, model.max_predictions, model.whole_word_masking, model.mask_rate,
+                        model.next_sentence_prediction)
 
     def dataset(self, config, model, examples, training):
         if not training:

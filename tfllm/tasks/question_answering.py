@@ -22,9 +22,9 @@ class QuestionAnsweringTask(BertTask):
         return kept_examples(path, read_squad(path, config.data.on_bad_rows, labeled=labeled), config.data.limit)
 
     def build(self, config, train_examples):
-        data = config.data
-        return SpanExtractor(self.backbone(config, train_examples), max_question_length=data.max_question_length,
-                             stride=data.doc_stride, max_answer_length=data.max_answer_length,
+        model = config.model
+        return SpanExtractor(self.backbone(config, train_examples), max_question_length=model.max_question_length,
+                             stride=model.doc_stride, max_answer_length=model.max_answer_length,
                              dropout=config.training.dropout)
 
     def texts(self, examples):

@@ -21,5 +21,8 @@ class RelationExtractionTask(TextClassificationTask):
         result = read_relation_examples(path, config.data.on_bad_rows, labeled, config.data.label_column)
         return kept_examples(path, result, config.data.limit)
 
+    def head(self, config):
+        return dict(pooling=config.model.pooling)
+
     def training_examples(self, examples):
         return marked_text_examples(examples)

@@ -1,7 +1,9 @@
 """The task contract: what one task declares so that `tfllm.runner` trains, evaluates, predicts with and
 exports it the same way as every other task.
 
-A task module (one per task in this package) defines a `Task` subclass with these parts, in this order:
+A task module (one per task in this package) defines a `Task` subclass; its config sections (`data`,
+`model`) and its `TaskSpec` are declared in its module of `tfllm.configs`, free of TensorFlow. The
+parts of a `Task`, in this order:
 
 - data: `read` (one file's examples; readers report bad rows by file and line) and, when it differs
   from "data.train and data.validation", `splits` and `evaluation_split`;

@@ -26,7 +26,7 @@ class TextClassificationTask(BertTask):
     def read(self, config, path, labeled=True):
         data = config.data
         columns = ColumnSpec(text=data.text_column, text_pair=data.text_pair_column,
-                             label=data.label_column if labeled else None, multi_label=data.multi_label,
+                             label=data.label_column if labeled else None, multi_label=config.model.multi_label,
                              label_separator=data.label_separator, group=data.group_column)
         result = read_text_examples(path, columns, data.format, data.on_bad_rows, data.column_names)
         examples = kept_examples(path, result, data.limit)
@@ -39,7 +39,7 @@ class TextClassificationTask(BertTask):
                 for example in examples]
 
     def splits(self, config):
-        """(train, validation) examples; rows whose labels the model will not have (not in `data.labels`,
+        """(train, validation) examples; rows whose labels the model will not have (not in `model.labels`,
         or validation labels train never shows) are bad rows, found here, before any model loads."""
         train, validation = super().splits(config)
         labels = LabelSet(self.label_names(config, train))
@@ -49,11 +49,11 @@ class TextClassificationTask(BertTask):
         return train, validation
 
     def label_names(self, config, train_examples):
-        """The model's labels in id order: `data.labels`, else the names of `data.label_names` in its order,
+        """The model's labels in id order: `model.labels`, else the names of `data.label_names` in its order,
         else those of the training examples."""
-        if config.data.labels:
-            return config.data.labels
-        if config.data.label_names:
+        if config.model.labels:
+            return config.model.labels
+        if getattr(config.data, "label_names", None):
             return list(dict.fromkeys(config.data.label_names.values()))
         return LabelSet.from_examples(train_examples).names
 
@@ -77,13 +77,15 @@ class TextClassificationTask(BertTask):
                                 directory)
 
     def build(self, config, train_examples):
-        training = config.training
-        return TextClassifier(
-            self.backbone(config, train_examples), self.label_names(config, train_examples),
-            multi_label=config.data.multi_label, text_pair=bool(config.data.text_pair_column),
-            thresholds=training.thresholds, dropout=training.dropout, pooling=training.pooling,
-            long_text=training.long_text, stride=config.data.doc_stride if training.long_text else None,
-            relation=self.relation)
+        return TextClassifier(self.backbone(config, train_examples), self.label_names(config, train_examples),
+                              dropout=config.training.dropout, relation=self.relation, **self.head(config))
+
+    def head(self, config):
+        """`TextClassifier` keywords of the config's `model` section (and the data's second text)."""
+        model = config.model
+        return dict(multi_label=model.multi_label, text_pair=bool(config.data.text_pair_column),
+                    thresholds=model.thresholds, pooling=model.pooling, long_text=model.long_text,
+                    stride=model.doc_stride if model.long_text else None)
 
     def texts(self, examples):
         return [text for example in self.training_examples(examples) for text in (example.text, example.text_pair)
@@ -108,9 +110,10 @@ class TextClassificationTask(BertTask):
             predicted = np.array([model.labels.id(row["label"]) for row in rows])
             report_of = classification_report
         report = report_of(targets, predicted, names)
-        if config.data.group_column:
+        group_column = getattr(config.data, "group_column", None)  # relation data has none
+        if group_column:
             groups = np.array([example.group for example in examples])
-            report["group_column"] = config.data.group_column
+            report["group_column"] = group_column
             # Macro F1 would average in labels a group lacks: a group keeps the scores of its own examples.
             kept = ("micro_f1", "exact_match", "examples") if model.multi_label else ("accuracy", "examples")
             report["groups"] = {

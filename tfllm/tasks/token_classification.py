@@ -24,8 +24,8 @@ class TokenClassificationTask(BertTask):
         return kept_examples(path, result, config.data.limit)
 
     def build(self, config, train_examples):
-        types = config.data.entity_types or sorted({e.type for example in train_examples for e in example.entities})
-        return TokenClassifier(self.backbone(config, train_examples), types, scheme=config.data.tag_scheme,
+        types = config.model.entity_types or sorted({e.type for example in train_examples for e in example.entities})
+        return TokenClassifier(self.backbone(config, train_examples), types, scheme=config.model.tag_scheme,
                                dropout=config.training.dropout)
 
     def texts(self, examples):

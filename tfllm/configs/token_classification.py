@@ -1,0 +1,30 @@
+"""The config of `task: token_classification`: named entities with character offsets."""
+
+import dataclasses
+import typing
+
+from tfllm.configs.sections import DataConfig, key
+from tfllm.configs.task_spec import TaskSpec
+from tfllm.configs.text_classification import DEFAULT_BERT
+
+
+@dataclasses.dataclass
+class TokenClassificationData(DataConfig):
+    """CoNLL column files or CLUENER JSON lines."""
+
+    format: typing.Optional[str] = key(None, "conll | cluener (JSON lines); default: from the extension (.json, "
+                                       ".jsonl: cluener)", choices=("conll", "cluener"))
+
+
+@dataclasses.dataclass
+class TokenClassificationModel:
+    """The tagger's head."""
+
+    entity_types: typing.Optional[typing.List[str]] = key(None, "entity types; default: those in train")
+    tag_scheme: str = key("bio", "word tags: bio | bioes", choices=("bio", "bioes"))
+
+
+SPEC = TaskSpec(
+    "token_classification", "named entities with character offsets (BIO or BIOES tags)",
+    "tfllm.tasks.token_classification:TokenClassificationTask", "bert", TokenClassificationData,
+    TokenClassificationModel, default_source=DEFAULT_BERT, monitors=("entity_f1", "tag_accuracy", "loss"))
