@@ -11,12 +11,13 @@ from tfllm.training.precision import precision_scope
 
 
 def _numbers(rows):
-    """The scores in answer rows (probabilities; entity, answer or mask-candidate scores), in order."""
+    """The numbers in answer rows (probabilities; entity, answer or mask-candidate scores; embeddings), in order."""
     values = []
     for row in rows:
         values.extend(row.get("probabilities", {}).values())
         values.extend(entity["score"] for entity in row.get("entities", []))
         values.extend(candidate["score"] for mask in row.get("masks", []) for candidate in mask)
+        values.extend(row.get("embedding", []))
         if "score" in row:
             values.append(row["score"])
     return np.array(values, np.float32)
@@ -30,7 +31,7 @@ def _readable(rows):
         if key == "masks":
             return [[candidate["token"] for candidate in mask] for mask in value]
         return value
-    return [{k: keep(k, v) for k, v in row.items() if k not in ("probabilities", "score")} for row in rows]
+    return [{k: keep(k, v) for k, v in row.items() if k not in ("probabilities", "score", "embedding")} for row in rows]
 
 
 def run_task_test(build, train, requests, tmp_path, epochs=3):

@@ -104,7 +104,7 @@ def test_the_monitored_metric_defaults_to_the_tasks_main_one_and_is_checked(tmp_
     assert load_config(write(tmp_path, model={"multi_label": True})).training.monitor == "micro_f1"
     assert load_config(write(tmp_path, task="token_classification")).training.monitor == "entity_f1"
     assert load_config(write(tmp_path, task="question_answering")).training.monitor == "f1"
-    with pytest.raises(ValueError, match="training.monitor: must be one of macro_f1, micro_f1, loss for task "
+    with pytest.raises(ValueError, match="training.monitor: must be one of micro_f1, macro_f1, loss for task "
                                          r"text_classification \(multi-label\), not 'accuracy'"):
         load_config(write(tmp_path, model={"multi_label": True}, training={"monitor": "accuracy"}))
     with pytest.raises(ValueError, match="training.monitor: must be one of entity_f1, tag_accuracy, loss"):

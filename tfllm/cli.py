@@ -1,5 +1,5 @@
-"""The `tfllm` command: train, pretrain, evaluate, predict, generate, chat, export, convert and tasks, driven by YAML job
-configs."""
+"""The `tfllm` command: train, pretrain, evaluate, predict, embed, generate, chat, export, convert and tasks, driven by
+YAML job configs."""
 
 import argparse
 import dataclasses
@@ -48,6 +48,18 @@ def _export(args):
     from tfllm import runner
 
     runner.export(args.config, version=args.version, quantize=args.quantize)
+
+
+def _embed(args):
+    from tfllm import runner
+    from tfllm.tasks.text_embedding import embed_corpus
+
+    if args.config.task != "text_embedding":
+        raise ValueError(f"{args.config.path}: embed needs a model trained with task: text_embedding")
+    manifest = embed_corpus(args.config, runner.task_of(args.config).load(args.config), args.input, args.output,
+                            args.text_column, args.id_column, args.format, args.shard_size)
+    print(f"wrote {manifest['count']} vectors of {manifest['dimension']} dimensions in {len(manifest['shards'])} "
+          f"shard(s) to {args.output} (manifest.json lists them)")
 
 
 def _generation_overrides(args):
@@ -167,6 +179,16 @@ def build_parser():
     export.add_argument("--version", type=int, help="version number (default: the next free one)")
     export.add_argument("--quantize", choices=["int8"], help="GPT-2: export int8 weights (default: export.quantize)")
     export.set_defaults(run=_with_config(_export))
+
+    embed = commands.add_parser("embed", help="embed a corpus with a text_embedding model, into .npy shards")
+    _config_argument(embed)
+    embed.add_argument("--input", required=True, help="the passages: a .txt file (one per line) or CSV/TSV/JSON(L)")
+    embed.add_argument("--output", required=True, help="a new directory for the shards and manifest.json")
+    embed.add_argument("--text-column", default="text", help="the text field of CSV/TSV/JSON(L) rows")
+    embed.add_argument("--id-column", help="the id field (default: line numbers)")
+    embed.add_argument("--format", choices=["text", "csv", "tsv", "jsonl", "json"], help="default: from the extension")
+    embed.add_argument("--shard-size", type=int, default=100_000, help="passages per shard")
+    embed.set_defaults(run=_with_config(_embed))
 
     generation = argparse.ArgumentParser(add_help=False)
     generation.add_argument("--max-new-tokens", type=int, help="tokens to generate (default: the config's)")

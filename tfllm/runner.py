@@ -66,8 +66,7 @@ def monitored(task, config, model, validation_examples):
     key, server = task.served_monitors[name], task.server(config, model)
 
     def score():
-        rows = server.answer(validation_examples, model.predict_batch_size)
-        return task.score(config, model, validation_examples, rows, None)[key]
+        return task.evaluate(config, model, validation_examples, None, server)[key]
 
     return f"val_{name}", [ServedScore(f"val_{name}", score)]
 
@@ -160,7 +159,7 @@ def export(config, version=None, quantize=None):
     task = task_of(config)
     quantize = quantize or getattr(config.export, "quantize", None)  # export.quantize: GPT-2 tasks only
     model = task.load(config, quantize)
-    server = task.server(config, model)
+    server = task.export_server(config, model)
     metadata = {"task": config.task, "backbone": config.backbone.source, "quantize": quantize,
                 **task.metadata(config, model, server)}
     report_path = storage.join(evaluation_dir(config, "validation"), "report.json")

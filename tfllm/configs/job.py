@@ -259,16 +259,18 @@ def _resolve(raw, path, announce=True):
                                                                   task)
                                           for section, cls in sections.items()})
     base = os.path.dirname(os.path.abspath(path))
-    for split in ("train", "validation", "test"):
-        value = getattr(config.data, split)
+    for section, name in (("data", "train"), ("data", "validation"), ("data", "test"), ("export", "corpus")):
+        value = getattr(getattr(config, section), name, None)
         if value and not os.path.isabs(value) and "://" not in value:
-            setattr(config.data, split, os.path.normpath(os.path.join(base, value)))
+            setattr(getattr(config, section), name, os.path.normpath(os.path.join(base, value)))
     config.backbone.source = config.backbone.source or spec.default_source
     if not config.backbone.source:
         kinds = ("a BERT source to continue pretraining" if task == "masked_lm" else
                  "a GPT-2 preset such as gpt2_base_en, a preset or Hugging Face dir")
         raise ValueError(f"{path}: backbone.source is required for task {task} ({kinds}, or scratch)")
     config.training.monitor = _checked_monitor(config, spec)
+    if spec.check:
+        spec.check(config)
     if getattr(config.training, "lora_rank", None) is not None and config.backbone.source == SCRATCH_SOURCE:
         raise ValueError(f"{path}: training.lora_rank needs a pretrained backbone.source, not scratch")
     if config.backbone.source == SCRATCH_SOURCE and spec.family == "bert":
@@ -311,13 +313,13 @@ def _check_source(config):
 
 
 def _checked_monitor(config, spec):
-    """`training.monitor`, or the task's main metric (multi-label classifiers: micro_f1, having no accuracy)."""
-    multi_label = getattr(config.model, "multi_label", False)
-    monitor = config.training.monitor or ("micro_f1" if multi_label else spec.monitors[0])
-    allowed = [m for m in spec.monitors if not (multi_label and m == "accuracy")]
+    """`training.monitor`, or the main metric of the config's model."""
+    allowed = spec.config_monitors(config)
+    monitor = config.training.monitor or allowed[0]
     if monitor not in allowed:
+        model = " (multi-label)" if getattr(config.model, "multi_label", False) else ""
         raise ValueError(f"{config.path}: training.monitor: must be one of {', '.join(allowed)} for task "
-                         f"{config.task}{' (multi-label)' if multi_label else ''}, not {monitor!r}")
+                         f"{config.task}{model}, not {monitor!r}")
     return monitor
 
 
@@ -377,6 +379,8 @@ def load_config(path, overrides=(), trained=False, command=None):
     merged = {**{k: v for k, v in recorded.items() if k not in _FROM_COMMAND}, "run_dir": config.run_dir,
               **{section: raw.get(section) or {} for section in _FROM_COMMAND}}
     trained_config = _resolve(apply_overrides(merged, overrides), recorded_path, announce=False)
+    for section in _FROM_COMMAND:  # resolved against the command's file, as its paths are relative to it
+        setattr(trained_config, section, getattr(config, section))
     _check_source(trained_config)  # the model's source is the trained run's, whatever the file says now
     changed = _changed_keys(config_as_dict(config), config_as_dict(trained_config))
     if changed:

@@ -31,11 +31,15 @@ class TaskSpec:
             the `backbone`, `training`, `export` (and `generation`) sections it reads.
         data: the dataclass of its `data:` section.
         model: the dataclass of its `model:` section (the head's settings), or None when it has none.
+        export: the dataclass of its `export:` section when it has keys of its own (else the family's).
         command: the command that trains it: "train", or "pretrain" for pretraining tasks.
         default_source: `backbone.source` when the config sets none.
         monitors: the metrics `training.monitor` may name, its default first: the one that picks the
             checkpoint kept (and exported) and stops training early, on the validation data when there is
             some. Losses and perplexity are better lower, the others higher.
+        monitors_for: `monitors_for(config)`, the monitors a config's model offers (its default first),
+            where they depend on it (multi-label classifiers have no accuracy); default: `monitors`.
+        check: `check(config)`, raising a ValueError where keys of its sections disagree; or None.
     """
 
     name: str
@@ -44,16 +48,25 @@ class TaskSpec:
     family: str
     data: type
     model: typing.Optional[type] = None
+    export: typing.Optional[type] = None
     command: str = "train"
     default_source: typing.Optional[str] = None
     monitors: typing.Tuple[str, ...] = ("loss",)
+    monitors_for: typing.Optional[typing.Callable] = None
+    check: typing.Optional[typing.Callable] = None
 
     def sections(self):
         """{section name: dataclass} of every section this task reads, in the order configs write them."""
         sections = {**_FAMILY_SECTIONS[self.family], "data": self.data}
         if self.model is not None:
             sections["model"] = self.model
+        if self.export is not None:
+            sections["export"] = self.export
         return {name: sections[name] for name in SECTION_ORDER if name in sections}
+
+    def config_monitors(self, config):
+        """The metrics `training.monitor` may name for `config`, its default first."""
+        return tuple(self.monitors_for(config)) if self.monitors_for else self.monitors
 
     def task(self):
         """The task's `Task` (its module, and TensorFlow, are imported now)."""

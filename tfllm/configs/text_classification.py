@@ -43,7 +43,13 @@ class TextClassificationModel:
     doc_stride: int = key(128, "long_text: pieces between window starts", minimum=1)
 
 
+def classifier_monitors(config):
+    """Multi-label classifiers have no accuracy, and monitor micro F1 by default."""
+    return ("micro_f1", "macro_f1", "loss") if config.model.multi_label else CLASSIFIER_MONITORS
+
+
 SPEC = TaskSpec(
     "text_classification", "labels for texts or text pairs: single-label, multi-label, long texts",
     "tfllm.tasks.text_classification:TextClassificationTask", "bert", TextClassificationData,
-    TextClassificationModel, default_source=DEFAULT_BERT, monitors=CLASSIFIER_MONITORS)
+    TextClassificationModel, default_source=DEFAULT_BERT, monitors=CLASSIFIER_MONITORS,
+    monitors_for=classifier_monitors)

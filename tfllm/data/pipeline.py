@@ -41,30 +41,60 @@ def batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_siz
     Returns:
         A dataset of ({"token_ids", "segment_ids", "padding_mask"} int32, targets[, sample_weight]) batches.
     """
+    return _batched({"token_ids": token_ids, "segment_ids": segment_ids}, targets, preprocessor, batch_size, shuffle,
+                    fixed_length, drop_remainder, seed)
+
+
+def batch_packed_sides(sides, targets, preprocessor, batch_size, shuffle=False, fixed_length=False,
+                       drop_remainder=False, seed=None):
+    """`batch_packed_inputs` for examples of several texts each (a query and its positive, say):
+    `sides` maps a name to that text's packed ragged (token_ids, segment_ids); a batch's features map
+    each name to its {"token_ids", "segment_ids", "padding_mask"}, padded to that side's longest text.
+    Buckets go by an example's longest text."""
+    features = {name: {"token_ids": token_ids, "segment_ids": segment_ids} for name, (token_ids, segment_ids)
+                in sides.items()}
+    return _batched(features, targets, preprocessor, batch_size, shuffle, fixed_length, drop_remainder, seed)
+
+
+def _text_inputs(features):
+    """The {"token_ids", "segment_ids"} dicts in `features`: itself, or one per side."""
+    return [features] if "token_ids" in features else list(features.values())
+
+
+def _per_text(features, value):
+    """`features`' structure with `value(name)` for each of its tensors."""
+    if "token_ids" in features:
+        return {name: value(name) for name in features}
+    return {side: _per_text(inputs, value) for side, inputs in features.items()}
+
+
+def _batched(features, targets, preprocessor, batch_size, shuffle, fixed_length, drop_remainder, seed):
     per_token = isinstance(targets, tf.RaggedTensor)
-    count = int(token_ids.nrows())
-    lengths = token_ids.row_lengths().numpy()
-    dataset = tf.data.Dataset.from_tensor_slices(({"token_ids": token_ids, "segment_ids": segment_ids}, targets))
+    texts = _text_inputs(features)
+    count = int(texts[0]["token_ids"].nrows())
+    lengths = np.max([inputs["token_ids"].row_lengths().numpy() for inputs in texts], axis=0)
+    dataset = tf.data.Dataset.from_tensor_slices((features, targets))
 
     def densify(features, target):
         # Slices of a RaggedTensor are ragged_rank=0 RaggedTensors, which padded_batch refuses.
         dense = lambda v: v.flat_values if isinstance(v, tf.RaggedTensor) else v  # noqa: E731
-        return {k: dense(v) for k, v in features.items()}, dense(target)
+        return tf.nest.map_structure(dense, features), dense(target)
 
     dataset = dataset.map(densify).cache()
     if shuffle:
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     target_dtype = targets.dtype if per_token else tf.as_dtype(targets.dtype)
-    padding = ({"token_ids": preprocessor.pad_id, "segment_ids": 0}, tf.constant(-1 if per_token else 0, target_dtype))
+    padding = (_per_text(features, lambda name: preprocessor.pad_id if name == "token_ids" else 0),
+               tf.constant(-1 if per_token else 0, target_dtype))
     if fixed_length:
         length = preprocessor.sequence_length
-        shapes = ({"token_ids": [length], "segment_ids": [length]}, [length] if per_token else targets.shape[1:])
+        shapes = (_per_text(features, lambda name: [length]), [length] if per_token else targets.shape[1:])
         dataset = dataset.padded_batch(batch_size, shapes, padding, drop_remainder=drop_remainder)
         batches = _batch_count(np.array([count]), batch_size, drop_remainder)
     else:
         boundaries = length_buckets(preprocessor.sequence_length)
         dataset = dataset.bucket_by_sequence_length(
-            lambda features, _: tf.shape(features["token_ids"])[0],
+            lambda features, _: tf.reduce_max([tf.shape(inputs["token_ids"])[0] for inputs in _text_inputs(features)]),
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
             padding_values=padding,
@@ -77,7 +107,8 @@ def batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_siz
     pad_id = preprocessor.pad_id
 
     def finish(features, target):
-        features["padding_mask"] = tf.cast(tf.not_equal(features["token_ids"], pad_id), tf.int32)
+        for inputs in _text_inputs(features):
+            inputs["padding_mask"] = tf.cast(tf.not_equal(inputs["token_ids"], pad_id), tf.int32)
         if per_token:
             return features, tf.maximum(target, 0), tf.cast(target >= 0, tf.float32)
         return features, target

@@ -8,6 +8,7 @@ with `"skip"` they are left out, logged and returned in the `ReadResult`.
 import codecs
 import csv
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -86,20 +87,25 @@ def _label_value(value, columns, path, line, bad_rows):
     return str(value).strip()
 
 
-def _example_from_record(record, columns, path, line, bad_rows):
+def text_field(record, field, path, line, bad_rows):
+    """The stripped text of `record[field]`, or None with a bad row saying why (missing, not a string, empty)."""
+    value = record.get(field)
+    if value is None:
+        bad_rows.append(BadRow(path, line, field, "missing"))
+    elif not isinstance(value, str):
+        bad_rows.append(BadRow(path, line, field, f"expected a string, got {type(value).__name__}"))
+    elif not value.strip():
+        bad_rows.append(BadRow(path, line, field, "empty text"))
+    else:
+        return value.strip()
+    return None
+
+
+def _example_from_record(record, path, line, bad_rows, columns):
     """Builds an example from a {field: value} record, or records bad rows and returns None."""
     before = len(bad_rows)
-    texts = {}
-    for field in filter(None, (columns.text, columns.text_pair)):
-        value = record.get(field)
-        if value is None:
-            bad_rows.append(BadRow(path, line, field, "missing"))
-        elif not isinstance(value, str):
-            bad_rows.append(BadRow(path, line, field, f"expected a string, got {type(value).__name__}"))
-        elif not value.strip():
-            bad_rows.append(BadRow(path, line, field, "empty text"))
-        else:
-            texts[field] = value.strip()
+    texts = {field: text_field(record, field, path, line, bad_rows) for field in filter(None, (columns.text,
+                                                                                               columns.text_pair))}
     label = None
     if columns.label:
         if columns.label not in record:
@@ -121,7 +127,7 @@ def _file_kind(delimiter):
     return "TSV" if delimiter == "\t" else "CSV"
 
 
-def _read_delimited(path, columns, delimiter, bad_rows, column_names=None):
+def _read_delimited(path, fields, build, delimiter, bad_rows, column_names=None):
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # TSV (GLUE) keeps quotes as text
     lines = _decoded_lines(path, bad_rows)
     line_numbers = []
@@ -137,8 +143,7 @@ def _read_delimited(path, columns, delimiter, bad_rows, column_names=None):
     if header is None:
         raise DataError([BadRow(path, 1, "<header>", "the file is empty; a header row naming the columns is needed")])
     header = [name.strip() for name in header]
-    wanted = [c for c in (columns.text, columns.text_pair, columns.label, columns.group) if c]
-    absent = [c for c in wanted if c not in header]
+    absent = [c for c in fields if c not in header]
     if absent:
         where = "column_names are" if column_names else "the header has"
         raise DataError([BadRow(path, 1, c, f"no such column; {where} {header}") for c in absent])
@@ -158,7 +163,7 @@ def _read_delimited(path, columns, delimiter, bad_rows, column_names=None):
         if len(row) != len(header):
             bad_rows.append(BadRow(path, line, "<row>", f"has {len(row)} fields, expected {len(header)} ({header})"))
             continue
-        example = _example_from_record(dict(zip(header, row)), columns, path, line, bad_rows)
+        example = build(dict(zip(header, row)), path, line, bad_rows)
         if example:
             examples.append(example)
     return examples
@@ -183,13 +188,13 @@ def _json_array_records(path):
     yield from enumerate(records, start=1)
 
 
-def _examples_from_records(records, columns, path, bad_rows):
+def _examples_from_records(records, build, path, bad_rows):
     examples = []
     for line, record in records:
         if not isinstance(record, dict):
             bad_rows.append(BadRow(path, line, "<row>", "expected a JSON object"))
             continue
-        example = _example_from_record(record, columns, path, line, bad_rows)
+        example = build(record, path, line, bad_rows)
         if example:
             examples.append(example)
     return examples
@@ -241,16 +246,34 @@ def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows
     >>> example.text, example.label, example.source
     ('i was charged the wrong price for the laptop stand', 'payment_issue', 'examples/intents/train.csv:2')
     """
+    fields = [c for c in (columns.text, columns.text_pair, columns.label, columns.group) if c]
+    return read_rows(path, fields, functools.partial(_example_from_record, columns=columns), file_format,
+                     on_bad_rows, column_names)
+
+
+def read_rows(path, fields, build, file_format=None, on_bad_rows="error", column_names=None):
+    """Reads the rows of a CSV, TSV, JSONL or JSON file into examples, one `build` call per row.
+
+    Args:
+        path: the file (any `tf.io.gfile` path).
+        fields: the columns a CSV/TSV header must have.
+        build: `build(record, path, line, bad_rows)`, a {field: value} record to an example, or to None
+            after appending the row's problems to `bad_rows`.
+        file_format, on_bad_rows, column_names: as `read_text_examples` takes them.
+
+    Returns:
+        A `ReadResult` of the examples and the bad rows: every row is one or the other.
+    """
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
     extension = os.path.splitext(path)[1].lower()
     file_format = file_format or (_json_kind(path) if extension == ".json" else _FORMATS.get(extension))
     bad_rows = []
     if file_format in ("csv", "tsv"):
-        examples = _read_delimited(path, columns, "," if file_format == "csv" else "\t", bad_rows, column_names)
+        examples = _read_delimited(path, fields, build, "," if file_format == "csv" else "\t", bad_rows, column_names)
     elif file_format in ("jsonl", "json"):
         records = _jsonl_records(path, bad_rows) if file_format == "jsonl" else _json_array_records(path)
-        examples = _examples_from_records(records, columns, path, bad_rows)
+        examples = _examples_from_records(records, build, path, bad_rows)
     else:
         raise ValueError(f"{path}: unknown format {file_format!r}; use csv, tsv, jsonl or json")
     return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
@@ -287,7 +310,7 @@ def read_tfds_examples(name, split, columns=ColumnSpec(text="sentence", label="l
             elif hasattr(value, "item"):
                 value = value.item()
             decoded[key] = value
-        example = None if undecodable else _example_from_record(decoded, columns, source, index, bad_rows)
+        example = None if undecodable else _example_from_record(decoded, source, index, bad_rows, columns)
         if example:
             examples.append(example)
     return _apply_policy(ReadResult(examples, bad_rows), on_bad_rows, source)

@@ -85,7 +85,7 @@ class CausalLanguageModelingTask(DocumentsTask):
         """Beams of the export's beam_search signature: generation.num_beams, or 4."""
         return config.generation.num_beams if config.generation.num_beams > 1 else 4
 
-    def evaluate(self, config, model, examples, directory):
+    def evaluate(self, config, model, examples, directory, server=None):
         """Loss, token accuracy and perplexity (on replies or targets only, for chat and conditional models)."""
         model.compile()
         data = self.dataset(config, model, examples, False)

@@ -38,7 +38,7 @@ class ConditionalGenerationTask(CausalLanguageModelingTask):
     def make_dataset(self, model):
         return model.make_conditional_dataset
 
-    def evaluate(self, config, model, pairs, directory):
+    def evaluate(self, config, model, pairs, directory, server=None):
         """Perplexity on the targets, and ROUGE and BLEU of a target generated for every source (beam search
         when `generation.num_beams` > 1, else greedy); each source, reference and prediction goes to
         predictions.jsonl."""

@@ -44,7 +44,7 @@ class MaskedLanguageModelingTask(DocumentsTask):
         return model.make_dataset(examples, config.training.batch_size, training=training,
                                   fixed_length=config.training.fixed_length, seed=config.training.seed)
 
-    def evaluate(self, config, model, examples, directory):
+    def evaluate(self, config, model, examples, directory, server=None):
         model.compile()
         data = self.dataset(config, model, examples, False)
         report = {k: float(v) for k, v in model.evaluate(data, verbose=0, return_dict=True).items()}

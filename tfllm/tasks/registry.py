@@ -6,11 +6,11 @@ no TensorFlow, so that a config is checked (and a typo answered) before TensorFl
 """
 
 from tfllm.configs import (causal_lm, chat, conditional_generation, masked_lm, question_answering,
-                           relation_extraction, text_classification, token_classification)
+                           relation_extraction, text_classification, text_embedding, token_classification)
 
 TASKS = {module.SPEC.name: module.SPEC for module in (
-    text_classification, relation_extraction, token_classification, question_answering, causal_lm, chat,
-    conditional_generation, masked_lm)}
+    text_classification, relation_extraction, token_classification, question_answering, text_embedding, causal_lm,
+    chat, conditional_generation, masked_lm)}
 
 BERT_TASKS = tuple(name for name, spec in TASKS.items() if spec.family == "bert")
 PRETRAINING_TASKS = ("masked_lm", "causal_lm")  # what `tfllm pretrain` runs

@@ -12,7 +12,8 @@ parts of a `Task`, in this order:
   `model_class` (whose `load(directory)` restores what `save_to_dir` wrote) and `callbacks`;
   BERT tasks (`BertTask`) build on `backbone(config, train_examples)` and name the `texts` it reads;
 - serving: `server` (raw strings in, readable answers out, in TF ops: what `tfllm export` publishes;
-  its `requests` and `answers` turn examples into its inputs and its outputs into JSON-ready rows);
+  its `requests` and `answers` turn examples into its inputs and its outputs into JSON-ready rows) and
+  `export_server` (what `tfllm export` publishes: `server`, plus what only an export holds);
 - evaluation: `score` (a report of the served answers against the examples' gold ones), `summary`
   (its one printed line) and `metadata` (facts an export keeps, with the report's `report_keys`).
 
@@ -98,14 +99,19 @@ class Task:
     # Serving.
 
     def server(self, config, model):
-        """The `TaskServer` of `model`: what `tfllm export` saves and `predict` and `evaluate` answer through."""
+        """The `TaskServer` of `model`: what `predict` and `evaluate` answer through."""
         return model.server()
+
+    def export_server(self, config, model):
+        """The `TaskServer` that `tfllm export` saves: `server`, with what only an export holds (a search index)."""
+        return self.server(config, model)
 
     # Evaluation.
 
-    def evaluate(self, config, model, examples, directory):
-        """The report on `examples`: their served answers scored against their gold ones."""
-        rows = self.server(config, model).answer(examples, model.predict_batch_size)
+    def evaluate(self, config, model, examples, directory, server=None):
+        """The report on `examples`: their served answers (through `server`, default `self.server`) scored
+        against their gold ones; predictions go to `directory` unless it is None (a score during training)."""
+        rows = (server or self.server(config, model)).answer(examples, model.predict_batch_size)
         return self.score(config, model, examples, rows, directory)
 
     def score(self, config, model, examples, rows, directory):

@@ -71,10 +71,10 @@ class TextClassificationTask(BertTask):
         unknown = {f"{row.path}:{row.line}" for row in bad_rows}
         return [example for example in examples if example.source not in unknown]
 
-    def evaluate(self, config, model, examples, directory):
+    def evaluate(self, config, model, examples, directory, server=None):
         path = examples[0].source.rpartition(":")[0] if examples else config.path
         return super().evaluate(config, model, self.with_known_labels(config, path, examples, model.labels),
-                                directory)
+                                directory, server)
 
     def build(self, config, train_examples):
         return TextClassifier(self.backbone(config, train_examples), self.label_names(config, train_examples),
