@@ -8,9 +8,11 @@ import tensorflow as tf
 
 from conftest import run_tfllm
 from tfllm import runner
+from tfllm.backbones import load_backbone
 from tfllm.configs.job import load_config
 from tfllm.data.corpus_readers import read_pairs
 from tfllm.data.examples import DataError
+from tfllm.evaluation.bertscore import bertscore
 from tfllm.evaluation.generation_metrics import generation_scores
 from tfllm.models.prompt_format import PromptFormat
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
@@ -91,6 +93,16 @@ def test_rouge_and_bleu_score_english_and_chinese():
     half = generation_scores(["我爱猫"], ["我爱狗"])  # Chinese is scored by characters
     assert half["rouge1"] == pytest.approx(2 / 3) and half["rouge2"] == pytest.approx(1 / 2)
     assert generation_scores(["a dog ran"], ["the cat sat"])["bleu"] == 0.0
+
+
+def test_bertscore_matches_tokens_by_their_contextual_vectors(keras_hub_preset_dir):
+    backbone = load_backbone(keras_hub_preset_dir, sequence_length=16)
+    same = generation_scores(["the movie was good"], ["the movie was good"], backbone)
+    assert same["bertscore_precision"] == pytest.approx(1.0, abs=1e-5) and same["bertscore_f1"] == pytest.approx(1.0, abs=1e-5)
+    scores = bertscore(["the movie was good", "awful"], ["the movie was good really", "the plot was fine"], backbone)
+    # The prediction's tokens all have near copies in the longer reference; not the other way round.
+    assert scores["bertscore_precision"] > scores["bertscore_recall"]
+    assert bertscore([""], ["good"], backbone)["bertscore_f1"] == 0.0
     with pytest.raises(ValueError, match="as many predictions as references"):
         generation_scores(["x"], [])
 

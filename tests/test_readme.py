@@ -30,3 +30,20 @@ def test_the_classification_snippets_run_as_written(tmp_path, monkeypatch):
     assert os.listdir(tmp_path / "savedmodels" / "sentiment") == ["1"]
     answers = namespace["intents"].predict(["where is my parcel?", "我要退款"])
     assert [set(row) for row in answers] == [{"text", "label", "probabilities"}] * 2
+
+
+def test_the_embedding_snippet_runs_as_written(tmp_path, monkeypatch):
+    try:
+        embedded_default_path()
+    except (ImportError, FileNotFoundError) as error:
+        pytest.skip(f"the embedded default model is not installed ({error})")
+    snippet = next(code for code in python_snippets() if "build_text_embedder" in code)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(snippet, namespace)  # noqa: S102 (the README's own code)
+    assert namespace["vectors"].shape == (2, 384)
+    import tensorflow as tf
+
+    search = tf.saved_model.load(str(tmp_path / "savedmodels" / "planets" / "1")).signatures["search"]
+    found = search(query=tf.constant(["the red planet"]), k=tf.constant(1))
+    assert found["ids"].numpy()[0, 0] == b"mars"

@@ -120,13 +120,14 @@ def test_in_batch_loss_over_two_replicas_equals_the_loss_of_the_global_batch():
         from tfllm.models.contrastive_loss import in_batch_negatives_loss
         rng = np.random.default_rng(0)
         q, p, n = (tf.constant(rng.normal(size=(6, 4)), tf.float32) for _ in range(3))
-        expected = float(in_batch_negatives_loss(q, p, n, 20.0, symmetric=True))
+        ids = tf.constant([0, 1, 2, 0, 4, 5])  # rows 0 and 3 (on two replicas) share a positive
+        expected = float(in_batch_negatives_loss(q, p, n, 20.0, symmetric=True, positive_ids=ids))
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         def split(x):
             return strategy.experimental_distribute_values_from_function(lambda c: x[c.replica_id_in_sync_group * 3:
                                                                                    (c.replica_id_in_sync_group + 1) * 3])
-        per_replica = strategy.run(lambda a, b, c: in_batch_negatives_loss(a, b, c, 20.0, symmetric=True),
-                                   args=(split(q), split(p), split(n)))
+        per_replica = strategy.run(lambda a, b, c, i: in_batch_negatives_loss(a, b, c, 20.0, True, positive_ids=i),
+                                   args=(split(q), split(p), split(n), split(ids)))
         print(expected, float(strategy.reduce("SUM", per_replica, axis=None)))
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
@@ -140,6 +141,10 @@ def test_in_batch_loss_prefers_matching_pairs_and_uses_hard_negatives():
     matched = float(in_batch_negatives_loss(q, q))
     assert matched < float(in_batch_negatives_loss(q, tf.roll(q, 1, axis=0)))
     assert float(in_batch_negatives_loss(q, q, negatives=q)) > matched  # a negative as close as the positive
+    # Two queries on one positive text: without ids each is pushed away from the other's (same) positive.
+    shared = tf.gather(q, [0, 0, 2, 3])
+    assert float(in_batch_negatives_loss(shared, shared, positive_ids=tf.constant([7, 7, 2, 3]))) < \
+        float(in_batch_negatives_loss(shared, shared)) - 0.1
 
 
 def test_pair_readers_name_bad_rows_and_build_pairs_from_squad_and_dialogues(tmp_path):
@@ -161,6 +166,7 @@ def test_pair_readers_name_bad_rows_and_build_pairs_from_squad_and_dialogues(tmp
     pairs = pairs_from_squad(str(squad)).examples
     assert [(p.query, p.positive) for p in pairs] == [("Which planet is red?", "Mars is red."),
                                                      ("What colour is Mars?", "Mars is red.")]
+    assert read_corpus(str(squad), "squad").examples == [("T/1", "Mars is red.")]
 
     dialogues = tmp_path / "dialogues.txt"
     dialogues.write_text("Hi. __eou__ Hello! __eou__ How are you? __eou__\n")

@@ -186,7 +186,8 @@ def build_parser():
     embed.add_argument("--output", required=True, help="a new directory for the shards and manifest.json")
     embed.add_argument("--text-column", default="text", help="the text field of CSV/TSV/JSON(L) rows")
     embed.add_argument("--id-column", help="the id field (default: line numbers)")
-    embed.add_argument("--format", choices=["text", "csv", "tsv", "jsonl", "json"], help="default: from the extension")
+    embed.add_argument("--format", choices=["text", "csv", "tsv", "jsonl", "json", "squad"],
+                       help="default: from the extension (squad: the paragraphs of a SQuAD file)")
     embed.add_argument("--shard-size", type=int, default=100_000, help="passages per shard")
     embed.set_defaults(run=_with_config(_embed))
 

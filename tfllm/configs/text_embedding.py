@@ -49,8 +49,9 @@ class TextEmbeddingExport(ExportConfig):
 
     corpus: typing.Optional[str] = key(None, "a file of texts to search: the export gets a search signature with "
                                        "their vectors inside (relative to the config file)")
-    corpus_format: typing.Optional[str] = key(None, "text (a passage per line) | csv | tsv | jsonl | json; default: "
-                                              "from the extension", choices=("text",) + TABLE_FORMATS)
+    corpus_format: typing.Optional[str] = key(None, "text (a passage per line) | csv | tsv | jsonl | json | squad (its "
+                                              "paragraphs); default: from the extension",
+                                              choices=("text", "squad") + TABLE_FORMATS)
     corpus_text_column: str = key("text", "the corpus's text field")
     corpus_id_column: typing.Optional[str] = key(None, "the corpus's id field (default: line numbers)")
 

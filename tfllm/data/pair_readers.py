@@ -7,7 +7,7 @@ from typing import Optional
 
 from tfllm.data.corpus_readers import read_dialogues
 from tfllm.data.examples import BadRow
-from tfllm.data.readers import ReadResult, _apply_policy, _decoded_lines, read_rows, text_field
+from tfllm.data.readers import ReadResult, _apply_policy, _decoded_lines, read_json_file, read_rows, text_field
 from tfllm.data.squad_reader import read_squad
 
 
@@ -86,7 +86,8 @@ def pairs_from_dialogues(path, file_format=None, context_turns=1, on_bad_rows="e
 
 def read_corpus(path, file_format=None, text_column="text", id_column=None, on_bad_rows="error"):
     """The (id, text) passages of a corpus to search or embed: a text file of one passage per line (ids:
-    line numbers), or CSV/TSV/JSON(L) rows (ids: `id_column`'s values, or line numbers).
+    line numbers), CSV/TSV/JSON(L) rows (ids: `id_column`'s values, or line numbers), or the paragraphs
+    of a SQuAD-format file (`file_format="squad"`; ids: "title/paragraph", 1-based).
 
     Example:
     >>> import tempfile
@@ -95,6 +96,8 @@ def read_corpus(path, file_format=None, text_column="text", id_column=None, on_b
     >>> read_corpus(path).examples
     [('1', 'Mars is red.'), ('3', 'Venus is hot.')]
     """
+    if file_format == "squad":
+        return _apply_policy(_squad_paragraphs(path), on_bad_rows, path)
     if file_format == "text" or (file_format is None and path.lower().endswith(".txt")):
         bad_rows = []
         passages = [(str(line), text.strip()) for line, text in _decoded_lines(path, bad_rows) if text.strip()]
@@ -108,3 +111,16 @@ def read_corpus(path, file_format=None, text_column="text", id_column=None, on_b
         return None if text is None else (str(record[id_column]) if id_column else str(line), text)
 
     return read_rows(path, [c for c in (text_column, id_column) if c], build, file_format, on_bad_rows)
+
+
+def _squad_paragraphs(path):
+    document = read_json_file(path, "a SQuAD-format JSON file")
+    passages, bad_rows = [], []
+    for a, article in enumerate(document.get("data", []) if isinstance(document, dict) else [], start=1):
+        for p, paragraph in enumerate(article.get("paragraphs", []), start=1):
+            context = paragraph.get("context")
+            if isinstance(context, str) and context.strip():
+                passages.append((f"{article.get('title', a)}/{p}", context))
+            else:
+                bad_rows.append(BadRow(path, f"{a}/{p}", "context", "missing or empty"))
+    return ReadResult(passages, bad_rows)

@@ -12,6 +12,8 @@ import re
 import keras_hub
 import tensorflow as tf
 
+from tfllm.evaluation.bertscore import bertscore
+
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CJK_PUNCTUATION = re.compile(r"([\u3000-\u303f\uff00-\uffef])")
 
@@ -22,8 +24,10 @@ def scoring_text(text):
     return _CJK_PUNCTUATION.sub(r" \1 ", text)
 
 
-def generation_scores(predictions, references):
-    """ROUGE-1, ROUGE-2 and ROUGE-L F1 (means over examples) and corpus BLEU, each in 0..1.
+def generation_scores(predictions, references, backbone=None):
+    """ROUGE-1, ROUGE-2 and ROUGE-L F1 (means over examples) and corpus BLEU, each in 0..1; with a BERT
+    `backbone` (`tfllm.backbones.load_backbone`), also BERTScore-style precision, recall and F1 of its
+    token vectors (see `tfllm.evaluation.bertscore`).
 
     Example:
     >>> scores = generation_scores(["the cat sat on the mat"], ["the cat sat on a mat"])
@@ -42,4 +46,6 @@ def generation_scores(predictions, references):
     bleu = keras_hub.metrics.Bleu()
     bleu.update_state(expected[:, tf.newaxis], predicted)
     scores["bleu"] = float(bleu.result())
+    if backbone is not None:
+        scores.update(bertscore(predictions, references, backbone))
     return scores

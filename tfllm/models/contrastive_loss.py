@@ -8,7 +8,7 @@ its share of the mean (Keras sums the replicas' gradients).
 import tensorflow as tf
 
 
-def in_batch_negatives_loss(queries, positives, negatives=None, scale=20.0, symmetric=False):
+def in_batch_negatives_loss(queries, positives, negatives=None, scale=20.0, symmetric=False, positive_ids=None):
     """Multiple-negatives ranking loss (InfoNCE): each query's positive against every other positive of
     the (global) batch, and every hard negative, as a softmax over similarity x `scale` (1/temperature).
 
@@ -17,6 +17,8 @@ def in_batch_negatives_loss(queries, positives, negatives=None, scale=20.0, symm
         negatives: [batch, dim] hard negatives, one per query, or None.
         scale: multiplies the dot products (1 / temperature); a tensor when the temperature is learned.
         symmetric: also rank the queries for each positive, and average the two directions.
+        positive_ids: [batch] ints naming each positive text: another row with the same positive (two
+            questions on one SQuAD paragraph) is not counted as a negative, in either direction.
 
     Returns:
         The loss for this replica: its queries' mean cross-entropy / replicas.
@@ -34,11 +36,20 @@ def in_batch_negatives_loss(queries, positives, negatives=None, scale=20.0, symm
     offset = tf.reduce_sum(gather(local[None])[:context.replica_id_in_sync_group]) if replicas > 1 else 0
     targets = offset + tf.range(local)
     candidates = gather(positives)
+    logits = scale * tf.matmul(queries, candidates, transpose_b=True)
+    duplicates = 0.0
+    if positive_ids is not None:
+        all_ids = gather(positive_ids)
+        same = tf.equal(positive_ids[:, None], all_ids[None, :])
+        other = tf.not_equal(targets[:, None], tf.range(tf.shape(all_ids)[0])[None, :])
+        duplicates = tf.where(same & other, -1e9, 0.0)  # the same text as the positive is not a negative
+        logits += duplicates
     if negatives is not None:
-        candidates = tf.concat([candidates, gather(negatives)], axis=0)
-    loss = _cross_entropy(scale * tf.matmul(queries, candidates, transpose_b=True), targets)
+        logits = tf.concat([logits, scale * tf.matmul(queries, gather(negatives), transpose_b=True)], axis=1)
+    loss = _cross_entropy(logits, targets)
     if symmetric:
-        loss = (loss + _cross_entropy(scale * tf.matmul(positives, gather(queries), transpose_b=True), targets)) / 2
+        reverse = scale * tf.matmul(positives, gather(queries), transpose_b=True) + duplicates
+        loss = (loss + _cross_entropy(reverse, targets)) / 2
     return loss / replicas
 
 

@@ -1,6 +1,7 @@
 """Sentence embeddings on a BERT backbone: pooled, optionally projected, L2-normalised vectors."""
 
 import math
+import zlib
 
 import keras
 import numpy as np
@@ -9,7 +10,7 @@ import tensorflow as tf
 from tfllm.backbones.sources import load_backbone, set_pooler_trainable
 from tfllm.data.examples import TextExample
 from tfllm.data.pair_readers import TextPair
-from tfllm.data.pipeline import batch_packed_inputs, batch_packed_sides
+from tfllm.data.pipeline import batch_packed_sides
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.contrastive_loss import cosine_regression_loss, in_batch_negatives_loss
@@ -106,7 +107,7 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
             loss = cosine_regression_loss(y_pred["query"], y_pred["positive"], y)
         else:
             loss = in_batch_negatives_loss(y_pred["query"], y_pred["positive"], y_pred.get("negative"),
-                                           self.scale(), self.symmetric)
+                                           self.scale(), self.symmetric, positive_ids=y)
         return loss + sum(self.losses) if self.losses else loss
 
     def examples(self, x, y=None):
@@ -126,13 +127,12 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
                                                                                       scores))]
 
     def make_dataset(self, examples, batch_size=32, training=False, fixed_length=False, seed=None):
-        """Batches of `TextPair`s as ({"query", "positive"[, "negative"]} features, scores or zeros), by
-        length buckets of a pair's longer text; or, for `TextExample`s (texts to embed), batches of
-        (features, each text's index)."""
-        if all(isinstance(example, TextExample) for example in examples):
-            token_ids, segment_ids = self.preprocessor.pack(tf.constant([e.text for e in examples]))
-            return batch_packed_inputs(token_ids, segment_ids, np.arange(len(examples)), self.preprocessor,
-                                       batch_size, fixed_length=fixed_length)
+        """Batches of `TextPair`s as ({"query", "positive"[, "negative"]} features, targets), by length
+        buckets of a pair's longest text; the targets are the pairs' scores (cosine loss) or ids of their
+        positive texts (so that a positive shared by several queries is no negative to them). Texts to
+        embed go through `embed`."""
+        if not all(isinstance(example, TextPair) for example in examples):
+            raise ValueError("make_dataset takes TextPairs (training pairs); embed texts with embed(texts)")
         sides = {"query": [e.query for e in examples], "positive": [e.positive for e in examples]}
         with_negatives = [e.negative is not None for e in examples]
         if any(with_negatives):
@@ -146,7 +146,7 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
                 raise ValueError(f"{unscored[0]}: no score; a cosine-loss model trains on scored pairs")
             targets = np.array([e.score for e in examples], np.float32)
         else:
-            targets = np.zeros(len(examples), np.float32)
+            targets = np.array([zlib.crc32(e.positive.encode("utf-8")) for e in examples], np.int64)
         packed = {side: self.preprocessor.pack(tf.constant(texts)) for side, texts in sides.items()}
         return batch_packed_sides(packed, targets, self.preprocessor, batch_size, shuffle=training,
                                   fixed_length=fixed_length, drop_remainder=fixed_length and training, seed=seed)
@@ -155,12 +155,12 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
         """The vectors of `texts` [n, dim] (numpy, float32), in their order, through the served graph."""
         return self.server().embed(list(texts), batch_size)
 
-    def server(self, corpus=None, corpus_ids=None, batch_size=64):
+    def server(self, corpus=None, corpus_ids=None, batch_size=64, vectors=None):
         """The serving module: `embed` (texts -> vectors) and, with a `corpus` (texts, and `corpus_ids`,
-        default their positions), `search` (see `TextEmbedderServer`). The one without a corpus is made
-        (and traced) once per model."""
+        default their positions; `vectors` if computed before), `search` (see `TextEmbedderServer`).
+        The one without a corpus is made (and traced) once per model."""
         if corpus is not None:
-            return TextEmbedderServer(self, corpus, corpus_ids, batch_size)
+            return TextEmbedderServer(self, corpus, corpus_ids, batch_size, vectors)
         if self._server is None:
             self._server = TextEmbedderServer(self)
         return self._server

@@ -23,9 +23,11 @@ class TextEmbedderServer(TaskServer):
         corpus: texts to search, or None.
         corpus_ids: their ids (strings), default their positions "0", "1", ...
         batch_size: texts per call when embedding the corpus.
+        vectors: the corpus's vectors [n, dim] when they were computed before (`tfllm embed` writes them),
+            else they are computed here.
     """
 
-    def __init__(self, embedder, corpus=None, corpus_ids=None, batch_size=64, name=None):
+    def __init__(self, embedder, corpus=None, corpus_ids=None, batch_size=64, vectors=None, name=None):
         super().__init__(embedder, name=name)
         self.preprocessor = embedder.preprocessor
         self.corpus_size = 0
@@ -37,7 +39,11 @@ class TextEmbedderServer(TaskServer):
             raise ValueError(f"a search corpus needs texts and one id per text: {len(corpus)} texts, "
                              f"{len(corpus_ids)} ids")
         self.corpus_size = len(corpus)
-        self.index = tf.Variable(self.embed(corpus, batch_size), trainable=False, name="corpus_vectors")
+        vectors = self.embed(corpus, batch_size) if vectors is None else np.asarray(vectors, np.float32)
+        if vectors.shape != (len(corpus), embedder.dimension):
+            raise ValueError(f"corpus vectors of shape {vectors.shape} for {len(corpus)} texts of a "
+                             f"{embedder.dimension}-dimensional model")
+        self.index = tf.Variable(vectors, trainable=False, name="corpus_vectors")
         self.corpus_texts = tf.Variable(corpus, trainable=False, name="corpus_texts")
         self.corpus_ids = tf.Variable(corpus_ids, trainable=False, name="corpus_ids")
         self.search = tf.function(self._search, input_signature=[tf.TensorSpec([None], tf.string, name="query"),

@@ -5,6 +5,7 @@ import random
 
 import keras
 
+from tfllm.backbones.sources import DEFAULT_BACKBONE, load_backbone
 from tfllm.data.corpus_readers import read_pairs
 from tfllm.evaluation.classification_report import write_predictions
 from tfllm.evaluation.generation_metrics import generation_scores
@@ -39,9 +40,9 @@ class ConditionalGenerationTask(CausalLanguageModelingTask):
         return model.make_conditional_dataset
 
     def evaluate(self, config, model, pairs, directory, server=None):
-        """Perplexity on the targets, and ROUGE and BLEU of a target generated for every source (beam search
-        when `generation.num_beams` > 1, else greedy); each source, reference and prediction goes to
-        predictions.jsonl."""
+        """Perplexity on the targets, and ROUGE, BLEU and BERTScore-style F1 (all-MiniLM-L6-v2's token vectors)
+        of a target generated for every source (beam search when `generation.num_beams` > 1, else greedy);
+        each source, reference and prediction goes to predictions.jsonl."""
         report = super().evaluate(config, model, pairs, directory)
         settings = dict(generation_settings(config), temperature=0.0)
         generate = sampler(config, model, **settings)
@@ -52,7 +53,7 @@ class ConditionalGenerationTask(CausalLanguageModelingTask):
             progress.update(len(predictions))
         write_predictions(({"source": source, "reference": reference, "prediction": prediction}
                            for (source, reference), prediction in zip(pairs, predictions)), directory)
-        report.update(generation_scores(predictions, [reference for _, reference in pairs]),
+        report.update(generation_scores(predictions, [reference for _, reference in pairs], _bertscore_backbone()),
                       generated=len(predictions), decoding="beam search" if settings["num_beams"] > 1 else "greedy",
                       max_new_tokens=settings["max_new_tokens"])
         return report
@@ -60,4 +61,14 @@ class ConditionalGenerationTask(CausalLanguageModelingTask):
     def summary(self, report):
         return (super().summary(report) + f"\n{report['generated']} generated: "
                 f"ROUGE-1 {report['rouge1']:.2%}, ROUGE-2 {report['rouge2']:.2%}, ROUGE-L {report['rougeL']:.2%}, "
-                f"BLEU {report['bleu']:.2%}")
+                f"BLEU {report['bleu']:.2%}" +
+                (f", BERTScore F1 {report['bertscore_f1']:.4f}" if "bertscore_f1" in report else ""))
+
+
+def _bertscore_backbone():
+    """The embedded all-MiniLM-L6-v2 for BERTScore-style scores, or None (with a note) when it is not installed."""
+    try:
+        return load_backbone(DEFAULT_BACKBONE)
+    except ImportError as error:
+        print(f"note: no BERTScore in this report: {error}")
+        return None
