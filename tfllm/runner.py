@@ -35,8 +35,9 @@ def task_of(config):
     return task_spec(config.task).task()
 
 
-def compile_for_training(model, config, train_data):
-    """Compiles `model` with the task's loss and metrics and AdamW as `config.training` says.
+def compile_for_training(task, model, config, train_data):
+    """Compiles `model` with the task's loss and metrics (and `task.compile_options`) and AdamW as
+    `config.training` says.
 
     The schedule's length is epochs x `len(train_data)`: the batches the dataset really makes, which
     length bucketing puts above ceil(examples / batch_size) (and long texts and QA contexts above the
@@ -45,7 +46,8 @@ def compile_for_training(model, config, train_data):
     training = config.training
     optimizer = adamw_with_warmup(training.learning_rate, len(train_data) * training.epochs,
                                   training.warmup_fraction, training.weight_decay)
-    model.compile(optimizer=optimizer, steps_per_execution=training.steps_per_execution)
+    model.compile(optimizer=optimizer, steps_per_execution=training.steps_per_execution,
+                  **task.compile_options(config))
 
 
 def monitored(task, config, model, validation_examples):
@@ -90,7 +92,7 @@ def train(config, verbose="auto"):
         model = task.build(config, train_examples)
         train_data = task.dataset(config, model, train_examples, True)
         validation_data = task.dataset(config, model, validation_examples, False) if validation_examples else None
-        compile_for_training(model, config, train_data)
+        compile_for_training(task, model, config, train_data)
 
     chief = model.distribute_strategy.extended.should_checkpoint  # the one worker that writes
     if chief:

@@ -49,8 +49,8 @@ _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 @dataclasses.dataclass
 class JobConfig:
-    """A checked job config: its top-level keys and one dataclass per section its task reads (`model`
-    and `generation` are None for tasks without them)."""
+    """A checked job config: its top-level keys and one dataclass per section its task reads (`model`,
+    `augmentation` and `generation` are None for tasks without them)."""
 
     name: str
     task: str
@@ -60,6 +60,7 @@ class JobConfig:
     training: typing.Any
     export: typing.Any
     model: typing.Any = None
+    augmentation: typing.Any = None
     generation: typing.Any = None
     path: typing.Optional[str] = None  # the file it was read from
 

@@ -156,6 +156,20 @@ class Gpt2TrainingConfig(TrainingConfig):
                                           minimum=1)
 
 
+@dataclasses.dataclass
+class AugmentationConfig:
+    """Remedies for small training sets, on training batches only; all off by default."""
+
+    token_cutoff: float = key(0.0, "share of word pieces hidden from the model in each training text, drawn "
+                              "anew each epoch (token cutoff)", minimum=0.0, maximum=0.5)
+    span_cutoff: float = key(0.0, "share of each training text hidden as one contiguous span (span cutoff)",
+                             minimum=0.0, maximum=0.5)
+    local_swaps: float = key(0.0, "chance that a word piece trades places with the next one", minimum=0.0,
+                             maximum=0.5)
+    consistency: float = key(0.0, "R-Drop: weight of the symmetric KL divergence between two dropout passes of "
+                             "each batch (each step computes twice)", minimum=0.0)
+
+
 # export and generation: what the commands that use a trained model read.
 
 @dataclasses.dataclass

@@ -15,7 +15,7 @@ _FAMILY_SECTIONS = {
              "generation": GenerationConfig},
     "masked_lm": {"backbone": MaskedLmBackboneConfig, "training": BertTrainingConfig, "export": ExportConfig},
 }
-SECTION_ORDER = ("backbone", "data", "model", "training", "export", "generation")
+SECTION_ORDER = ("backbone", "data", "model", "training", "augmentation", "export", "generation")
 LOWER_IS_BETTER = ("loss", "perplexity")
 
 
@@ -32,6 +32,8 @@ class TaskSpec:
         data: the dataclass of its `data:` section.
         model: the dataclass of its `model:` section (the head's settings), or None when it has none.
         export: the dataclass of its `export:` section when it has keys of its own (else the family's).
+        augmentation: the dataclass of its `augmentation:` section (training-time remedies for small
+            data), or None when it has none.
         command: the command that trains it: "train", or "pretrain" for pretraining tasks.
         default_source: `backbone.source` when the config sets none.
         monitors: the metrics `training.monitor` may name, its default first: the one that picks the
@@ -49,6 +51,7 @@ class TaskSpec:
     data: type
     model: typing.Optional[type] = None
     export: typing.Optional[type] = None
+    augmentation: typing.Optional[type] = None
     command: str = "train"
     default_source: typing.Optional[str] = None
     monitors: typing.Tuple[str, ...] = ("loss",)
@@ -62,6 +65,8 @@ class TaskSpec:
             sections["model"] = self.model
         if self.export is not None:
             sections["export"] = self.export
+        if self.augmentation is not None:
+            sections["augmentation"] = self.augmentation
         return {name: sections[name] for name in SECTION_ORDER if name in sections}
 
     def config_monitors(self, config):

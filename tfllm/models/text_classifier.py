@@ -7,6 +7,7 @@ import tensorflow as tf
 from tfllm.backbones.sources import load_backbone, set_pooler_trainable
 from tfllm.data.examples import DataError, TextExample
 from tfllm.data.labels import LabelSet
+from tfllm.data.augmentation import TokenAugmentation
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.layers.marker_pooling import MarkerPooling
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
@@ -95,8 +96,14 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
         self.stride = stride or (self.preprocessor.sequence_length - 2) // 2
         self.relation = relation
 
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
-        """Compiles with the task's loss and metrics, and `adamw()`, unless given others."""
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", consistency=0.0, **kwargs):
+        """Compiles with the task's loss and metrics, and `adamw()`, unless given others.
+
+        `consistency` > 0 adds R-Drop (Liang et al. 2021): each training batch runs twice, with
+        different dropout, and the loss adds this weight times the symmetric KL divergence between the
+        two passes' predictions (the mean of KL both ways) to their mean loss.
+        """
+        self.consistency = float(consistency)
         if optimizer == "auto":
             optimizer = adamw()
         if loss == "auto":
@@ -107,6 +114,14 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
                        if self.multi_label else
                        [keras.metrics.SparseCategoricalAccuracy(name="accuracy"), MacroF1(len(self.labels))])
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = super().compute_loss(x, y, y_pred, sample_weight, training)
+        if not (training and getattr(self, "consistency", 0.0)):
+            return loss
+        other = self(x, training=True)
+        loss = (loss + super().compute_loss(x, y, other, sample_weight, training)) / 2
+        return loss + self.consistency * symmetric_kl(y_pred, other, self.multi_label)
 
     def examples(self, x, y=None):
         """`TextExample`s of raw inputs: `x` the texts (pair models: a (texts, text_pairs) tuple), `y` their
@@ -165,18 +180,24 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
         return combine(logits, rows, count)
 
     def make_dataset(self, examples, batch_size=32, training=False, labeled=True, fixed_length=False, seed=None,
-                     label_field="label"):
+                     label_field="label", augmentation=None):
         """A dataset of this model's features and labels for `examples` (see `batch_packed_inputs`).
 
         With `labeled=False` the targets are each row's example index (several rows per example with
-        `long_text`), to put predictions back in order.
+        `long_text`), to put predictions back in order. `augmentation`, a `TokenAugmentation` (or the
+        keywords of one), changes training texts anew each epoch; its special tokens are this
+        preprocessor's.
         """
+        if isinstance(augmentation, dict):
+            augmentation = TokenAugmentation(**augmentation, protected_ids=self.preprocessor.special_ids,
+                                             pad_id=self.preprocessor.pad_id)
         pairs = tf.constant([e.text_pair or "" for e in examples], tf.string) if self.text_pair else None
         token_ids, segment_ids, rows = self.pack(tf.constant([e.text for e in examples], tf.string), pairs)
         rows = rows.numpy()
         targets = self.encode_labels(examples, label_field)[rows] if labeled else rows.astype(np.int64)
         return batch_packed_inputs(token_ids, segment_ids, targets, self.preprocessor, batch_size, shuffle=training,
-                                   fixed_length=fixed_length, drop_remainder=fixed_length and training, seed=seed)
+                                   fixed_length=fixed_length, drop_remainder=fixed_length and training, seed=seed,
+                                   augmentation=augmentation if training else None)
 
     def predict_probabilities(self, examples, batch_size=64):
         """Probabilities [n, labels] for `examples`, in their order."""
@@ -191,6 +212,16 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
         return {"labels": self.labels.names, "multi_label": self.multi_label, "text_pair": self.text_pair,
                 "thresholds": self.thresholds, "dropout": self.dropout, "pooling": self.pooling,
                 "long_text": self.long_text, "stride": self.stride, "relation": self.relation}
+
+
+def symmetric_kl(logits_a, logits_b, multi_label=False):
+    """The mean symmetric KL divergence between two predictions' distributions (softmax over labels, or
+    one Bernoulli per label for multi-label logits)."""
+    if multi_label:
+        logits_a, logits_b = (tf.stack([tf.zeros_like(t), t], -1) for t in (logits_a, logits_b))
+    log_a, log_b = tf.nn.log_softmax(logits_a), tf.nn.log_softmax(logits_b)
+    divergence = tf.reduce_sum((tf.exp(log_a) - tf.exp(log_b)) * (log_a - log_b), -1)  # KL(a||b) + KL(b||a)
+    return tf.reduce_mean(divergence) / 2
 
 
 def _marker_ids(preprocessor):

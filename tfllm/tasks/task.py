@@ -90,6 +90,10 @@ class Task:
         """Keras callbacks of this task's training, besides the runner's own."""
         return []
 
+    def compile_options(self, config):
+        """Keywords of the model's `compile` that the config sets, besides the optimizer."""
+        return {}
+
     def load(self, config, quantize=None):
         """The trained model of the config's run; `quantize` ("int8") only where the task offers it."""
         if quantize:

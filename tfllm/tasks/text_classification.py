@@ -98,7 +98,17 @@ class TextClassificationTask(BertTask):
     def dataset(self, config, model, examples, training):
         return model.make_dataset(self.training_examples(examples), batch_size=config.training.batch_size,
                                   training=training, fixed_length=config.training.fixed_length,
-                                  seed=config.training.seed, label_field=config.data.label_column)
+                                  seed=config.training.seed, label_field=config.data.label_column,
+                                  augmentation=self.augmentation(config))
+
+    def augmentation(self, config):
+        """The `TokenAugmentation` keywords of the config's `augmentation` section (None without one)."""
+        if config.augmentation is None:
+            return None
+        return {name: getattr(config.augmentation, name) for name in ("token_cutoff", "span_cutoff", "local_swaps")}
+
+    def compile_options(self, config):
+        return {"consistency": config.augmentation.consistency} if config.augmentation is not None else {}
 
     def score(self, config, model, examples, rows, directory):
         names = model.labels.names

@@ -33,6 +33,7 @@ class BertPreprocessor(tf.Module):
         self.tokenizer = tokenizer
         ids = special_token_ids(tokenizer.vocabulary_file)
         self.pad_id = ids["[PAD]"]
+        self.special_ids = [ids["[CLS]"], ids["[SEP]"], ids["[PAD]"]]  # what augmentation never changes
         self.packer = BertPacker(sequence_length, ids["[CLS]"], ids["[SEP]"], ids["[PAD]"])
 
     @classmethod

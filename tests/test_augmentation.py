@@ -1,0 +1,135 @@
+"""Small-data remedies: word-piece augmentation in the input pipeline and R-Drop consistency."""
+
+import collections
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import bert_job_config, run_tfllm, sentiment_examples
+from tfllm.backbones import load_backbone
+from tfllm.data.augmentation import TokenAugmentation
+from tfllm.models.text_classifier import TextClassifier, symmetric_kl
+from tfllm.training.optimizer import adamw_with_warmup
+
+CLS, SEP, PAD = 101, 102, 0
+IDS = tf.constant([CLS, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, SEP, 31, 32, 33, SEP])  # a text pair
+
+
+def draws(augment, count=400):
+    return [augment.token_ids(IDS, tf.constant([seed, 7], tf.int64)).numpy() for seed in range(count)]
+
+
+def test_token_cutoff_hides_about_its_share_and_never_a_special_token():
+    outputs = draws(TokenAugmentation(token_cutoff=0.3, protected_ids=[CLS, SEP, PAD], pad_id=PAD))
+    special = np.isin(IDS.numpy(), [CLS, SEP])
+    for out in outputs:
+        assert out.shape == IDS.shape
+        np.testing.assert_array_equal(out[special], IDS.numpy()[special])
+        assert set(out[~special]) <= set(IDS.numpy()[~special]) | {PAD}
+    hidden = np.mean([out[~special] == PAD for out in outputs])
+    assert 0.25 < hidden < 0.35
+    assert len({out.tobytes() for out in outputs}) > 300  # each seed draws anew
+
+
+def test_span_cutoff_hides_one_run_of_its_share():
+    augment = TokenAugmentation(span_cutoff=0.25, protected_ids=[CLS, SEP, PAD], pad_id=PAD)
+    starts = collections.Counter()
+    for out in draws(augment, 100):
+        free = np.flatnonzero(~np.isin(IDS.numpy(), [CLS, SEP]))
+        hidden = [i for i, position in enumerate(free) if out[position] == PAD]
+        assert len(hidden) == round(0.25 * len(free))  # 13 free word pieces -> 3
+        assert hidden == list(range(hidden[0], hidden[0] + len(hidden)))  # contiguous among the free ones
+        starts[hidden[0]] += 1
+    assert len(starts) > 5
+
+
+def test_local_swaps_only_exchange_neighbours():
+    augment = TokenAugmentation(local_swaps=0.3, protected_ids=[CLS, SEP, PAD], pad_id=PAD)
+    moved = 0
+    for out in draws(augment, 100):
+        assert sorted(out) == sorted(IDS.numpy())
+        for i in np.flatnonzero(out != IDS.numpy()):
+            assert out[i] in (IDS.numpy()[i - 1], IDS.numpy()[i + 1])
+            assert out[i] not in (CLS, SEP)
+        moved += np.count_nonzero(out != IDS.numpy())
+    assert moved > 0
+
+
+def test_shares_outside_the_unit_interval_are_refused():
+    with pytest.raises(ValueError, match="token_cutoff must be in"):
+        TokenAugmentation(token_cutoff=1.0)
+
+
+def test_augmented_training_batches_keep_their_count_and_evaluation_is_untouched(keras_hub_preset_dir):
+    classifier = TextClassifier(load_backbone(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"])
+    examples = sentiment_examples(70)
+    plain = classifier.make_dataset(examples, batch_size=16, training=True, seed=3)
+    augmentation = {"token_cutoff": 0.4, "span_cutoff": 0.0, "local_swaps": 0.0}
+    augmented = classifier.make_dataset(examples, batch_size=16, training=True, seed=3, augmentation=augmentation)
+    assert len(augmented) == len(plain) == sum(1 for _ in augmented)  # the schedule's count still holds
+    epochs = [[features["padding_mask"].numpy().sum() for features, _ in augmented] for _ in range(2)]
+    tokens = sum(features["padding_mask"].numpy().sum() for features, _ in plain)
+    assert sum(epochs[0]) < 0.9 * tokens and epochs[0] != epochs[1]  # hidden pieces, drawn anew each epoch
+    evaluation = classifier.make_dataset(examples, batch_size=16, augmentation=augmentation)
+    assert sum(features["padding_mask"].numpy().sum() for features, _ in evaluation) == tokens
+
+
+def test_symmetric_kl_is_zero_only_for_equal_predictions():
+    a = tf.constant([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0]])
+    b = tf.constant([[0.0, 2.0, -1.0], [0.5, 0.5, 0.0]])
+    assert float(symmetric_kl(a, a)) == pytest.approx(0.0, abs=1e-7)
+    p, q = tf.nn.softmax(a[0]).numpy(), tf.nn.softmax(b[0]).numpy()
+    expected = (np.sum(p * np.log(p / q)) + np.sum(q * np.log(q / p))) / 2 / 2  # mean of both ways, over 2 rows
+    assert float(symmetric_kl(a, b)) == pytest.approx(expected, rel=1e-5)
+    assert float(symmetric_kl(a, b, multi_label=True)) > 0
+
+
+def consistency_losses(preset_dir, dropout, examples):
+    """(plain loss, the loss with consistency 5) of one training batch's first pass."""
+    classifier = TextClassifier(load_backbone(preset_dir, sequence_length=32, dropout=dropout),
+                                ["negative", "positive"], dropout=dropout)
+    features, labels = next(iter(classifier.make_dataset(examples, batch_size=32)))
+    first = classifier(features, training=True)
+    classifier.compile(consistency=0.0)
+    plain = float(classifier.compute_loss(features, labels, first, training=True))
+    classifier.compile(consistency=5.0)
+    assert float(classifier.compute_loss(features, labels, first, training=False)) == pytest.approx(plain)
+    return plain, float(classifier.compute_loss(features, labels, first, training=True))
+
+
+def test_consistency_adds_the_divergence_of_two_dropout_passes(keras_hub_preset_dir):
+    examples = sentiment_examples(32)
+    plain, regularised = consistency_losses(keras_hub_preset_dir, 0.0, examples)
+    assert regularised == pytest.approx(plain, abs=1e-6)  # without dropout both passes agree: nothing added
+    plain, regularised = consistency_losses(keras_hub_preset_dir, 0.5, examples)
+    assert regularised != pytest.approx(plain, abs=1e-4)
+
+    classifier = TextClassifier(load_backbone(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"])
+    data = classifier.make_dataset(sentiment_examples(160), batch_size=16, training=True, seed=0)
+    classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * 4), consistency=1.0)
+    history = classifier.fit(data, epochs=4, verbose=0).history["loss"]
+    assert history[-1] < history[0]
+
+
+def test_the_augmentation_section_trains_from_the_command_line(keras_hub_preset_dir, tmp_path):
+    rows = "\n".join(f"{e.text},{e.label}" for e in sentiment_examples(48))
+    (tmp_path / "train.csv").write_text("text,label\n" + rows + "\n")
+    config = bert_job_config(tmp_path, "augmented", "text_classification", keras_hub_preset_dir, 32,
+                             {"train": "train.csv"}, {"epochs": 1})
+    sets = ["--set", "augmentation.token_cutoff=0.1", "--set", "augmentation.local_swaps=0.1",
+            "--set", "augmentation.consistency=1.0"]
+    result = run_tfllm("train", config, *sets)
+    assert result.returncode == 0, result.stderr
+    recorded = (tmp_path / "run" / "config.yaml").read_text()
+    assert "augmentation:" in recorded and "consistency: 1.0" in recorded
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert np.isfinite(history["loss"][0])
+
+    result = run_tfllm("train", config, "--set", "augmentation.span_cutoff=0.9")
+    assert result.returncode != 0 and "augmentation.span_cutoff: must be at most 0.5" in result.stderr
+    tagger = bert_job_config(tmp_path, "tagger", "token_classification", keras_hub_preset_dir, 32,
+                             {"train": "train.jsonl"}, {"epochs": 1})
+    result = run_tfllm("train", tagger, "--set", "augmentation.token_cutoff=0.1")
+    assert result.returncode != 0 and "has no section 'augmentation'" in result.stderr
