@@ -5,7 +5,7 @@ held-out wordings.
 accuracy on it, so the recipe must not be tuned there. This script splits the training phrasings of
 `examples/intents/make_dataset.py` the way that file splits dev from train (per intent and language,
 whole phrasings held out, never single fillings), in two folds: the last training phrasings of the
-first batch, then the last of the second batch. Each recipe (a set of `--set` overrides of
+first batch, then the last of the second batch (the third batch always trains). Each recipe (a set of `--set` overrides of
 `examples/intents/config.yaml`) trains on the rest and is scored on the held-out phrasings, per
 language, for each fold and seed; the table prints the mean and spread.
 
@@ -41,22 +41,20 @@ RECIPES = {
 
 
 def fold_rows(fold, held_per_language):
-    """(train rows, held-out rows) of one fold: whole training phrasings held out, as dev is from train."""
+    """(train rows, held-out rows) of one fold: the last phrasings of the first (fold 0) or second (fold 1)
+    training batch held out whole, as dev is from train; every other training phrasing trains."""
     rng = random.Random(fold)
     train, held = [], []
     for intent in make_dataset.PHRASINGS:
         for language in ("en", "zh"):
             slots = make_dataset.ZH_SLOTS if language == "zh" else make_dataset.SLOTS
             first = make_dataset.PHRASINGS[intent][language][:-make_dataset.HELD_OUT[language]]  # dev's never here
-            second = make_dataset.EXTRA_TRAIN[intent][language]
-            batches = [first, second]
+            batches = [first, make_dataset.EXTRA_TRAIN[intent][language]]
             k = held_per_language[language]
-            kept = batches[fold][:-k], batches[fold][-k:]
-            other = batches[1 - fold]
-            for text in make_dataset.filled(kept[0] + other, slots, rng):
-                train.append((text, intent, language))
-            for text in make_dataset.filled(kept[1], slots, rng):
-                held.append((text, intent, language))
+            kept, held_out = batches[fold][:-k], batches[fold][-k:]
+            rest = batches[1 - fold] + make_dataset.MORE_TRAIN[intent][language]
+            train.extend((text, intent, language) for text in make_dataset.filled(kept + rest, slots, rng))
+            held.extend((text, intent, language) for text in make_dataset.filled(held_out, slots, rng))
     rng.shuffle(train)
     return train, held
 

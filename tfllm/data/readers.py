@@ -241,10 +241,10 @@ def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows
     Example:
     >>> result = read_text_examples("examples/intents/train.csv", ColumnSpec(text="text", label="intent"))
     >>> len(result.examples), len(result.bad_rows)
-    (461, 0)
+    (680, 0)
     >>> example = result.examples[0]
     >>> example.text, example.label, example.source
-    ('i was charged the wrong price for the laptop stand', 'payment_issue', 'examples/intents/train.csv:2')
+    ('is the laptop stand in stock?', 'product_availability', 'examples/intents/train.csv:2')
     """
     fields = [c for c in (columns.text, columns.text_pair, columns.label, columns.group) if c]
     return read_rows(path, fields, functools.partial(_example_from_record, columns=columns), file_format,
