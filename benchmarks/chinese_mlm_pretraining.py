@@ -30,7 +30,7 @@ import keras  # noqa: E402
 from common import shared_path  # noqa: E402
 from tfllm import (ColumnSpec, MaskedLM, TextClassifier, adamw_with_warmup, bert_from_scratch,  # noqa: E402
                    read_text_examples, train_wordpiece_vocabulary)
-from tfllm.backbones import Backbone  # noqa: E402
+from tfllm.backbones import Bert  # noqa: E402
 
 
 def chinese_texts():
@@ -45,10 +45,10 @@ def chinese_texts():
     return texts
 
 
-def fine_tune(backbone, train, test, args):
-    """Test accuracy of a classifier fine-tuned on `train` from `backbone` (a `Backbone`)."""
+def fine_tune(bert, train, test, args):
+    """Test accuracy of a classifier fine-tuned on `train` from `bert` (a `Bert`)."""
     keras.utils.set_random_seed(args.seed)
-    classifier = TextClassifier(backbone, ["0", "1"], pooling="mean")  # the pooler is untrained in both
+    classifier = TextClassifier(bert, ["0", "1"], pooling="mean")  # the pooler is untrained in both
     data = classifier.make_dataset(train, batch_size=32, training=True, seed=args.seed)
     classifier.compile(optimizer=adamw_with_warmup(args.fine_tune_learning_rate, total_steps=len(data) * args.epochs))
     classifier.fit(data, epochs=args.epochs, verbose=2)
@@ -92,7 +92,7 @@ def main():
         history = lm.fit(pretrain_data, validation_data=validation, epochs=args.pretrain_epochs, verbose=2)
         pretrain_minutes = (time.perf_counter() - start) / 60
 
-        pretrained = Backbone(lm.backbone, lm.preprocessor, {})
+        pretrained = Bert(lm.backbone, lm.preprocessor)
         pretrained_accuracy = fine_tune(pretrained, train, test, args)
         keras.utils.set_random_seed(args.seed)
         random_init = bert_from_scratch("mini", vocabulary, sequence_length=args.sequence_length)

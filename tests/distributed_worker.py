@@ -21,7 +21,7 @@ import tensorflow as tf  # noqa: E402
 
 from conftest import sentiment_examples  # noqa: E402
 from resumable_worker import PauseAt  # noqa: E402
-from tfllm.backbones import load_backbone  # noqa: E402
+from tfllm.backbones import load_bert  # noqa: E402
 from tfllm.models.text_classifier import TextClassifier  # noqa: E402
 from tfllm.training import strategy as strategies  # noqa: E402
 from tfllm.training.resumable_fit import resumable_fit  # noqa: E402
@@ -33,7 +33,7 @@ def main(preset_dir, run_dir, output, mend=True, pause_at=None):
     strategy = strategies.resolve_strategy("auto") if os.environ.get("TF_CONFIG") else None
     keras.utils.set_random_seed(0)
     with strategy.scope() if strategy else tf.init_scope():
-        classifier = TextClassifier(load_backbone(preset_dir, sequence_length=16, dropout=0.0), ["negative", "positive"],
+        classifier = TextClassifier(load_bert(preset_dir, sequence_length=16, dropout=0.0), ["negative", "positive"],
                                     dropout=0.0, pooling="mean")
         # Initializers draw differently under a strategy's scope: start the head from fixed values.
         kernel, bias = classifier.get_layer("logits").get_weights()

@@ -18,7 +18,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from conftest import sentiment_examples  # noqa: E402
-from tfllm.backbones import load_backbone  # noqa: E402
+from tfllm.backbones import load_bert  # noqa: E402
 from tfllm.models.text_classifier import TextClassifier  # noqa: E402
 from tfllm.training.optimizer import adamw_with_warmup  # noqa: E402
 from tfllm.training.resumable_fit import resumable_fit  # noqa: E402
@@ -42,7 +42,7 @@ class PauseAt(keras.callbacks.Callback):
 
 def main(preset_dir, run_dir, output, pause_at=None):
     keras.utils.set_random_seed(0)
-    classifier = TextClassifier(load_backbone(preset_dir, sequence_length=16, dropout=0.2), ["negative", "positive"],
+    classifier = TextClassifier(load_bert(preset_dir, sequence_length=16, dropout=0.2), ["negative", "positive"],
                                 dropout=0.2, pooling="mean")
     make_data = lambda: classifier.make_dataset(sentiment_examples(96), batch_size=BATCH, training=True,  # noqa: E731
                                                 seed=0)

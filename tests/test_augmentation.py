@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import bert_job_config, run_tfllm, sentiment_examples
-from tfllm.backbones import load_backbone
+from tfllm.backbones import load_bert
 from tfllm.data.augmentation import TokenAugmentation
 from tfllm.models.text_classifier import TextClassifier, symmetric_kl
 from tfllm.training.optimizer import adamw_with_warmup
@@ -63,7 +63,7 @@ def test_shares_outside_the_unit_interval_are_refused():
 
 
 def test_augmented_training_batches_keep_their_count_and_evaluation_is_untouched(keras_hub_preset_dir):
-    classifier = TextClassifier(load_backbone(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"])
+    classifier = TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"])
     examples = sentiment_examples(70)
     plain = classifier.make_dataset(examples, batch_size=16, training=True, seed=3)
     augmentation = {"token_cutoff": 0.4, "span_cutoff": 0.0, "local_swaps": 0.0}
@@ -88,7 +88,7 @@ def test_symmetric_kl_is_zero_only_for_equal_predictions():
 
 def consistency_losses(preset_dir, dropout, examples):
     """(plain loss, the loss with consistency 5) of one training batch's first pass."""
-    classifier = TextClassifier(load_backbone(preset_dir, sequence_length=32, dropout=dropout),
+    classifier = TextClassifier(load_bert(preset_dir, sequence_length=32, dropout=dropout),
                                 ["negative", "positive"], dropout=dropout)
     features, labels = next(iter(classifier.make_dataset(examples, batch_size=32)))
     first = classifier(features, training=True)
@@ -106,7 +106,7 @@ def test_consistency_adds_the_divergence_of_two_dropout_passes(keras_hub_preset_
     plain, regularised = consistency_losses(keras_hub_preset_dir, 0.5, examples)
     assert regularised != pytest.approx(plain, abs=1e-4)
 
-    classifier = TextClassifier(load_backbone(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"])
+    classifier = TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"])
     data = classifier.make_dataset(sentiment_examples(160), batch_size=16, training=True, seed=0)
     classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * 4), consistency=1.0)
     history = classifier.fit(data, epochs=4, verbose=0).history["loss"]

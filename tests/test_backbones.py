@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import FILLER, TINY, VOCABULARY, sentiment_examples
-from tfllm.backbones import DEFAULT_BACKBONE, TFHubEncoder, embedded_default_path, load_backbone, load_tf_hub_saved_model
+from tfllm.backbones import DEFAULT_BACKBONE, TFHubEncoder, embedded_default_path, load_bert, load_tf_hub_saved_model
 from tfllm.data.examples import TextExample
 from tfllm.models.text_classifier import TextClassifier
 from tfllm.training.optimizer import adamw_with_warmup
@@ -27,15 +27,15 @@ def test_tf_hub_fixture_has_model_garden_layout(tf_hub_dirs):
 
 def test_native_conversion_matches_the_hub_encoder(tf_hub_dirs):
     encoder_dir, preprocess_dir, _ = tf_hub_dirs
-    native = load_backbone(encoder_dir, preprocess=preprocess_dir, native=True)
-    wrapped = load_backbone(encoder_dir, preprocess=preprocess_dir, native=False)
-    assert type(native.layer).__name__ == "BertBackbone" and isinstance(wrapped.layer, TFHubEncoder)
+    native = load_bert(encoder_dir, preprocess=preprocess_dir, native=True)
+    wrapped = load_bert(encoder_dir, preprocess=preprocess_dir, native=False)
+    assert type(native.backbone).__name__ == "BertBackbone" and isinstance(wrapped.backbone, TFHubEncoder)
     features = native.preprocessor(TEXTS)
     hub_outputs = load_tf_hub_saved_model(encoder_dir)[0](
         {"input_word_ids": features["token_ids"], "input_mask": features["padding_mask"],
          "input_type_ids": features["segment_ids"]}, training=False)
     mask = features["padding_mask"].numpy().astype(bool)
-    for outputs in (native.layer(features), wrapped.layer(features)):
+    for outputs in (native.backbone(features), wrapped.backbone(features)):
         np.testing.assert_allclose(outputs["pooled_output"], hub_outputs["pooled_output"], atol=1e-5)
         np.testing.assert_allclose(outputs["sequence_output"].numpy()[mask],
                                    hub_outputs["sequence_output"].numpy()[mask], atol=1e-5)
@@ -44,7 +44,7 @@ def test_native_conversion_matches_the_hub_encoder(tf_hub_dirs):
 def test_hub_preprocess_tokenizes_like_the_vocabulary(tf_hub_dirs, vocabulary_file):
     from tfllm.text.bert_preprocessor import BertPreprocessor
 
-    hub = load_backbone(tf_hub_dirs[0], preprocess=tf_hub_dirs[1]).preprocessor
+    hub = load_bert(tf_hub_dirs[0], preprocess=tf_hub_dirs[1]).preprocessor
     own = BertPreprocessor.from_vocabulary(vocabulary_file)
     assert hub(TEXTS)["token_ids"].numpy().tolist() == own(TEXTS)["token_ids"].numpy().tolist()
 
@@ -71,9 +71,9 @@ def test_hf_checkpoint_loads_with_its_weights(hf_checkpoint_dir, tmp_path, namin
     directory, reference = hf_checkpoint_dir
     if naming == "task_model":
         directory = _rewritten_checkpoint(directory, tmp_path / "task", _task_model_names)
-    backbone = load_backbone(directory)
-    features = backbone.preprocessor(TEXTS)
-    np.testing.assert_allclose(backbone.layer(features)["pooled_output"], reference(features)["pooled_output"],
+    bert = load_bert(directory)
+    features = bert.preprocessor(TEXTS)
+    np.testing.assert_allclose(bert.backbone(features)["pooled_output"], reference(features)["pooled_output"],
                                atol=1e-5)
 
 
@@ -81,7 +81,7 @@ def test_hf_checkpoint_with_a_missing_tensor_is_named(hf_checkpoint_dir, tmp_pat
     directory = _rewritten_checkpoint(hf_checkpoint_dir[0], tmp_path / "broken",
                                       drop={"encoder.layer.1.output.dense.bias"})
     with pytest.raises(ValueError, match=r"broken/model.safetensors: missing tensor 'encoder.layer.1.output.dense.bias'"):
-        load_backbone(directory)
+        load_bert(directory)
 
 
 def test_embedded_default_matches_keras_hub_converter():
@@ -89,33 +89,33 @@ def test_embedded_default_matches_keras_hub_converter():
     if not hasattr(importlib.import_module("keras_hub.src.utils.transformers.convert_bert"), "load_task_config"):
         pytest.skip(f"keras-hub {keras_hub.__version__} cannot read sentence-transformers checkpoints (0.26+ can)")
     directory = embedded_default_path()
-    ours = load_backbone(DEFAULT_BACKBONE)
+    ours = load_bert(DEFAULT_BACKBONE)
     theirs = keras_hub.models.BertBackbone.from_preset(directory)
     features = ours.preprocessor(TEXTS)
-    np.testing.assert_allclose(ours.layer(features)["sequence_output"], theirs(features)["sequence_output"],
+    np.testing.assert_allclose(ours.backbone(features)["sequence_output"], theirs(features)["sequence_output"],
                                atol=1e-5)
 
 
-def fit_once(backbone, epochs=6):
-    classifier = TextClassifier(backbone, ["negative", "positive"], pooling="mean")
+def fit_once(bert, epochs=6):
+    classifier = TextClassifier(bert, ["negative", "positive"], pooling="mean")
     data = classifier.make_dataset(sentiment_examples(96), batch_size=16, training=True, seed=0)
     classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=6 * epochs))
-    encoder_weights = [w.numpy().copy() for w in backbone.layer.trainable_weights]
+    encoder_weights = [w.numpy().copy() for w in bert.backbone.trainable_weights]
     history = classifier.fit(data, epochs=epochs, verbose=0)
-    unchanged = [weight.path for before, weight in zip(encoder_weights, backbone.layer.trainable_weights)
+    unchanged = [weight.path for before, weight in zip(encoder_weights, bert.backbone.trainable_weights)
                  if np.allclose(before, weight.numpy())]
     return history.history["loss"], len(encoder_weights), unchanged
 
 
 @pytest.mark.parametrize("source", ["keras_hub_preset", "hf_checkpoint", "tf_hub_native", "tf_hub_wrapped"])
 def test_fit_lowers_loss_and_trains_the_encoder(source, keras_hub_preset_dir, hf_checkpoint_dir, tf_hub_dirs):
-    backbone = {
-        "keras_hub_preset": lambda: load_backbone(keras_hub_preset_dir),
-        "hf_checkpoint": lambda: load_backbone(hf_checkpoint_dir[0]),
-        "tf_hub_native": lambda: load_backbone(tf_hub_dirs[0], preprocess=tf_hub_dirs[1], native=True),
-        "tf_hub_wrapped": lambda: load_backbone(tf_hub_dirs[0], preprocess=tf_hub_dirs[1], native=False),
+    bert = {
+        "keras_hub_preset": lambda: load_bert(keras_hub_preset_dir),
+        "hf_checkpoint": lambda: load_bert(hf_checkpoint_dir[0]),
+        "tf_hub_native": lambda: load_bert(tf_hub_dirs[0], preprocess=tf_hub_dirs[1], native=True),
+        "tf_hub_wrapped": lambda: load_bert(tf_hub_dirs[0], preprocess=tf_hub_dirs[1], native=False),
     }[source]()
-    losses, count, unchanged = fit_once(backbone)
+    losses, count, unchanged = fit_once(bert)
     assert losses[-1] < losses[0] * 0.8, losses
     # Every encoder weight trains but two that get no gradient: the [CLS] pooler (unused by mean pooling)
     # and attention key biases (they add the same score to every key, which softmax cancels).
@@ -124,7 +124,7 @@ def test_fit_lowers_loss_and_trains_the_encoder(source, keras_hub_preset_dir, hf
 
 def test_unknown_tf_hub_address_needs_its_preprocess_model():
     with pytest.raises(ValueError, match="matching preprocess model"):
-        load_backbone("https://tfhub.dev/someone/some_encoder/1")
+        load_bert("https://tfhub.dev/someone/some_encoder/1")
 
 
 def test_handles_resolve_names_addresses_and_kaggle_handles():
@@ -154,9 +154,9 @@ def test_added_characters_get_tokens_of_their_own_that_fine_tuning_learns(tmp_pa
                 for word, label in [("退款", "refund"), ("取消", "cancel")] * 40]
 
     def accuracy(add_characters):
-        backbone = load_backbone(preset, sequence_length=16)
-        added = backbone.add_characters([e.text for e in examples], str(tmp_path / "tokenizer")) if add_characters else []
-        classifier = TextClassifier(backbone, ["cancel", "refund"], pooling="mean")
+        bert = load_bert(preset, sequence_length=16)
+        added = bert.add_characters([e.text for e in examples], str(tmp_path / "tokenizer")) if add_characters else []
+        classifier = TextClassifier(bert, ["cancel", "refund"], pooling="mean")
         data = classifier.make_dataset(examples, batch_size=16, training=True, seed=0)
         classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * 4))
         classifier.fit(data, epochs=4, verbose=0)
@@ -175,6 +175,6 @@ def test_added_characters_get_tokens_of_their_own_that_fine_tuning_learns(tmp_pa
 
 
 def test_added_characters_need_a_vocabulary_tfllm_can_rewrite(tf_hub_dirs, tmp_path):
-    backbone = load_backbone(tf_hub_dirs[0], preprocess=tf_hub_dirs[1])
+    bert = load_bert(tf_hub_dirs[0], preprocess=tf_hub_dirs[1])
     with pytest.raises(ValueError, match="not a TF-Hub source"):
-        backbone.add_characters(["退款"], str(tmp_path))
+        bert.add_characters(["退款"], str(tmp_path))

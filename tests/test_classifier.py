@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from conftest import FILLER, NEGATIVE, POSITIVE, sentiment_examples
 from task_harness import run_task_test
-from tfllm.backbones import load_backbone
+from tfllm.backbones import load_bert
 from tfllm.data.examples import DataError, TextExample
 from tfllm.export.saved_model_export import export_for_serving
 from tfllm.models.classification_metrics import MacroF1
@@ -19,7 +19,7 @@ from tfllm.training.optimizer import NO_WEIGHT_DECAY, adamw_with_warmup
 
 def trained(preset_dir, examples, epochs=4, sequence_length=128, **kwargs):
     labels = kwargs.pop("labels", ["negative", "positive"])
-    classifier = TextClassifier(load_backbone(preset_dir, sequence_length=sequence_length), labels, **kwargs)
+    classifier = TextClassifier(load_bert(preset_dir, sequence_length=sequence_length), labels, **kwargs)
     data = classifier.make_dataset(examples, batch_size=16, training=True, seed=0)
     classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * epochs))
     classifier.fit(data, epochs=epochs, verbose=0)
@@ -70,7 +70,7 @@ def test_multi_label_and_pairs_serve_readable_answers(keras_hub_preset_dir):
 
 
 def test_unknown_label_in_evaluation_data_is_reported(keras_hub_preset_dir):
-    classifier = TextClassifier(load_backbone(keras_hub_preset_dir), ["negative", "positive"])
+    classifier = TextClassifier(load_bert(keras_hub_preset_dir), ["negative", "positive"])
     with pytest.raises(DataError, match=r"dev.csv:7: field 'sentiment': unknown label\(s\) \['neutral'\]"):
         classifier.encode_labels([TextExample("meh", None, "neutral", "dev.csv:7")], field="sentiment")
 
@@ -79,7 +79,7 @@ def test_macro_f1_and_weight_decay_exclusions(keras_hub_preset_dir):
     metric = MacroF1(2)
     metric.update_state(np.array([0, 0, 1, 1]), np.array([[1., 0], [1., 0], [1., 0], [0, 1.]]))
     assert float(metric.result()) == pytest.approx((0.8 + 2 / 3) / 2)
-    classifier = TextClassifier(load_backbone(keras_hub_preset_dir), ["a", "b"])
+    classifier = TextClassifier(load_bert(keras_hub_preset_dir), ["a", "b"])
     optimizer = adamw_with_warmup(1e-3, total_steps=10)
     optimizer.build(classifier.trainable_variables)
     decayed = {v.path for v in classifier.trainable_variables if optimizer._use_weight_decay(v)}
@@ -121,7 +121,7 @@ def test_classifier_passes_the_task_harness(keras_hub_preset_dir, tmp_path, kind
 
     def build():
         keras.utils.set_random_seed(0)
-        return TextClassifier(load_backbone(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"],
+        return TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"],
                               pooling="mean", multi_label=multi_label, text_pair=multi_label)
 
     texts = [e.text for e in examples]
@@ -133,7 +133,7 @@ def test_classifier_passes_the_task_harness(keras_hub_preset_dir, tmp_path, kind
 
 
 def test_raw_labels_may_be_ids_and_bad_ones_name_their_place(keras_hub_preset_dir):
-    classifier = TextClassifier(load_backbone(keras_hub_preset_dir), ["negative", "positive"])
+    classifier = TextClassifier(load_bert(keras_hub_preset_dir), ["negative", "positive"])
     assert [e.label for e in classifier.examples(["good", "bad"], [1, 0])] == ["positive", "negative"]
     with pytest.raises(DataError, match=r"y:1: field 'label': unknown label\(s\) \['neutral'\]"):
         classifier.fit(["good", "meh"], ["positive", "neutral"], verbose=0)

@@ -147,10 +147,10 @@ def test_the_command_hides_tensorflows_native_start_up_logs_unless_asked(tmp_pat
 
 def test_convert_writes_tf_hub_format(keras_hub_preset_dir, tmp_path):
     assert main(["convert", keras_hub_preset_dir, "--output", str(tmp_path / "hub")]) == 0
-    from tfllm.backbones import load_backbone
+    from tfllm.backbones import load_bert
 
-    backbone = load_backbone(str(tmp_path / "hub" / "encoder"), preprocess=str(tmp_path / "hub" / "preprocess"))
-    assert type(backbone.layer).__name__ == "BertBackbone"
+    bert = load_bert(str(tmp_path / "hub" / "encoder"), preprocess=str(tmp_path / "hub" / "preprocess"))
+    assert type(bert.backbone).__name__ == "BertBackbone"
 
 
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "examples", "*",

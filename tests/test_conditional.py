@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from conftest import run_tfllm
 from tfllm import runner
-from tfllm.backbones import load_backbone
+from tfllm.backbones import load_bert
 from tfllm.configs.job import load_config
 from tfllm.data.corpus_readers import read_pairs
 from tfllm.data.examples import DataError
@@ -96,13 +96,13 @@ def test_rouge_and_bleu_score_english_and_chinese():
 
 
 def test_bertscore_matches_tokens_by_their_contextual_vectors(keras_hub_preset_dir):
-    backbone = load_backbone(keras_hub_preset_dir, sequence_length=16)
-    same = generation_scores(["the movie was good"], ["the movie was good"], backbone)
+    bert = load_bert(keras_hub_preset_dir, sequence_length=16)
+    same = generation_scores(["the movie was good"], ["the movie was good"], bert)
     assert same["bertscore_precision"] == pytest.approx(1.0, abs=1e-5) and same["bertscore_f1"] == pytest.approx(1.0, abs=1e-5)
-    scores = bertscore(["the movie was good", "awful"], ["the movie was good really", "the plot was fine"], backbone)
+    scores = bertscore(["the movie was good", "awful"], ["the movie was good really", "the plot was fine"], bert)
     # The prediction's tokens all have near copies in the longer reference; not the other way round.
     assert scores["bertscore_precision"] > scores["bertscore_recall"]
-    assert bertscore([""], ["good"], backbone)["bertscore_f1"] == 0.0
+    assert bertscore([""], ["good"], bert)["bertscore_f1"] == 0.0
     with pytest.raises(ValueError, match="as many predictions as references"):
         generation_scores(["x"], [])
 

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from tfllm.backbones import load_backbone
+from tfllm.backbones import load_bert
 from tfllm.export import saved_model_export
 from tfllm.export.saved_model_export import ExportError, export_for_serving
 from tfllm.models.text_classifier import TextClassifier
@@ -20,7 +20,7 @@ from tfllm.models.text_classifier_serving import TextClassifierServer
 
 @pytest.fixture(scope="module")
 def server(keras_hub_preset_dir):
-    return TextClassifierServer(TextClassifier(load_backbone(keras_hub_preset_dir, sequence_length=16), ["no", "yes"]))
+    return TextClassifierServer(TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=16), ["no", "yes"]))
 
 
 def test_export_is_checked_in_a_fresh_process_and_published_whole(server, tmp_path):
@@ -72,11 +72,11 @@ def test_fresh_process_check_catches_mismatch(server, tmp_path):
 
 def test_a_killed_export_takes_its_check_process_with_it_and_leaves_no_temp_files(keras_hub_preset_dir, tmp_path):
     exporter = textwrap.dedent(f"""
-        from tfllm.backbones import load_backbone
+        from tfllm.backbones import load_bert
         from tfllm.export.saved_model_export import export_for_serving
         from tfllm.models.text_classifier import TextClassifier
         from tfllm.models.text_classifier_serving import TextClassifierServer
-        classifier = TextClassifier(load_backbone({keras_hub_preset_dir!r}, sequence_length=16), ["no", "yes"])
+        classifier = TextClassifier(load_bert({keras_hub_preset_dir!r}, sequence_length=16), ["no", "yes"])
         export_for_serving(TextClassifierServer(classifier), {str(tmp_path / "savedmodels")!r}, "tiny")
     """)
     (tmp_path / "tmp").mkdir()

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from conftest import FILLER, run_tfllm, sentiment_examples
 from task_harness import run_task_test
-from tfllm.backbones import bert_from_scratch, load_backbone
+from tfllm.backbones import bert_from_scratch, load_bert
 from tfllm.data.next_sentence_pairs import next_sentence_pairs
 from tfllm.export.saved_model_export import export_for_serving
 from tfllm.models.masked_lm import MaskedLM
@@ -102,8 +102,8 @@ def test_whole_word_masking_chooses_every_piece_of_a_word(wordpiece_vocabulary):
 
 def test_continued_pretraining_starts_from_the_backbone_and_saves_a_preset_tasks_load(keras_hub_preset_dir, tmp_path):
     keras.utils.set_random_seed(0)
-    start = load_backbone(keras_hub_preset_dir, sequence_length=16)
-    initial = [w.numpy() for w in start.layer.weights]
+    start = load_bert(keras_hub_preset_dir, sequence_length=16)
+    initial = [w.numpy() for w in start.backbone.weights]
     lm = MaskedLM(start, max_predictions=4)
     np.testing.assert_array_equal(lm.backbone.weights[0].numpy(), initial[0])
     texts = cycle_texts(256)
@@ -113,11 +113,11 @@ def test_continued_pretraining_starts_from_the_backbone_and_saves_a_preset_tasks
     assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
 
     lm.save_to_dir(str(tmp_path / "model"))
-    reloaded = load_backbone(str(tmp_path / "model"), sequence_length=16)  # as any task's backbone.source
+    reloaded = load_bert(str(tmp_path / "model"), sequence_length=16)  # as any task's backbone.source
     inputs = start.preprocessor(tf.constant(["the movie was good"]))
-    np.testing.assert_allclose(reloaded.layer(inputs)["sequence_output"], lm.backbone(inputs)["sequence_output"],
+    np.testing.assert_allclose(reloaded.backbone(inputs)["sequence_output"], lm.backbone(inputs)["sequence_output"],
                                atol=1e-5)
-    assert not np.allclose(reloaded.layer.weights[0].numpy(), initial[0])
+    assert not np.allclose(reloaded.backbone.weights[0].numpy(), initial[0])
     restored = MaskedLM.load(str(tmp_path / "model"))  # with its head
     batch = next(iter(lm.make_dataset(texts[:8], batch_size=8)))[0]
     np.testing.assert_allclose(restored(batch), lm(batch), atol=1e-5)
@@ -149,7 +149,7 @@ def test_continued_pretraining_starts_from_the_backbone_and_saves_a_preset_tasks
 def test_masked_lm_passes_the_task_harness(keras_hub_preset_dir, tmp_path):
     def build():
         keras.utils.set_random_seed(0)
-        return MaskedLM(load_backbone(keras_hub_preset_dir, sequence_length=16), max_predictions=4)
+        return MaskedLM(load_bert(keras_hub_preset_dir, sequence_length=16), max_predictions=4)
 
     _, rows = run_task_test(build, lambda lm: lm.make_dataset(cycle_texts(128), batch_size=16, training=True, seed=0),
                             lambda lm: ["the movie was [MASK]", "[MASK] movie [MASK]", ""], tmp_path)
@@ -198,10 +198,10 @@ training: {{epochs: 2, batch_size: 16, learning_rate: 1.0e-3}}
     # And as TF-Hub-format encoder and preprocess SavedModels.
     converted = run_tfllm("convert", tmp_path / "run" / "model", "--output", tmp_path / "hub")
     assert converted.returncode == 0, converted.stderr[-3000:]
-    hub = load_backbone(str(tmp_path / "hub" / "encoder"), preprocess=str(tmp_path / "hub" / "preprocess"))
-    pretrained = load_backbone(str(tmp_path / "run" / "model"))
+    hub = load_bert(str(tmp_path / "hub" / "encoder"), preprocess=str(tmp_path / "hub" / "preprocess"))
+    pretrained = load_bert(str(tmp_path / "run" / "model"))
     inputs = pretrained.preprocessor(tf.constant(["the movie was good"]))
-    np.testing.assert_allclose(hub.layer(inputs)["sequence_output"], pretrained.layer(inputs)["sequence_output"],
+    np.testing.assert_allclose(hub.backbone(inputs)["sequence_output"], pretrained.backbone(inputs)["sequence_output"],
                                atol=1e-5)
 
 

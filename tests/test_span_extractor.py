@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from conftest import FILLER, NEGATIVE, POSITIVE, bert_job_config, shared_data
 from task_harness import run_task_test
-from tfllm.backbones.sources import load_backbone
+from tfllm.backbones.sources import load_bert
 from tfllm.cli import main
 from tfllm.data.examples import DataError
 from tfllm.data.squad_reader import Answer, QAExample, read_squad
@@ -44,7 +44,7 @@ def squad_file(path, examples):
 
 def build_reader(preset_dir):
     keras.utils.set_random_seed(0)
-    return SpanExtractor(load_backbone(preset_dir, sequence_length=24), max_question_length=4, stride=8,
+    return SpanExtractor(load_bert(preset_dir, sequence_length=24), max_question_length=4, stride=8,
                          max_answer_length=4)
 
 

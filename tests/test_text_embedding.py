@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from conftest import FILLER, NEGATIVE, POSITIVE, run_tfllm
 from task_harness import run_task_test
-from tfllm.backbones import DEFAULT_BACKBONE, embedded_default_path, load_backbone
+from tfllm.backbones import DEFAULT_BACKBONE, embedded_default_path, load_bert
 from tfllm.configs.job import load_config
 from tfllm.data.examples import DataError, TextExample
 from tfllm.data.pair_readers import TextPair, pairs_from_dialogues, pairs_from_squad, read_corpus, read_text_pairs
@@ -41,7 +41,7 @@ def word_pairs(count, seed=0):
 
 def tiny_embedder(preset_dir, **kwargs):
     keras.utils.set_random_seed(0)
-    return TextEmbedder(load_backbone(preset_dir, sequence_length=16), **kwargs)
+    return TextEmbedder(load_bert(preset_dir, sequence_length=16), **kwargs)
 
 
 @pytest.mark.parametrize("kind", ["in_batch", "cosine_projected"])
@@ -82,11 +82,11 @@ def _mean_rank_of_positive(model, pairs):
 
 
 def test_vectors_equal_keras_hubs_bert_text_embedder_on_the_same_backbone(keras_hub_preset_dir):
-    backbone = load_backbone(keras_hub_preset_dir, sequence_length=16)
+    bert = load_bert(keras_hub_preset_dir, sequence_length=16)
     for pooling in ("mean", "cls"):
-        ours = TextEmbedder(backbone, pooling=pooling)
-        theirs = keras_hub.models.BertTextEmbedder(backbone.layer, pooling_mode=pooling)
-        features = backbone.preprocessor(tf.constant(TEXTS))
+        ours = TextEmbedder(bert, pooling=pooling)
+        theirs = keras_hub.models.BertTextEmbedder(bert.backbone, pooling_mode=pooling)
+        features = bert.preprocessor(tf.constant(TEXTS))
         np.testing.assert_allclose(ours.embed(TEXTS), theirs.predict(features, verbose=0), atol=1e-5)
 
 
@@ -99,7 +99,7 @@ def test_embedded_default_gives_keras_hubs_bert_text_embedder_vectors():
         keras_hub.models.BertBackbone.from_preset(directory),
         keras_hub.models.BertTextEmbedderPreprocessor(keras_hub.models.BertTokenizer.from_preset(directory),
                                                       sequence_length=128))
-    ours = TextEmbedder(load_backbone(DEFAULT_BACKBONE, sequence_length=128))
+    ours = TextEmbedder(load_bert(DEFAULT_BACKBONE, sequence_length=128))
     texts = ["A man is playing a guitar.", "Stocks fell sharply on Monday after the report.", "我喜欢这部电影。"]
     np.testing.assert_allclose(ours.embed(texts), np.asarray(theirs.encode_text(texts)), atol=1e-4)
     # Accented text: the model's own (Hugging Face) tokenizer strips accents when it lowercases, and so do

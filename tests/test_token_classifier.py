@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from conftest import FILLER, NEGATIVE, POSITIVE, bert_job_config
 from task_harness import run_task_test
-from tfllm.backbones.sources import load_backbone
+from tfllm.backbones.sources import load_bert
 from tfllm.cli import main
 from tfllm.data.entity_readers import Entity, EntityExample, entities_from_tags
 from tfllm.models.entity_tags import EntityTags
@@ -40,7 +40,7 @@ def entity_examples(count, seed=0):
 
 def build_tagger(preset_dir):
     keras.utils.set_random_seed(0)
-    return TokenClassifier(load_backbone(preset_dir, sequence_length=16), TYPES, scheme="bioes")
+    return TokenClassifier(load_bert(preset_dir, sequence_length=16), TYPES, scheme="bioes")
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import sentiment_examples
-from tfllm.backbones import load_backbone
+from tfllm.backbones import load_bert
 from tfllm.models.text_classifier import TextClassifier
 from tfllm.training.callbacks import backup_dir, training_callbacks
 from tfllm.training.optimizer import adamw_with_warmup
@@ -87,7 +87,7 @@ class Recorder(keras.callbacks.Callback):
 def fit(preset_dir, run_dir, recorder, learning_rate=3e-3, patience=None, epochs=EPOCHS, steps_per_execution=1,
         backup_every_steps=None):
     keras.utils.set_random_seed(0)
-    classifier = TextClassifier(load_backbone(preset_dir), ["negative", "positive"], pooling="mean")
+    classifier = TextClassifier(load_bert(preset_dir), ["negative", "positive"], pooling="mean")
     make_train = lambda: classifier.make_dataset(sentiment_examples(96), batch_size=BATCH, training=True,  # noqa: E731
                                                  seed=0)
     validation = classifier.make_dataset(sentiment_examples(32, seed=3), batch_size=BATCH)

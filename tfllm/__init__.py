@@ -12,7 +12,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "tfllm.backbones": ["bert_from_scratch", "gpt2_from_scratch", "load_backbone", "load_gpt2"],
+    "tfllm.backbones": ["bert_from_scratch", "gpt2_from_scratch", "load_bert", "load_gpt2"],
     "tfllm.configs.job": ["load_config"],
     "tfllm.data.corpus_readers": ["read_pairs"],
     "tfllm.data.entity_readers": ["read_entity_examples"],

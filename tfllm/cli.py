@@ -97,12 +97,12 @@ def _chat(args):
 
 
 def _convert(args):
-    from tfllm.backbones import export_tf_hub_bert, load_backbone
+    from tfllm.backbones import export_tf_hub_bert, load_bert
 
-    backbone = load_backbone(args.source, sequence_length=args.seq_length, preprocess=args.preprocess)
-    tokenizer = backbone.preprocessor.tokenizer
+    bert = load_bert(args.source, sequence_length=args.seq_length, preprocess=args.preprocess)
+    tokenizer = bert.preprocessor.tokenizer
     encoder_dir, preprocess_dir = os.path.join(args.output, "encoder"), os.path.join(args.output, "preprocess")
-    export_tf_hub_bert(backbone.layer, tokenizer.vocabulary_file, getattr(tokenizer, "lowercase", True),
+    export_tf_hub_bert(bert.backbone, tokenizer.vocabulary_file, getattr(tokenizer, "lowercase", True),
                        encoder_dir, preprocess_dir, seq_length=args.seq_length)
     print(f"TF-Hub encoder: {encoder_dir}\nTF-Hub preprocess model: {preprocess_dir}")
 
@@ -217,7 +217,7 @@ def build_parser():
 
     convert = commands.add_parser("convert", help="write a BERT backbone as TF-Hub encoder + preprocess SavedModels")
     _verbose_argument(convert)
-    convert.add_argument("source", help="any backbone source (see tfllm.backbones.load_backbone)")
+    convert.add_argument("source", help="any backbone source (see tfllm.backbones.load_bert)")
     convert.add_argument("--output", required=True, help="directory for encoder/ and preprocess/")
     convert.add_argument("--preprocess", help="matching preprocess model, for TF-Hub sources")
     convert.add_argument("--seq-length", type=int, default=128, help="the preprocess model's default length")

@@ -1,8 +1,8 @@
-"""Fresh BERT backbones, tiny to base, over a WordPiece vocabulary: the start of pretraining from scratch."""
+"""Fresh BERTs (backbone and preprocessor), tiny to base, over a WordPiece vocabulary: the start of pretraining from scratch."""
 
 import keras_hub
 
-from tfllm.backbones.sources import Backbone
+from tfllm.backbones.sources import Bert
 from tfllm.text.bert_preprocessor import BertPreprocessor
 from tfllm.text.vocabulary import read_vocabulary
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
@@ -19,7 +19,7 @@ BERT_SIZES = {
 
 def bert_from_scratch(size, vocabulary_file, lowercase=True, sequence_length=128, max_sequence_length=512,
                       dropout=0.1):
-    """A randomly initialised BERT of one of `BERT_SIZES` and its preprocessor, as `load_backbone` returns.
+    """A randomly initialised BERT of one of `BERT_SIZES` and its preprocessor, as `load_bert` returns.
 
     Args:
         size: "tiny", "mini", "small", "medium" or "base".
@@ -29,7 +29,7 @@ def bert_from_scratch(size, vocabulary_file, lowercase=True, sequence_length=128
         max_sequence_length: position embeddings: the longest input any later task may use.
 
     Example (not run by the test command: it needs a vocabulary file and builds a model):
-    >>> backbone = bert_from_scratch("mini", "wordpiece/vocab.txt")  # doctest: +SKIP
+    >>> bert = bert_from_scratch("mini", "wordpiece/vocab.txt")  # doctest: +SKIP
     """
     if size not in BERT_SIZES:
         raise ValueError(f"BERT size must be one of {sorted(BERT_SIZES)}, not {size!r}")
@@ -37,4 +37,4 @@ def bert_from_scratch(size, vocabulary_file, lowercase=True, sequence_length=128
                                           max_sequence_length=max(max_sequence_length, sequence_length),
                                           dropout=dropout, **BERT_SIZES[size])
     preprocessor = BertPreprocessor(WordPieceTokenizer(vocabulary_file, lowercase=lowercase), sequence_length)
-    return Backbone(layer, preprocessor)
+    return Bert(layer, preprocessor)

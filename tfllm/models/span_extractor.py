@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.data.squad_reader import Answer, QAExample
-from tfllm.backbones.sources import load_backbone, set_pooler_trainable
+from tfllm.backbones.sources import load_bert, set_pooler_trainable
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.raw_text import RawTextModel
@@ -56,32 +56,32 @@ class SpanExtractor(BertTaskModel, RawTextModel, keras.Model):
     into the context.
 
     Args:
-        backbone: a `Backbone` from `tfllm.backbones.load_backbone`.
+        bert: a `Bert` from `tfllm.backbones.load_bert`.
         max_question_length: question pieces kept (the rest is cut).
         stride: context pieces between window starts.
         max_answer_length: the longest answer, in pieces.
         dropout: dropout before the logits.
 
     Example (not run by the test command: it trains a model):
-    >>> reader = SpanExtractor(load_backbone("all-minilm-l6-v2", sequence_length=256))  # doctest: +SKIP
+    >>> reader = SpanExtractor(load_bert("all-minilm-l6-v2", sequence_length=256))  # doctest: +SKIP
     >>> train = reader.make_dataset(read_squad("train.json").examples, training=True)  # doctest: +SKIP
     >>> reader.compile(optimizer=adamw_with_warmup(1e-4, total_steps=2 * len(train)))  # doctest: +SKIP
     >>> reader.fit(train, epochs=2)  # doctest: +SKIP
     """
 
-    def __init__(self, backbone, max_question_length=64, stride=128, max_answer_length=30, dropout=0.1, **kwargs):
+    def __init__(self, bert, max_question_length=64, stride=128, max_answer_length=30, dropout=0.1, **kwargs):
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
-        sequence = backbone.layer(inputs)["sequence_output"]
-        set_pooler_trainable(backbone.layer, False)
+        sequence = bert.backbone(inputs)["sequence_output"]
+        set_pooler_trainable(bert.backbone, False)
         sequence = keras.layers.Dropout(dropout, name="span_dropout")(sequence)
         # float32 logits keep the loss stable under mixed precision.
         logits = SpanLogits(name="span_logits", dtype="float32")(sequence, inputs["segment_ids"], inputs["padding_mask"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        self.backbone = backbone.layer
-        self.preprocessor = backbone.preprocessor
-        self.word_splitter = WordSplitter(backbone.preprocessor.tokenizer)
-        if backbone.preprocessor.sequence_length < max_question_length + 16:
-            raise ValueError(f"sequence_length {backbone.preprocessor.sequence_length} leaves too little room for "
+        self.backbone = bert.backbone
+        self.preprocessor = bert.preprocessor
+        self.word_splitter = WordSplitter(bert.preprocessor.tokenizer)
+        if bert.preprocessor.sequence_length < max_question_length + 16:
+            raise ValueError(f"sequence_length {bert.preprocessor.sequence_length} leaves too little room for "
                              f"context beside questions of {max_question_length} pieces")
         self.max_question_length, self.stride = max_question_length, stride
         self.max_answer_length, self.dropout = max_answer_length, dropout
@@ -176,7 +176,7 @@ class SpanExtractor(BertTaskModel, RawTextModel, keras.Model):
 
 
 def build_span_extractor(source, sequence_length=384, preprocess=None, native=True, **kwargs):
-    """`load_backbone(source, ...)` and a `SpanExtractor` on it, in one call."""
-    backbone = load_backbone(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
+    """`load_bert(source, ...)` and a `SpanExtractor` on it, in one call."""
+    bert = load_bert(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
                              dropout=kwargs.get("dropout", 0.1))
-    return SpanExtractor(backbone, **kwargs)
+    return SpanExtractor(bert, **kwargs)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm.backbones.sources import load_backbone, set_pooler_trainable
+from tfllm.backbones.sources import load_bert, set_pooler_trainable
 from tfllm.data.examples import DataError, TextExample
 from tfllm.data.labels import LabelSet
 from tfllm.data.augmentation import TokenAugmentation
@@ -31,7 +31,7 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
     Sentence pairs (`text_pair=True`) are packed as [CLS] a [SEP] b [SEP].
 
     Args:
-        backbone: a `Backbone` from `tfllm.backbones.load_backbone`.
+        bert: a `Bert` from `tfllm.backbones.load_bert`.
         labels: the label names, in id order.
         multi_label: several labels per example.
         text_pair: the model reads two texts per example.
@@ -49,28 +49,28 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
             relation between the marked head and tail; the serving graph inserts the markers.
 
     Example (not run by the test command: it trains a model):
-    >>> backbone = load_backbone("all-minilm-l6-v2")  # doctest: +SKIP
-    >>> classifier = TextClassifier(backbone, labels=["negative", "positive"])  # doctest: +SKIP
+    >>> bert = load_bert("all-minilm-l6-v2")  # doctest: +SKIP
+    >>> classifier = TextClassifier(bert, labels=["negative", "positive"])  # doctest: +SKIP
     >>> classifier.compile(optimizer=adamw_with_warmup(5e-5, total_steps=500))  # doctest: +SKIP
     >>> train = classifier.make_dataset(read_text_examples("train.csv").examples, training=True)  # doctest: +SKIP
     >>> classifier.fit(train, epochs=2)  # doctest: +SKIP
     """
 
-    def __init__(self, backbone, labels, multi_label=False, text_pair=False, thresholds=0.5, dropout=0.1,
+    def __init__(self, bert, labels, multi_label=False, text_pair=False, thresholds=0.5, dropout=0.1,
                  pooling="cls", long_text=None, stride=None, relation=False, **kwargs):
         if relation and text_pair:
             raise ValueError("relation classifiers read one text with two marked entities, not text pairs")
-        marker_ids = _marker_ids(backbone.preprocessor) if relation else None
+        marker_ids = _marker_ids(bert.preprocessor) if relation else None
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
-        outputs = backbone.layer(inputs)
+        outputs = bert.backbone(inputs)
         if pooling == "cls":
-            set_pooler_trainable(backbone.layer, True)
+            set_pooler_trainable(bert.backbone, True)
             pooled = outputs["pooled_output"]
         elif pooling == "mean":
-            set_pooler_trainable(backbone.layer, False)
+            set_pooler_trainable(bert.backbone, False)
             pooled = MaskedMeanPooling(name="mean_pooling")(outputs["sequence_output"], inputs["padding_mask"])
         elif pooling == "markers" and relation:
-            set_pooler_trainable(backbone.layer, False)
+            set_pooler_trainable(bert.backbone, False)
             head_start, head_end, tail_start, tail_end = marker_ids
             pooled = MarkerPooling([(head_start, head_end), (tail_start, tail_end)], name="marker_pooling")(
                 outputs["sequence_output"], inputs["token_ids"])
@@ -81,8 +81,8 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
         # float32 logits keep the loss stable under mixed precision.
         logits = keras.layers.Dense(len(labels), name="logits", dtype="float32")(pooled)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        self.backbone = backbone.layer
-        self.preprocessor = backbone.preprocessor
+        self.backbone = bert.backbone
+        self.preprocessor = bert.preprocessor
         self.labels = labels
         self.multi_label, self.text_pair, self.dropout, self.pooling = multi_label, text_pair, dropout, pooling
         count = len(labels)
@@ -236,7 +236,7 @@ def _marker_ids(preprocessor):
 
 
 def build_text_classifier(source, labels, sequence_length=128, preprocess=None, native=True, **kwargs):
-    """`load_backbone(source, ...)` and a `TextClassifier` on it, in one call."""
-    backbone = load_backbone(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
+    """`load_bert(source, ...)` and a `TextClassifier` on it, in one call."""
+    bert = load_bert(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
                              dropout=kwargs.get("dropout", 0.1))
-    return TextClassifier(backbone, labels, **kwargs)
+    return TextClassifier(bert, labels, **kwargs)

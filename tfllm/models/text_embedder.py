@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm.backbones.sources import load_backbone, set_pooler_trainable
+from tfllm.backbones.sources import load_bert, set_pooler_trainable
 from tfllm.data.examples import TextExample
 from tfllm.data.pair_readers import TextPair
 from tfllm.data.pipeline import batch_packed_sides
@@ -37,7 +37,7 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
       - "cosine": the cosine of each scored pair against its score (STS-style data).
 
     Args:
-        backbone: a `Backbone` from `tfllm.backbones.load_backbone`.
+        bert: a `Bert` from `tfllm.backbones.load_bert`.
         pooling: "mean" (over real tokens) or "cls" (the [CLS] token's vector).
         projection: the width of a dense layer after pooling, or None.
         normalize: L2-normalise the vectors (then cosine similarity is their dot product).
@@ -54,13 +54,13 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
     True
     """
 
-    def __init__(self, backbone, pooling="mean", projection=None, normalize=True, loss="in_batch_negatives",
+    def __init__(self, bert, pooling="mean", projection=None, normalize=True, loss="in_batch_negatives",
                  temperature=0.05, learn_temperature=False, symmetric=False, dropout=0.1, **kwargs):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
-        sequence = backbone.layer(inputs)["sequence_output"]
-        set_pooler_trainable(backbone.layer, False)  # no gradient reaches the [CLS] pooler
+        sequence = bert.backbone(inputs)["sequence_output"]
+        set_pooler_trainable(bert.backbone, False)  # no gradient reaches the [CLS] pooler
         if pooling == "mean":
             vectors = MaskedMeanPooling(name="mean_pooling")(sequence, inputs["padding_mask"])
         elif pooling == "cls":
@@ -75,8 +75,8 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
             vectors = keras.layers.UnitNormalization(axis=-1, name="l2_normalize", dtype="float32")(vectors)
         super().__init__(**kwargs)
         self.encoder = keras.Model(inputs, vectors, name="encoder")
-        self.backbone = backbone.layer
-        self.preprocessor = backbone.preprocessor
+        self.backbone = bert.backbone
+        self.preprocessor = bert.preprocessor
         self.pooling, self.projection, self.normalize, self.dropout = pooling, projection, normalize, dropout
         self.loss_name, self.temperature, self.symmetric = loss, temperature, symmetric
         self.learn_temperature = learn_temperature
@@ -172,7 +172,7 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
 
 
 def build_text_embedder(source="all-minilm-l6-v2", sequence_length=128, preprocess=None, native=True, **kwargs):
-    """`load_backbone(source, ...)` and a `TextEmbedder` on it, in one call."""
-    backbone = load_backbone(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
+    """`load_bert(source, ...)` and a `TextEmbedder` on it, in one call."""
+    bert = load_bert(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
                              dropout=kwargs.get("dropout", 0.1))
-    return TextEmbedder(backbone, **kwargs)
+    return TextEmbedder(bert, **kwargs)

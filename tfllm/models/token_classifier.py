@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.data.entity_readers import Entity, EntityExample
-from tfllm.backbones.sources import load_backbone, set_pooler_trainable
+from tfllm.backbones.sources import load_bert, set_pooler_trainable
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.raw_text import RawTextModel
@@ -27,30 +27,30 @@ class TokenClassifier(BertTaskModel, RawTextModel, keras.Model):
     past `sequence_length` pieces are cut off and get no tag.
 
     Args:
-        backbone: a `Backbone` from `tfllm.backbones.load_backbone`.
+        bert: a `Bert` from `tfllm.backbones.load_bert`.
         entity_types: the entity type names.
         scheme: the tagging scheme, "bio" or "bioes".
         dropout: dropout before the logits.
 
     Example (not run by the test command: it trains a model):
-    >>> tagger = TokenClassifier(load_backbone("all-minilm-l6-v2"), ["LOC", "ORG", "PER"])  # doctest: +SKIP
+    >>> tagger = TokenClassifier(load_bert("all-minilm-l6-v2"), ["LOC", "ORG", "PER"])  # doctest: +SKIP
     >>> train = tagger.make_dataset(read_conll("train.txt").examples, training=True)  # doctest: +SKIP
     >>> tagger.compile(optimizer=adamw_with_warmup(5e-5, total_steps=3 * len(train)))  # doctest: +SKIP
     >>> tagger.fit(train, epochs=3)  # doctest: +SKIP
     """
 
-    def __init__(self, backbone, entity_types, scheme="bio", dropout=0.1, **kwargs):
+    def __init__(self, bert, entity_types, scheme="bio", dropout=0.1, **kwargs):
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
-        sequence = backbone.layer(inputs)["sequence_output"]
-        set_pooler_trainable(backbone.layer, False)
+        sequence = bert.backbone(inputs)["sequence_output"]
+        set_pooler_trainable(bert.backbone, False)
         sequence = keras.layers.Dropout(dropout, name="tagger_dropout")(sequence)
         tags = EntityTags(entity_types, scheme)
         # float32 logits keep the loss stable under mixed precision.
         logits = keras.layers.Dense(len(tags), name="tag_logits", dtype="float32")(sequence)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        self.backbone = backbone.layer
-        self.preprocessor = backbone.preprocessor
-        self.word_splitter = WordSplitter(backbone.preprocessor.tokenizer)
+        self.backbone = bert.backbone
+        self.preprocessor = bert.preprocessor
+        self.word_splitter = WordSplitter(bert.preprocessor.tokenizer)
         self.tags, self.dropout = tags, dropout
 
     def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", **kwargs):
@@ -142,7 +142,7 @@ class TokenClassifier(BertTaskModel, RawTextModel, keras.Model):
 
 
 def build_token_classifier(source, entity_types, sequence_length=128, preprocess=None, native=True, **kwargs):
-    """`load_backbone(source, ...)` and a `TokenClassifier` on it, in one call."""
-    backbone = load_backbone(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
+    """`load_bert(source, ...)` and a `TokenClassifier` on it, in one call."""
+    bert = load_bert(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
                              dropout=kwargs.get("dropout", 0.1))
-    return TokenClassifier(backbone, entity_types, **kwargs)
+    return TokenClassifier(bert, entity_types, **kwargs)

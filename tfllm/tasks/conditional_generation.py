@@ -5,7 +5,7 @@ import random
 
 import keras
 
-from tfllm.backbones.sources import DEFAULT_BACKBONE, load_backbone
+from tfllm.backbones.sources import DEFAULT_BACKBONE, load_bert
 from tfllm.data.corpus_readers import read_pairs
 from tfllm.evaluation.classification_report import write_predictions
 from tfllm.evaluation.generation_metrics import generation_scores
@@ -53,7 +53,7 @@ class ConditionalGenerationTask(CausalLanguageModelingTask):
             progress.update(len(predictions))
         write_predictions(({"source": source, "reference": reference, "prediction": prediction}
                            for (source, reference), prediction in zip(pairs, predictions)), directory)
-        report.update(generation_scores(predictions, [reference for _, reference in pairs], _bertscore_backbone()),
+        report.update(generation_scores(predictions, [reference for _, reference in pairs], _bertscore_bert()),
                       generated=len(predictions), decoding="beam search" if settings["num_beams"] > 1 else "greedy",
                       max_new_tokens=settings["max_new_tokens"])
         return report
@@ -65,10 +65,10 @@ class ConditionalGenerationTask(CausalLanguageModelingTask):
                 (f", BERTScore F1 {report['bertscore_f1']:.4f}" if "bertscore_f1" in report else ""))
 
 
-def _bertscore_backbone():
+def _bertscore_bert():
     """The embedded all-MiniLM-L6-v2 for BERTScore-style scores, or None (with a note) when it is not installed."""
     try:
-        return load_backbone(DEFAULT_BACKBONE)
+        return load_bert(DEFAULT_BACKBONE)
     except ImportError as error:
         print(f"note: no BERTScore in this report: {error}")
         return None

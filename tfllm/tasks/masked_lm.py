@@ -8,7 +8,7 @@ task takes as `backbone.source`. Its export fills masks: texts with [MASK] in, t
 import keras
 
 from tfllm.backbones.bert_from_scratch import bert_from_scratch
-from tfllm.backbones.sources import load_backbone
+from tfllm.backbones.sources import load_bert
 from tfllm.configs.sections import SCRATCH_SOURCE
 from tfllm.models.masked_lm import MaskedLM
 from tfllm.tasks.task import DocumentsTask
@@ -32,8 +32,8 @@ class MaskedLanguageModelingTask(DocumentsTask):
             parts = bert_from_scratch(backbone.size, vocabulary, backbone.lowercase, backbone.sequence_length,
                                       backbone.context_length, training.dropout)
         else:
-            parts = load_backbone(backbone.source, backbone.sequence_length, backbone.preprocess, backbone.native,
-                                  training.dropout)
+            parts = load_bert(backbone.source, backbone.sequence_length, backbone.preprocess, backbone.native,
+                              training.dropout)
         model = config.model
         return MaskedLM(parts, model.max_predictions, model.whole_word_masking, model.mask_rate,
                         model.next_sentence_prediction)

@@ -23,7 +23,7 @@ class QuestionAnsweringTask(BertTask):
 
     def build(self, config, train_examples):
         model = config.model
-        return SpanExtractor(self.backbone(config, train_examples), max_question_length=model.max_question_length,
+        return SpanExtractor(self.bert(config, train_examples), max_question_length=model.max_question_length,
                              stride=model.doc_stride, max_answer_length=model.max_answer_length,
                              dropout=config.training.dropout)
 

@@ -10,7 +10,7 @@ parts of a `Task`, in this order:
 - model: `build` (the Keras model a config starts from, its head on a backbone; its `compile()`
   defaults to the task's loss and metrics), `dataset` (the model's tf.data pipeline for examples),
   `model_class` (whose `load(directory)` restores what `save_to_dir` wrote) and `callbacks`;
-  BERT tasks (`BertTask`) build on `backbone(config, train_examples)` and name the `texts` it reads;
+  BERT tasks (`BertTask`) build on `bert(config, train_examples)` and name the `texts` it reads;
 - serving: `server` (raw strings in, readable answers out, in TF ops: what `tfllm export` publishes;
   its `requests` and `answers` turn examples into its inputs and its outputs into JSON-ready rows) and
   `export_server` (what `tfllm export` publishes: `server`, plus what only an export holds);
@@ -22,7 +22,7 @@ the graph TF Serving runs. Language-model tasks, whose quality is a loss, overri
 """
 
 from tfllm import storage
-from tfllm.backbones.sources import load_backbone
+from tfllm.backbones.sources import load_bert
 from tfllm.data.corpus_readers import read_documents
 from tfllm.data.examples import bad_row_count
 from tfllm.training.run_files import model_dir
@@ -139,23 +139,22 @@ class Task:
 class BertTask(Task):
     """A task that fine-tunes a BERT backbone (`backbone.source`) with a head."""
 
-    def backbone(self, config, train_examples):
-        """The config's `Backbone`; with `backbone.add_characters`, the characters of the training texts that its
+    def bert(self, config, train_examples):
+        """The config's `Bert`; with `backbone.add_characters`, the characters of the training texts that its
         vocabulary lacks get tokens of their own (the vocabulary is kept in `<run_dir>/tokenizer`)."""
         settings = config.backbone
-        backbone = load_backbone(settings.source, sequence_length=settings.sequence_length,
-                                 preprocess=settings.preprocess, native=settings.native,
-                                 dropout=config.training.dropout)
-        positions = getattr(backbone.layer, "max_sequence_length", None)  # sources not on disk: known only now
+        bert = load_bert(settings.source, sequence_length=settings.sequence_length, preprocess=settings.preprocess,
+                         native=settings.native, dropout=config.training.dropout)
+        positions = getattr(bert.backbone, "max_sequence_length", None)  # sources not on disk: known only now
         if positions and settings.sequence_length > positions:
             raise ValueError(f"{config.path}: backbone.sequence_length: {settings.sequence_length} is more than the "
                              f"{positions} positions of backbone.source {settings.source}")
         if settings.add_characters:
             texts = self.texts(train_examples)
-            added = backbone.add_characters(texts, storage.join(config.run_dir, "tokenizer"), config.training.seed)
+            added = bert.add_characters(texts, storage.join(config.run_dir, "tokenizer"), config.training.seed)
             print(f"backbone.add_characters: {len(added)} character(s) of data.train had no token in the "
                   f"vocabulary and now have their own ({''.join(added[:20])}{'...' if len(added) > 20 else ''})")
-        return backbone
+        return bert
 
     def texts(self, examples):
         """The raw texts of `examples` that the model tokenizes."""

@@ -77,7 +77,7 @@ class TextClassificationTask(BertTask):
                                 directory, server)
 
     def build(self, config, train_examples):
-        return TextClassifier(self.backbone(config, train_examples), self.label_names(config, train_examples),
+        return TextClassifier(self.bert(config, train_examples), self.label_names(config, train_examples),
                               dropout=config.training.dropout, relation=self.relation, **self.head(config))
 
     def head(self, config):

@@ -50,7 +50,7 @@ class TextEmbeddingTask(BertTask):
 
     def build(self, config, train_examples):
         model = config.model
-        return TextEmbedder(self.backbone(config, train_examples), pooling=model.pooling, projection=model.projection,
+        return TextEmbedder(self.bert(config, train_examples), pooling=model.pooling, projection=model.projection,
                             normalize=model.normalize, loss=model.loss, temperature=model.temperature,
                             learn_temperature=model.learn_temperature, symmetric=model.symmetric,
                             dropout=config.training.dropout)

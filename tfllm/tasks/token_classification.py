@@ -25,7 +25,7 @@ class TokenClassificationTask(BertTask):
 
     def build(self, config, train_examples):
         types = config.model.entity_types or sorted({e.type for example in train_examples for e in example.entities})
-        return TokenClassifier(self.backbone(config, train_examples), types, scheme=config.model.tag_scheme,
+        return TokenClassifier(self.bert(config, train_examples), types, scheme=config.model.tag_scheme,
                                dropout=config.training.dropout)
 
     def texts(self, examples):

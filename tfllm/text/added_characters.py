@@ -4,7 +4,7 @@ An English BERT vocabulary holds few Chinese characters (all-MiniLM-L6-v2's hold
 most of a Chinese text becomes `[UNK]`), but it reserves about a thousand `[unusedN]` tokens. BERT's
 tokenizer makes every CJK ideograph and punctuation mark a token of its own, so writing a character
 into a free slot is all that the tokenizer needs to give it its own id; its embedding is then learned
-in fine-tuning (see `Backbone.add_characters`).
+in fine-tuning (see `Bert.add_characters`).
 """
 
 import collections
