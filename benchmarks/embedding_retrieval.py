@@ -50,7 +50,8 @@ def main():
     position = {text: i for i, text in enumerate(corpus)}
     relevant = [{position[pair.positive]} for pair in held_out]
     print(f"held out: {len(queries)} questions over {len(corpus)} paragraphs of "
-          f"{len(set(titles)) - len(train_titles)} articles; training: {len(train)} pairs of {len(train_titles)} articles")
+          f"{len(set(titles)) - len(train_titles)} articles; "
+          f"training: {len(train)} pairs of {len(train_titles)} articles")
 
     results = {"BM25 (rank-bm25)": ranking_scores(bm25_ranking(queries, corpus), relevant)}
     embedder = build_text_embedder("all-minilm-l6-v2", sequence_length=args.sequence_length)

@@ -43,7 +43,8 @@ def main():
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
     args = parser.parse_args()
-    sentences = [e.text for e in read_text_examples(sst2_path("train"), ColumnSpec(text="sentence", label=None)).examples]
+    rows = read_text_examples(sst2_path("train"), ColumnSpec(text="sentence", label=None)).examples
+    sentences = [e.text for e in rows]
     passages, queries = sentences[:args.passages], sentences[-args.requests:]
     embedder = build_text_embedder("all-minilm-l6-v2", sequence_length=128)
     start = time.perf_counter()
@@ -61,7 +62,8 @@ def main():
             k = tf.constant(args.k)
             found = milliseconds(lambda q: search(query=tf.constant([q]), k=k), queries)
             embedded = milliseconds(lambda q: embed(text=tf.constant([q])), queries)
-            print(f"{len(corpus)} passages (SavedModel {size / 2**20:.0f} MiB): search top-{args.k} p50 {found[0]:.1f} ms, "
+            print(f"{len(corpus)} passages (SavedModel {size / 2**20:.0f} MiB): "
+                  f"search top-{args.k} p50 {found[0]:.1f} ms, "
                   f"p95 {found[1]:.1f} ms; embedding alone p50 {embedded[0]:.1f} ms: the index adds "
                   f"{found[0] - embedded[0]:.1f} ms")
 

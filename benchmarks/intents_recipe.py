@@ -5,9 +5,9 @@ held-out wordings.
 accuracy on it, so the recipe must not be tuned there. This script splits the training phrasings of
 `examples/intents/make_dataset.py` the way that file splits dev from train (per intent and language,
 whole phrasings held out, never single fillings), in two folds: the last training phrasings of the
-first batch, then the last of the second batch (the third batch always trains). Each recipe (a set of `--set` overrides of
-`examples/intents/config.yaml`) trains on the rest and is scored on the held-out phrasings, per
-language, for each fold and seed; the table prints the mean and spread.
+first batch, then the last of the second batch (the third batch always trains). Each recipe (a set of
+`--set` overrides of `examples/intents/config.yaml`) trains on the rest and is scored on the held-out
+phrasings, per language, for each fold and seed; the table prints the mean and spread.
 
     python benchmarks/intents_recipe.py --seeds 0 1
     python benchmarks/intents_recipe.py --recipe "lower rate" training.learning_rate=5e-5 training.epochs=15
@@ -33,7 +33,8 @@ import make_dataset  # noqa: E402
 # name -> overrides of examples/intents/config.yaml; the job's own settings first.
 RECIPES = {
     "config as shipped": [],
-    "lower rate, more epochs": ["training.learning_rate=5e-5", "training.epochs=15", "training.early_stopping_patience=4"],
+    "lower rate, more epochs": ["training.learning_rate=5e-5", "training.epochs=15",
+                                "training.early_stopping_patience=4"],
     "token cutoff 0.1": ["augmentation.token_cutoff=0.1"],
     "span cutoff 0.2 + swaps": ["augmentation.span_cutoff=0.2", "augmentation.local_swaps=0.1"],
     "R-Drop 1.0": ["augmentation.consistency=1.0"],

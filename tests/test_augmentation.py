@@ -72,6 +72,11 @@ def test_augmented_training_batches_keep_their_count_and_evaluation_is_untouched
     epochs = [[features["padding_mask"].numpy().sum() for features, _ in augmented] for _ in range(2)]
     tokens = sum(features["padding_mask"].numpy().sum() for features, _ in plain)
     assert sum(epochs[0]) < 0.9 * tokens and epochs[0] != epochs[1]  # hidden pieces, drawn anew each epoch
+    # Two datasets of one seed draw the same stream, epoch after epoch: what a resumed run replays.
+    streams = [[features["token_ids"].numpy().tolist() for features, _ in classifier.make_dataset(
+        examples, batch_size=16, training=True, seed=3, augmentation=augmentation).repeat().take(2 * len(plain))]
+        for _ in range(2)]
+    assert streams[0] == streams[1]
     evaluation = classifier.make_dataset(examples, batch_size=16, augmentation=augmentation)
     assert sum(features["padding_mask"].numpy().sum() for features, _ in evaluation) == tokens
 

@@ -178,5 +178,5 @@ class SpanExtractor(BertTaskModel, RawTextModel, keras.Model):
 def build_span_extractor(source, sequence_length=384, preprocess=None, native=True, **kwargs):
     """`load_bert(source, ...)` and a `SpanExtractor` on it, in one call."""
     bert = load_bert(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
-                             dropout=kwargs.get("dropout", 0.1))
+                     dropout=kwargs.get("dropout", 0.1))
     return SpanExtractor(bert, **kwargs)

@@ -5,9 +5,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.backbones.sources import load_bert, set_pooler_trainable
+from tfllm.data.augmentation import TokenAugmentation
 from tfllm.data.examples import DataError, TextExample
 from tfllm.data.labels import LabelSet
-from tfllm.data.augmentation import TokenAugmentation
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.layers.marker_pooling import MarkerPooling
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
@@ -238,5 +238,5 @@ def _marker_ids(preprocessor):
 def build_text_classifier(source, labels, sequence_length=128, preprocess=None, native=True, **kwargs):
     """`load_bert(source, ...)` and a `TextClassifier` on it, in one call."""
     bert = load_bert(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
-                             dropout=kwargs.get("dropout", 0.1))
+                     dropout=kwargs.get("dropout", 0.1))
     return TextClassifier(bert, labels, **kwargs)

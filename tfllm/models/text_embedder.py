@@ -174,5 +174,5 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
 def build_text_embedder(source="all-minilm-l6-v2", sequence_length=128, preprocess=None, native=True, **kwargs):
     """`load_bert(source, ...)` and a `TextEmbedder` on it, in one call."""
     bert = load_bert(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
-                             dropout=kwargs.get("dropout", 0.1))
+                     dropout=kwargs.get("dropout", 0.1))
     return TextEmbedder(bert, **kwargs)

@@ -144,5 +144,5 @@ class TokenClassifier(BertTaskModel, RawTextModel, keras.Model):
 def build_token_classifier(source, entity_types, sequence_length=128, preprocess=None, native=True, **kwargs):
     """`load_bert(source, ...)` and a `TokenClassifier` on it, in one call."""
     bert = load_bert(source, sequence_length=sequence_length, preprocess=preprocess, native=native,
-                             dropout=kwargs.get("dropout", 0.1))
+                     dropout=kwargs.get("dropout", 0.1))
     return TokenClassifier(bert, entity_types, **kwargs)
