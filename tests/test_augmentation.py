@@ -3,6 +3,7 @@
 import collections
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -111,11 +112,13 @@ def test_consistency_adds_the_divergence_of_two_dropout_passes(keras_hub_preset_
     plain, regularised = consistency_losses(keras_hub_preset_dir, 0.5, examples)
     assert regularised != pytest.approx(plain, abs=1e-4)
 
-    classifier = TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"])
+    keras.utils.set_random_seed(0)
+    classifier = TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"],
+                                pooling="mean")
     data = classifier.make_dataset(sentiment_examples(160), batch_size=16, training=True, seed=0)
-    classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * 4), consistency=1.0)
-    history = classifier.fit(data, epochs=4, verbose=0).history["loss"]
-    assert history[-1] < history[0]
+    classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * 5), consistency=1.0)
+    history = classifier.fit(data, epochs=5, verbose=0).history
+    assert history["loss"][-1] < 0.8 * history["loss"][0] and history["accuracy"][-1] > 0.8
 
 
 def test_the_augmentation_section_trains_from_the_command_line(keras_hub_preset_dir, tmp_path):
