@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FILLER, NEGATIVE, POSITIVE, run_tfllm
+from conftest import FILLER, NEGATIVE, POSITIVE, run_tfllm, shared_data
 from task_harness import run_task_test
 from tfllm.backbones import DEFAULT_BACKBONE, embedded_default_path, load_bert
 from tfllm.configs.job import load_config
@@ -234,7 +234,7 @@ def test_embedding_job_trains_scores_against_bm25_exports_search_and_embeds(tmp_
 
     exported = run_tfllm("export", config)
     assert exported.returncode == 0, exported.stderr[-3000:]
-    assert "search, serving_default" in exported.stdout  # both checked in a fresh process
+    assert "embed, search, serving_default" in exported.stdout  # all checked in a fresh process
     loaded = tf.saved_model.load(str(tmp_path / "savedmodels" / "words" / "1"))
     found = loaded.signatures["search"](query=tf.constant(["good movie!", "so awful"]), k=tf.constant(2))
     model = TextEmbedder.load(str(tmp_path / "run" / "model"))
@@ -252,3 +252,14 @@ def test_embedding_job_trains_scores_against_bm25_exports_search_and_embeds(tmp_
     np.testing.assert_allclose(vectors, model.embed(corpus), atol=1e-5)
     again = run_tfllm("embed", config, "--input", tmp_path / "corpus.txt", "--output", tmp_path / "vectors")
     assert again.returncode == 2 and not any(name.startswith(".") for name in os.listdir(tmp_path))
+
+
+def test_parallel_sentences_are_pairs_of_two_columns():
+    path = shared_data("cmn_eng", "cmn.txt")  # Tatoeba: English, Chinese, attribution; no header row
+    result = read_text_pairs(path, "tsv", query_column="english", positive_column="chinese",
+                             column_names=["english", "chinese", "attribution"])
+    with open(path, encoding="utf-8") as f:
+        lines = sum(1 for line in f if line.strip())
+    assert len(result.examples) + len(result.bad_rows) == lines and not result.bad_rows
+    first = result.examples[0]
+    assert (first.query, first.positive, first.source) == ("Hi.", "嗨。", f"{path}:1")

@@ -11,7 +11,7 @@ class TextEmbedderServer(TaskServer):
     """Preprocessor, model and, with a corpus, its index in one graph, for TF Serving.
 
     Signatures:
-      - `serving_default` (embed): `text` [batch] string -> `embeddings` [batch, dim] float32 (unit length
+      - `embed`, also the `serving_default`: `text` [batch] string -> `embeddings` [batch, dim] float32 (unit length
         for normalised models), inputs padded only to the longest in the batch;
       - `search` (with a corpus): `query` [batch] string and `k` scalar int32 (1 or more; more than the
         corpus is cut to its size) -> `ids` [batch, k] string, `texts` [batch, k] string and `scores`
@@ -68,7 +68,7 @@ class TextEmbedderServer(TaskServer):
                 "scores": best.values}
 
     def signatures(self):
-        signatures = {"serving_default": self.serve}
+        signatures = {"serving_default": self.serve, "embed": self.serve}
         if self.corpus_size:
             signatures["search"] = self.search
         return signatures
@@ -93,7 +93,7 @@ class TextEmbedderServer(TaskServer):
 
     def example_requests(self):
         texts = ["A short example.", "", "一个中文的例子。", "x" * 5000]
-        requests = {"serving_default": {"text": tf.constant(texts)}}
+        requests = {name: {"text": tf.constant(texts)} for name in ("serving_default", "embed")}
         if self.corpus_size:
             requests["search"] = {"query": tf.constant(texts), "k": tf.constant(3)}
         return requests
