@@ -125,21 +125,6 @@ def _check_range(value, meta, where):
             raise ValueError(f"{where}: must be more than {meta['above']}, not {item!r}")
 
 
-def _check_range(value, meta, where):
-    values = value if isinstance(value, list) else [value]
-    for item in values:
-        if item is None:
-            continue
-        if meta["choices"] is not None and item not in meta["choices"]:
-            raise ValueError(f"{where}: must be one of {', '.join(map(str, meta['choices']))}, not {item!r}")
-        if meta["minimum"] is not None and item < meta["minimum"]:
-            raise ValueError(f"{where}: must be at least {meta['minimum']}, not {item!r}")
-        if meta["maximum"] is not None and item > meta["maximum"]:
-            raise ValueError(f"{where}: must be at most {meta['maximum']}, not {item!r}")
-        if meta["above"] is not None and item <= meta["above"]:
-            raise ValueError(f"{where}: must be more than {meta['above']}, not {item!r}")
-
-
 def _unknown_key(where, name, task, known):
     """The ValueError for a key `name` that section `where` (file: section) of `task` lacks: where this
     task or another one reads such a key, if any does."""
