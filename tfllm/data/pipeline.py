@@ -29,7 +29,8 @@ def batch_packed_inputs(token_ids, segment_ids, targets, preprocessor, batch_siz
             positions, or example indices to restore the input order after bucketing); or a ragged int
             tensor [n, (tokens)] aligned with `token_ids`, one label per token and -1 where a token has
             none: batches then carry (features, labels, sample_weight), the weight 1 where a token has
-            a label and 0 elsewhere.
+            a label and 0 elsewhere. Label ids [n] of -1 mark examples without a label (a student's
+            unlabeled texts): their batches carry a sample weight, 0 for those.
         preprocessor: the task's `BertPreprocessor` (pad id and sequence length).
         batch_size: examples per batch.
         shuffle: reshuffle every epoch (training).
@@ -72,6 +73,9 @@ def _per_text(features, value):
 def _batched(features, targets, preprocessor, batch_size, shuffle, fixed_length, drop_remainder, seed,
              augmentation=None):
     per_token = isinstance(targets, tf.RaggedTensor)
+    # Weights mark the targets of -1: per-token ones always, label ids [n] only when some example has none.
+    ids = None if per_token else np.asarray(targets)
+    weighted = per_token or (ids.ndim == 1 and np.issubdtype(ids.dtype, np.signedinteger) and ids.min(initial=0) < 0)
     texts = _text_inputs(features)
     count = int(texts[0]["token_ids"].nrows())
     lengths = np.max([inputs["token_ids"].row_lengths().numpy() for inputs in texts], axis=0)
@@ -113,7 +117,7 @@ def _batched(features, targets, preprocessor, batch_size, shuffle, fixed_length,
     def finish(features, target):
         for inputs in _text_inputs(features):
             inputs["padding_mask"] = tf.cast(tf.not_equal(inputs["token_ids"], pad_id), tf.int32)
-        if per_token:
+        if weighted:
             return features, tf.maximum(target, 0), tf.cast(target >= 0, tf.float32)
         return features, target
 

@@ -27,6 +27,8 @@ class MacroF1(keras.metrics.Metric):
         y_true = ops.cast(ops.reshape(y_true, [-1]), "int32")
         y_pred = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
         pairs = ops.one_hot(y_true * self.num_classes + y_pred, self.num_classes * self.num_classes)
+        if sample_weight is not None:  # rows of weight 0 (texts without a label) do not count
+            pairs = pairs * ops.cast(ops.reshape(sample_weight, [-1, 1]), pairs.dtype)
         self.confusion.assign_add(ops.reshape(ops.sum(pairs, axis=0), (self.num_classes, self.num_classes)))
 
     def result(self):

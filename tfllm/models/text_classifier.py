@@ -180,21 +180,31 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
         return combine(logits, rows, count)
 
     def make_dataset(self, examples, batch_size=32, training=False, labeled=True, fixed_length=False, seed=None,
-                     label_field="label", augmentation=None):
+                     label_field="label", augmentation=None, unlabeled=()):
         """A dataset of this model's features and labels for `examples` (see `batch_packed_inputs`).
 
         With `labeled=False` the targets are each row's example index (several rows per example with
         `long_text`), to put predictions back in order. `augmentation`, a `TokenAugmentation` (or the
         keywords of one), changes training texts anew each epoch; its special tokens are this
-        preprocessor's.
+        preprocessor's. `unlabeled` examples (single-label models) join `examples` with label -1 and
+        sample weight 0: a student learns them from its teacher alone (`compile(distillation=...)`).
         """
         if isinstance(augmentation, dict):
             augmentation = TokenAugmentation(**augmentation, protected_ids=self.preprocessor.special_ids,
                                              pad_id=self.preprocessor.pad_id)
+        if unlabeled and (self.multi_label or not labeled):
+            raise ValueError("unlabeled examples join the labeled ones of a single-label model's training data")
+        examples = list(examples) + list(unlabeled)
         pairs = tf.constant([e.text_pair or "" for e in examples], tf.string) if self.text_pair else None
         token_ids, segment_ids, rows = self.pack(tf.constant([e.text for e in examples], tf.string), pairs)
         rows = rows.numpy()
-        targets = self.encode_labels(examples, label_field)[rows] if labeled else rows.astype(np.int64)
+        if labeled:
+            targets = self.encode_labels(examples[:len(examples) - len(unlabeled)], label_field)
+            if unlabeled:
+                targets = np.concatenate([targets, np.full(len(unlabeled), -1, targets.dtype)])
+            targets = targets[rows]
+        else:
+            targets = rows.astype(np.int64)
         return batch_packed_inputs(token_ids, segment_ids, targets, self.preprocessor, batch_size, shuffle=training,
                                    fixed_length=fixed_length, drop_remainder=fixed_length and training, seed=seed,
                                    augmentation=augmentation if training else None)
