@@ -28,6 +28,7 @@ _EXPORTS = {
     "tfllm.models.prompt_format": ["PromptFormat"],
     "tfllm.models.span_extractor": ["SpanExtractor", "build_span_extractor"],
     "tfllm.models.span_extractor_serving": ["SpanExtractorServer"],
+    "tfllm.models.student": ["student_of"],
     "tfllm.models.text_classifier": ["TextClassifier", "build_text_classifier"],
     "tfllm.models.text_classifier_serving": ["TextClassifierServer"],
     "tfllm.models.text_embedder": ["TextEmbedder", "build_text_embedder"],
@@ -37,6 +38,7 @@ _EXPORTS = {
     "tfllm.text.byte_pair_training": ["train_byte_pair_vocabulary"],
     "tfllm.text.masked_lm_masker": ["MaskedLMMasker"],
     "tfllm.text.wordpiece_training": ["train_wordpiece_vocabulary"],
+    "tfllm.training.distillation": ["Distillation"],
     "tfllm.training.optimizer": ["adamw", "adamw_with_warmup"],
     "tfllm.training.resumable_fit": ["resumable_fit"],
 }

@@ -23,6 +23,7 @@ from tfllm.evaluation.classification_report import write_report
 from tfllm.export.saved_model_export import export_for_serving
 from tfllm.tasks.registry import task_spec
 from tfllm.training.callbacks import ServedScore, backup_dir, best_weights_path, training_callbacks
+from tfllm.training.distillation import Distillation
 from tfllm.training.optimizer import adamw_with_warmup
 from tfllm.training.precision import precision_scope
 from tfllm.training.resumable_fit import resumable_fit
@@ -35,9 +36,9 @@ def task_of(config):
     return task_spec(config.task).task()
 
 
-def compile_for_training(task, model, config, train_data):
+def compile_for_training(task, model, config, train_data, teacher=None):
     """Compiles `model` with the task's loss and metrics (and `task.compile_options`) and AdamW as
-    `config.training` says.
+    `config.training` says; with a `teacher`, as its student (`config.distillation`).
 
     The schedule's length is epochs x `len(train_data)`: the batches the dataset really makes, which
     length bucketing puts above ceil(examples / batch_size) (and long texts and QA contexts above the
@@ -46,8 +47,11 @@ def compile_for_training(task, model, config, train_data):
     training = config.training
     optimizer = adamw_with_warmup(training.learning_rate, len(train_data) * training.epochs,
                                   training.warmup_fraction, training.weight_decay)
-    model.compile(optimizer=optimizer, steps_per_execution=training.steps_per_execution,
-                  **task.compile_options(config))
+    options = task.compile_options(config)
+    if teacher is not None:
+        settings = config.distillation
+        options["distillation"] = Distillation(teacher, settings.temperature, settings.soft_weight)
+    model.compile(optimizer=optimizer, steps_per_execution=training.steps_per_execution, **options)
 
 
 def monitored(task, config, model, validation_examples):
@@ -89,10 +93,11 @@ def train(config, verbose="auto"):
     keras.utils.set_random_seed(training.seed)
     train_examples, validation_examples = task.splits(config)
     with strategy.scope(), precision_scope(training.precision, strategy):
-        model = task.build(config, train_examples)
+        teacher = task.teacher(config)
+        model = task.build(config, train_examples) if teacher is None else task.student(config, teacher)
         train_data = task.dataset(config, model, train_examples, True)
         validation_data = task.dataset(config, model, validation_examples, False) if validation_examples else None
-        compile_for_training(task, model, config, train_data)
+        compile_for_training(task, model, config, train_data, teacher)
 
     chief = model.distribute_strategy.extended.should_checkpoint  # the one worker that writes
     if chief:

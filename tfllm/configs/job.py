@@ -50,7 +50,7 @@ _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 @dataclasses.dataclass
 class JobConfig:
     """A checked job config: its top-level keys and one dataclass per section its task reads (`model`,
-    `augmentation` and `generation` are None for tasks without them)."""
+    `augmentation`, `distillation` and `generation` are None for tasks without them)."""
 
     name: str
     task: str
@@ -61,6 +61,7 @@ class JobConfig:
     export: typing.Any
     model: typing.Any = None
     augmentation: typing.Any = None
+    distillation: typing.Any = None
     generation: typing.Any = None
     path: typing.Optional[str] = None  # the file it was read from
 
@@ -245,7 +246,8 @@ def _resolve(raw, path, announce=True):
                                                                   task)
                                           for section, cls in sections.items()})
     base = os.path.dirname(os.path.abspath(path))
-    for section, name in (("data", "train"), ("data", "validation"), ("data", "test"), ("export", "corpus")):
+    for section, name in (("data", "train"), ("data", "validation"), ("data", "test"), ("export", "corpus"),
+                          ("distillation", "unlabeled")):
         value = getattr(getattr(config, section), name, None)
         if value and not os.path.isabs(value) and "://" not in value:
             setattr(getattr(config, section), name, os.path.normpath(os.path.join(base, value)))
@@ -255,6 +257,7 @@ def _resolve(raw, path, announce=True):
                  "a GPT-2 preset such as gpt2_base_en, a preset or Hugging Face dir")
         raise ValueError(f"{path}: backbone.source is required for task {task} ({kinds}, or scratch)")
     config.training.monitor = _checked_monitor(config, spec)
+    _check_distillation(config)
     if spec.check:
         spec.check(config)
     if getattr(config.training, "lora_rank", None) is not None and config.backbone.source == SCRATCH_SOURCE:
@@ -263,6 +266,21 @@ def _resolve(raw, path, announce=True):
         raise ValueError(f"{path}: backbone.source: scratch is for GPT-2 tasks and masked_lm; a {task} job "
                          "fine-tunes a pretrained BERT (tfllm pretrain makes one)")
     return config
+
+
+def _check_distillation(config):
+    """`distillation` keys mean nothing without a teacher, and a narrower student cannot start from its weights."""
+    settings = config.distillation
+    if settings is None:
+        return
+    if not settings.teacher:
+        changed = [f.name for f in dataclasses.fields(settings) if getattr(settings, f.name) != f.default]
+        if changed:
+            raise ValueError(f"{config.path}: distillation.{changed[0]} is set but distillation.teacher is not (the "
+                             "teacher's run directory)")
+    elif settings.student_hidden_dim and settings.student_init != "scratch":
+        raise ValueError(f"{config.path}: distillation.student_hidden_dim needs distillation.student_init: scratch "
+                         "(a student that starts from the teacher's weights has the teacher's hidden size)")
 
 
 def _source_directory(source):

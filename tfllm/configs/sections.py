@@ -170,6 +170,23 @@ class AugmentationConfig:
                              "each batch (each step computes twice)", minimum=0.0)
 
 
+@dataclasses.dataclass
+class DistillationConfig:
+    """A smaller student trained on a fine-tuned teacher's soft targets; off while `teacher` is unset."""
+
+    teacher: typing.Optional[str] = key(None, "the teacher's run directory (its run_dir, e.g. runs/sst2; relative "
+                                        "to where tfllm runs, as run_dir is): its trained model is the teacher")
+    student_layers: int = key(3, "transformer layers of the student: every k-th of the teacher's, the top one "
+                              "included (6 -> 3 keeps layers 2, 4 and 6)", minimum=1)
+    student_init: str = key("teacher", "teacher: the student starts from the teacher's embeddings, kept layers "
+                            "and head | scratch: from fresh weights", choices=("teacher", "scratch"))
+    student_hidden_dim: typing.Optional[int] = key(None, "student_init scratch: a narrower hidden size (default "
+                                                   "the teacher's; heads keep their size)", minimum=1)
+    temperature: float = key(2.0, "softens both models' predictions before they are compared", above=0.0)
+    soft_weight: float = key(0.5, "weight of the KL divergence to the teacher's softened predictions (times "
+                             "temperature squared); the hard labels' loss gets the rest", minimum=0.0, maximum=1.0)
+
+
 # export and generation: what the commands that use a trained model read.
 
 @dataclasses.dataclass

@@ -15,7 +15,7 @@ _FAMILY_SECTIONS = {
              "generation": GenerationConfig},
     "masked_lm": {"backbone": MaskedLmBackboneConfig, "training": BertTrainingConfig, "export": ExportConfig},
 }
-SECTION_ORDER = ("backbone", "data", "model", "training", "augmentation", "export", "generation")
+SECTION_ORDER = ("backbone", "data", "model", "training", "augmentation", "distillation", "export", "generation")
 LOWER_IS_BETTER = ("loss", "perplexity")
 
 
@@ -34,6 +34,8 @@ class TaskSpec:
         export: the dataclass of its `export:` section when it has keys of its own (else the family's).
         augmentation: the dataclass of its `augmentation:` section (training-time remedies for small
             data), or None when it has none.
+        distillation: the dataclass of its `distillation:` section (a student trained on a teacher
+            run's soft targets), or None when it has none.
         command: the command that trains it: "train", or "pretrain" for pretraining tasks.
         default_source: `backbone.source` when the config sets none.
         monitors: the metrics `training.monitor` may name, its default first: the one that picks the
@@ -52,6 +54,7 @@ class TaskSpec:
     model: typing.Optional[type] = None
     export: typing.Optional[type] = None
     augmentation: typing.Optional[type] = None
+    distillation: typing.Optional[type] = None
     command: str = "train"
     default_source: typing.Optional[str] = None
     monitors: typing.Tuple[str, ...] = ("loss",)
@@ -67,6 +70,8 @@ class TaskSpec:
             sections["export"] = self.export
         if self.augmentation is not None:
             sections["augmentation"] = self.augmentation
+        if self.distillation is not None:
+            sections["distillation"] = self.distillation
         return {name: sections[name] for name in SECTION_ORDER if name in sections}
 
     def config_monitors(self, config):

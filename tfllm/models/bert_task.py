@@ -13,6 +13,21 @@ class BertTaskModel(TaskFiles):
     (fresh weights for native backbones; `load` then reads the trained ones).
     """
 
+    distillation = None  # a `tfllm.training.distillation.Distillation` while a teacher trains this model
+
+    def compile(self, *args, distillation=None, **kwargs):
+        """Keras `compile`; `distillation` (a `Distillation`) makes this model a student of its teacher."""
+        self.distillation = distillation
+        super().compile(*args, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = super().compute_loss(x, y, y_pred, sample_weight, training)
+        if not (training and self.distillation):
+            return loss
+        # Per-token outputs count where their tags do; a classifier's rows all count, those without a label too.
+        weights = sample_weight if len(y_pred.shape) == 3 else None
+        return self.distillation.loss(x, loss, y_pred, weights, getattr(self, "multi_label", False))
+
     def head_config(self):
         raise NotImplementedError
 

@@ -10,7 +10,8 @@ parts of a `Task`, in this order:
 - model: `build` (the Keras model a config starts from, its head on a backbone; its `compile()`
   defaults to the task's loss and metrics), `dataset` (the model's tf.data pipeline for examples),
   `model_class` (whose `load(directory)` restores what `save_to_dir` wrote) and `callbacks`;
-  BERT tasks (`BertTask`) build on `bert(config, train_examples)` and name the `texts` it reads;
+  BERT tasks (`BertTask`) build on `bert(config, train_examples)` and name the `texts` it reads; those
+  with a `distillation:` section build a `student` of the `teacher` run's model instead;
 - serving: `server` (raw strings in, readable answers out, in TF ops: what `tfllm export` publishes;
   its `requests` and `answers` turn examples into its inputs and its outputs into JSON-ready rows) and
   `export_server` (what `tfllm export` publishes: `server`, plus what only an export holds);
@@ -25,6 +26,7 @@ from tfllm import storage
 from tfllm.backbones.sources import load_bert
 from tfllm.data.corpus_readers import read_documents
 from tfllm.data.examples import bad_row_count
+from tfllm.models.student import kept_layers, student_of
 from tfllm.training.run_files import model_dir
 
 
@@ -89,6 +91,24 @@ class Task:
     def callbacks(self, config, model):
         """Keras callbacks of this task's training, besides the runner's own."""
         return []
+
+    def teacher(self, config):
+        """The trained model of the `distillation.teacher` run, or None when the config distils nothing."""
+        run_dir = config.distillation.teacher if config.distillation is not None else None
+        if not run_dir:
+            return None
+        directory = storage.join(run_dir, "model")
+        if not storage.exists(storage.join(directory, "tfllm.json")):
+            raise ValueError(f"{config.path}: distillation.teacher: no trained model in {directory} (train the "
+                             "teacher first: tfllm train with its config)")
+        try:
+            return self.model_class.load(directory)
+        except ValueError as error:
+            raise ValueError(f"{config.path}: distillation.teacher: {error}") from None
+
+    def student(self, config, teacher):
+        """The model a distillation run trains: smaller than `teacher`, with its head and preprocessor."""
+        raise ValueError(f"{config.path}: task {config.task} has no students")
 
     def compile_options(self, config):
         """Keywords of the model's `compile` that the config sets, besides the optimizer."""
@@ -155,6 +175,19 @@ class BertTask(Task):
             print(f"backbone.add_characters: {len(added)} character(s) of data.train had no token in the "
                   f"vocabulary and now have their own ({''.join(added[:20])}{'...' if len(added) > 20 else ''})")
         return bert
+
+    def student(self, config, teacher):
+        settings = config.distillation
+        try:
+            student = student_of(teacher, settings.student_layers, settings.student_init, settings.student_hidden_dim)
+        except ValueError as error:
+            raise ValueError(f"{config.path}: distillation: {error}") from None
+        depth = len(teacher.backbone.transformer_layers)
+        start = ("fresh weights" if settings.student_init == "scratch" else "the teacher's layers " +
+                 ", ".join(str(i + 1) for i in kept_layers(depth, settings.student_layers)))
+        print(f"distillation: a {settings.student_layers}-layer student of the {depth}-layer teacher in "
+              f"{settings.teacher}, starting from {start}")
+        return student
 
     def texts(self, examples):
         """The raw texts of `examples` that the model tokenizes."""

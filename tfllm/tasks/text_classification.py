@@ -96,10 +96,12 @@ class TextClassificationTask(BertTask):
         return examples
 
     def dataset(self, config, model, examples, training):
+        unlabeled = getattr(config.distillation, "unlabeled", None) if training else None
         return model.make_dataset(self.training_examples(examples), batch_size=config.training.batch_size,
                                   training=training, fixed_length=config.training.fixed_length,
                                   seed=config.training.seed, label_field=config.data.label_column,
-                                  augmentation=self.augmentation(config))
+                                  augmentation=self.augmentation(config),
+                                  unlabeled=self.read(config, unlabeled, labeled=False) if unlabeled else ())
 
     def augmentation(self, config):
         """The `TokenAugmentation` keywords of the config's `augmentation` section (None without one)."""
