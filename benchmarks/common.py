@@ -82,3 +82,15 @@ def median_request_milliseconds(call, requests):
         call(*request)
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+def by_length(texts, batch_size, call):
+    """`call(batch)` on batches of `texts` sorted by length (as a client batching requests would); its
+    outputs in the input order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    outputs = [None] * len(texts)
+    for start in range(0, len(texts), batch_size):
+        rows = order[start:start + batch_size]
+        for row, output in zip(rows, call([texts[i] for i in rows])):
+            outputs[row] = output
+    return outputs

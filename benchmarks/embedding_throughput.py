@@ -20,22 +20,11 @@ import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from common import sst2_path  # noqa: E402
+from common import by_length, sst2_path  # noqa: E402
 from tfllm.backbones import embedded_default_path  # noqa: E402
 from tfllm.data.readers import ColumnSpec, read_text_examples  # noqa: E402
 from tfllm.export.saved_model_export import export_for_serving  # noqa: E402
 from tfllm.models.text_embedder import build_text_embedder  # noqa: E402
-
-
-def by_length(texts, batch_size, call):
-    """`call(batch)` on batches of `texts` sorted by length; the vectors in the input order."""
-    order = np.argsort([len(text) for text in texts], kind="stable")
-    vectors = [None] * len(texts)
-    for start in range(0, len(texts), batch_size):
-        rows = order[start:start + batch_size]
-        for row, vector in zip(rows, call([texts[i] for i in rows])):
-            vectors[row] = vector
-    return np.array(vectors)
 
 
 def main():
@@ -57,8 +46,8 @@ def main():
         path, _ = export_for_serving(embedder.server(), root, "embedder", 1, {"task": "text_embedding"})
         exported = tf.saved_model.load(path).signatures["serving_default"]
         sides = {
-            "tfllm export": lambda: by_length(texts, args.batch_size,
-                                              lambda batch: exported(text=tf.constant(batch))["embeddings"].numpy()),
+            "tfllm export": lambda: np.array(by_length(
+                texts, args.batch_size, lambda batch: exported(text=tf.constant(batch))["embeddings"].numpy())),
             "tfllm in-process": lambda: embedder.embed(texts, args.batch_size),
             f"KerasHub encode_text (length {args.keras_hub_length})":
                 lambda: np.asarray(keras_hub_embedder.encode_text(texts, batch_size=args.batch_size, verbose=0)),

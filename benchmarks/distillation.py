@@ -1,0 +1,125 @@
+"""Distils an SST-2 teacher (all-MiniLM-L6-v2 fine-tuned, 6 layers) into 3- and 2-layer students and
+compares dev accuracy and the exported SavedModels' serving speed side by side.
+
+    python benchmarks/distillation.py --train-rows 16000 --unlabeled-rows 16000 --layers 3 2
+
+The teacher is `sst2_accuracy.py`'s recipe (kept in --work-dir, so a rerun trains only the students).
+Each student starts from every k-th layer of the teacher (`student_of`) and learns the teacher's
+softened predictions plus the labels on the same rows, and the teacher's predictions alone on
+--unlabeled-rows further SST-2 train rows whose labels are dropped. The ablation (--ablation) trains
+the 3-layer student on the labels alone, to show what the teacher adds. Serving: each model is
+exported as `tfllm export` does and timed in interleaved rounds on all dev sentences, batches of
+--batch-size sorted by length (sentences/s), and one sentence per request (p50 latency).
+"""
+
+import argparse
+import os
+import tempfile
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from common import by_length, median_request_milliseconds, sst2_path  # noqa: E402
+from tfllm import (ColumnSpec, Distillation, TextClassifier, adamw_with_warmup, build_text_classifier,  # noqa: E402
+                   export_for_serving, read_text_examples, student_of)
+from tfllm.data.examples import TextExample  # noqa: E402
+
+
+def fit(model, train, epochs, learning_rate, batch_size, unlabeled=(), distillation=None):
+    """Trains `model` (a student when `distillation` is given); returns the training seconds."""
+    data = model.make_dataset(train, batch_size=batch_size, training=True, seed=0, unlabeled=unlabeled)
+    model.compile(optimizer=adamw_with_warmup(learning_rate, total_steps=len(data) * epochs),
+                  distillation=distillation)
+    start = time.perf_counter()
+    model.fit(data, epochs=epochs, verbose=2)
+    return time.perf_counter() - start
+
+
+def accuracy(model, dev):
+    predicted = model.predict_probabilities(dev).argmax(-1)
+    return sum(int(model.labels.names[p] == e.label) for p, e in zip(predicted, dev)) / len(dev)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--train-rows", type=int, default=16000)
+    parser.add_argument("--unlabeled-rows", type=int, default=16000, help="further train rows, labels dropped")
+    parser.add_argument("--epochs", type=int, default=2, help="teacher and students")
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--layers", type=int, nargs="+", default=[3, 2])
+    parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument("--soft-weight", type=float, default=0.5)
+    parser.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--batch-size", type=int, default=32, help="training, and serving batches")
+    parser.add_argument("--latency-requests", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--work-dir", default="runs/distillation_benchmark")
+    args = parser.parse_args()
+    columns = ColumnSpec(text="sentence", label="label")
+    rows = read_text_examples(sst2_path("train"), columns).examples
+    train = rows[:args.train_rows]
+    unlabeled = [TextExample(e.text, None, None, e.source)
+                 for e in rows[args.train_rows:args.train_rows + args.unlabeled_rows]]
+    dev = read_text_examples(sst2_path("dev"), columns).examples
+
+    teacher_dir = os.path.join(args.work_dir, f"teacher_{args.train_rows}")
+    if os.path.exists(os.path.join(teacher_dir, "tfllm.json")):
+        teacher = TextClassifier.load(teacher_dir)
+        print(f"teacher: read from {teacher_dir}")
+    else:
+        keras.utils.set_random_seed(0)
+        teacher = build_text_classifier("all-minilm-l6-v2", ["0", "1"], sequence_length=128, pooling="mean")
+        seconds = fit(teacher, train, args.epochs, args.learning_rate, args.batch_size)
+        print(f"teacher: trained on {len(train)} rows x {args.epochs} epochs in {seconds:.0f} s")
+        teacher.save_to_dir(teacher_dir)
+    models = {"teacher (6 layers)": (teacher, accuracy(teacher, dev))}
+    distillation = Distillation(teacher, args.temperature, args.soft_weight)
+    for layers in args.layers:
+        keras.utils.set_random_seed(0)
+        student = student_of(teacher, layers)
+        seconds = fit(student, train, args.epochs, args.learning_rate, args.batch_size, unlabeled, distillation)
+        print(f"{layers}-layer student: {len(train)} labeled + {len(unlabeled)} unlabeled rows x {args.epochs} epochs "
+              f"in {seconds:.0f} s")
+        models[f"distilled, {layers} layers"] = (student, accuracy(student, dev))
+    if args.ablation:
+        keras.utils.set_random_seed(0)
+        plain = student_of(teacher, args.layers[0])
+        fit(plain, train, args.epochs, args.learning_rate, args.batch_size)
+        models[f"labels only, {args.layers[0]} layers"] = (plain, accuracy(plain, dev))
+
+    texts = [e.text for e in dev]
+    with tempfile.TemporaryDirectory() as root:
+        served = {}
+        for version, (name, (model, _)) in enumerate(models.items(), 1):
+            path, _ = export_for_serving(model.server(), root, "sst2", version, {"task": "text_classification"})
+            served[name] = tf.saved_model.load(path).signatures["serving_default"]
+        throughput = {name: [] for name in served}
+        latency = {name: [] for name in served}
+        requests = [(text,) for text in texts[:args.latency_requests]]
+        for _ in range(args.rounds):
+            for name, call in served.items():
+                answer = lambda batch, call=call: call(tf.constant(batch))["label_ids"].numpy()  # noqa: E731
+                by_length(texts[:args.batch_size], args.batch_size, answer)  # tracing
+                start = time.perf_counter()
+                by_length(texts, args.batch_size, answer)
+                throughput[name].append(len(texts) / (time.perf_counter() - start))
+                latency[name].append(median_request_milliseconds(lambda text: answer([text]), requests))
+    median_round = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
+    teacher_accuracy = models["teacher (6 layers)"][1]
+    teacher_speed = median_round(throughput["teacher (6 layers)"])
+    teacher_latency = median_round(latency["teacher (6 layers)"])
+    print(f"\nSST-2 dev ({len(dev)} rows); exported SavedModels, median of {args.rounds} interleaved rounds "
+          f"({os.cpu_count()} CPU cores):")
+    print(f"{'model':<26} {'dev acc':>8} {'vs teacher':>11} {'sentences/s':>12} {'x':>6} {'p50 ms':>7} {'x':>6}")
+    for name, (model, dev_accuracy) in models.items():
+        speed, p50 = median_round(throughput[name]), median_round(latency[name])
+        print(f"{name:<26} {dev_accuracy:>8.4f} {100 * (dev_accuracy - teacher_accuracy):>+10.2f}p "
+              f"{speed:>12.1f} {speed / teacher_speed:>6.2f} {p50:>7.1f} {teacher_latency / p50:>6.2f}")
+    print("target: a student at >= 2x the teacher's throughput within 1 point of its accuracy")
+
+
+if __name__ == "__main__":
+    main()
