@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfllm.models.quantization import quantize_backbone
+from tfllm.models.raw_text import RawTextModel
 from tfllm.training.optimizer import adamw
 from tfllm.training.precision import precision_scope
 
@@ -49,7 +51,9 @@ def run_task_test(build, train, requests, tmp_path, epochs=3):
     - `save_to_dir` and `load` give a model whose server answers the same, scores included;
     - the SavedModel of its server (`TaskServer`), loaded back, answers the same;
     - built under `mixed_bfloat16`, it computes in bfloat16 with float32 variables and float32 outputs.
-    BERT task models also answer raw strings with `predict(x)`, as their server does.
+    Models trained here on raw inputs also answer raw strings with `predict(x)`, as their server does.
+    The models `--quantize int8` exports (classifier, tagger, reader, embedder) with int8 backbone
+    weights (`quantize_backbone`) answer about as the float model does, also from their SavedModel.
 
     Returns (the fitted model, its server's answer rows).
     """
@@ -76,16 +80,39 @@ def run_task_test(build, train, requests, tmp_path, epochs=3):
     assert _readable(restored_rows) == _readable(rows)
     np.testing.assert_allclose(_numbers(restored_rows), _numbers(rows), atol=1e-5)
 
-    tf.saved_model.save(server, str(tmp_path / "saved_model"), signatures=server.signatures())
-    serve = tf.saved_model.load(str(tmp_path / "saved_model")).signatures["serving_default"]
-    inputs = {name: values if tf.is_tensor(values) else tf.constant(values)
-              for name, values in server.requests(examples).items()}
-    exported_rows = server.answers(examples, {name: value.numpy() for name, value in serve(**inputs).items()})
+    exported_rows = _exported_answers(server, examples, tmp_path / "saved_model")
     assert _readable(exported_rows) == _readable(rows)
     np.testing.assert_allclose(_numbers(exported_rows), _numbers(rows), atol=1e-5)
 
+    if isinstance(model, RawTextModel):  # the BERT task models that `--quantize int8` exports
+        _check_int8(type(model).load(str(tmp_path / "model")), examples, rows, tmp_path / "int8")
     _check_mixed_precision(build, train)
     return model, rows
+
+
+def _exported_answers(server, examples, path):
+    """The answer rows of `server` saved as a SavedModel at `path` and loaded back."""
+    tf.saved_model.save(server, str(path), signatures=server.signatures())
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    inputs = {name: values if tf.is_tensor(values) else tf.constant(values)
+              for name, values in server.requests(examples).items()}
+    return server.answers(examples, {name: value.numpy() for name, value in serve(**inputs).items()})
+
+
+def _check_int8(model, examples, float_rows, path):
+    """int8 backbone weights: int8 kernels in the SavedModel, answers close to the float model's."""
+    server = quantize_backbone(model).server()
+    rows = server.answer(examples)
+    exported_rows = _exported_answers(server, examples, path)
+    assert _readable(exported_rows) == _readable(rows)
+    np.testing.assert_allclose(_numbers(exported_rows), _numbers(rows), atol=1e-5)
+    dtypes = tf.train.load_checkpoint(str(path / "variables" / "variables")).get_variable_to_dtype_map()
+    assert tf.int8 in dtypes.values()
+    # Rounding may flip a borderline tag or token of a tiny model; most answers stay, and their scores barely move.
+    same = [row for row, float_row in zip(rows, float_rows) if _readable([row]) == _readable([float_row])]
+    assert len(same) >= 0.75 * len(rows), f"int8 changed {len(rows) - len(same)} of {len(rows)} answers"
+    float_same = [f for row, f in zip(rows, float_rows) if _readable([row]) == _readable([f])]
+    np.testing.assert_allclose(_numbers(same), _numbers(float_same), atol=0.05)
 
 
 def _check_config_round_trip(model):

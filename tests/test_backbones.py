@@ -41,6 +41,17 @@ def test_native_conversion_matches_the_hub_encoder(tf_hub_dirs):
                                    hub_outputs["sequence_output"].numpy()[mask], atol=1e-5)
 
 
+def test_int8_weights_and_students_need_the_native_backbone(tf_hub_dirs):
+    from tfllm import build_text_classifier, quantize_backbone, student_of
+
+    wrapped = build_text_classifier(tf_hub_dirs[0], ["a", "b"], sequence_length=16, preprocess=tf_hub_dirs[1],
+                                    native=False)
+    with pytest.raises(ValueError, match="int8 weights need a native Keras backbone, not TFHubEncoder.*native: true"):
+        quantize_backbone(wrapped)
+    with pytest.raises(ValueError, match="native Keras backbone, not TFHubEncoder.*native: true"):
+        student_of(wrapped, 1)
+
+
 def test_hub_preprocess_tokenizes_like_the_vocabulary(tf_hub_dirs, vocabulary_file):
     from tfllm.text.bert_preprocessor import BertPreprocessor
 

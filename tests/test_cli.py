@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import tensorflow as tf
 import yaml
 
 from conftest import sentiment_examples
@@ -72,6 +73,17 @@ def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
     assert "SavedModel for TF Serving" in capsys.readouterr().out
     metadata = json.load(open(tmp_path / "exports" / "sentiment" / "1" / "assets.extra" / "tfllm_metadata.json"))
     assert metadata["backbone"] == keras_hub_preset_dir and metadata["labels"] == ["negative", "positive"]
+    # int8 backbone weights: scored beside the float model, exported (and checked in a fresh process) as int8.
+    assert main(["evaluate", config, "--quantize", "int8"]) == 0
+    int8_report = json.load(open(tmp_path / "run" / "evaluation" / "validation_int8" / "report.json"))
+    assert int8_report["quantize"] == "int8" and abs(int8_report["accuracy"] - report["accuracy"]) <= 0.1
+    capsys.readouterr()
+    assert main(["export", config, "--quantize", "int8", "--set", f"export.root={tmp_path / 'exports'}"]) == 0
+    assert "fresh-process check (tensorflow + tensorflow_text only): outputs match" in capsys.readouterr().out
+    version = tmp_path / "exports" / "sentiment" / "2"
+    assert json.load(open(version / "assets.extra" / "tfllm_metadata.json"))["quantize"] == "int8"
+    dtypes = tf.train.load_checkpoint(str(version / "variables" / "variables")).get_variable_to_dtype_map()
+    assert tf.int8 in dtypes.values()
 
 
 def test_tasks_lists_every_task_and_its_keys(capsys):

@@ -28,6 +28,7 @@ _EXPORTS = {
     "tfllm.models.prompt_format": ["PromptFormat"],
     "tfllm.models.span_extractor": ["SpanExtractor", "build_span_extractor"],
     "tfllm.models.span_extractor_serving": ["SpanExtractorServer"],
+    "tfllm.models.quantization": ["quantize_backbone"],
     "tfllm.models.student": ["student_of"],
     "tfllm.models.text_classifier": ["TextClassifier", "build_text_classifier"],
     "tfllm.models.text_classifier_serving": ["TextClassifierServer"],

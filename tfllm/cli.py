@@ -161,7 +161,8 @@ def build_parser():
     _config_argument(evaluate)
     evaluate.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     evaluate.add_argument("--data", help="another labeled file to score instead of the split")
-    evaluate.add_argument("--quantize", choices=["int8"], help="GPT-2: score the model with int8 weights")
+    evaluate.add_argument("--quantize", choices=["int8"],
+                          help="score the model with int8 backbone weights (BERT and GPT-2 tasks)")
     evaluate.set_defaults(run=_with_config(_evaluate))
 
     predict = commands.add_parser("predict",
@@ -177,7 +178,8 @@ def build_parser():
     export = commands.add_parser("export", help="write a verified SavedModel for TF Serving")
     _config_argument(export)
     export.add_argument("--version", type=int, help="version number (default: the next free one)")
-    export.add_argument("--quantize", choices=["int8"], help="GPT-2: export int8 weights (default: export.quantize)")
+    export.add_argument("--quantize", choices=["int8"],
+                        help="export int8 backbone weights (BERT and GPT-2 tasks; default: export.quantize)")
     export.set_defaults(run=_with_config(_export))
 
     embed = commands.add_parser("embed", help="embed a corpus with a text_embedding model, into .npy shards")

@@ -164,7 +164,7 @@ def export(config, version=None, quantize=None):
     """Exports the trained model to `<export.root>/<name>/<version>/` (see `export_for_serving`) and says
     where; returns the version directory. `quantize` (default `export.quantize`): "int8" weights."""
     task = task_of(config)
-    quantize = quantize or getattr(config.export, "quantize", None)  # export.quantize: GPT-2 tasks only
+    quantize = quantize or getattr(config.export, "quantize", None)  # BERT and GPT-2 tasks have export.quantize
     model = task.load(config, quantize)
     server = task.export_server(config, model)
     metadata = {"task": config.task, "backbone": config.backbone.source, "quantize": quantize,

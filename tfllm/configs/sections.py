@@ -199,10 +199,11 @@ class ExportConfig:
 
 
 @dataclasses.dataclass
-class Gpt2ExportConfig(ExportConfig):
-    """Where `tfllm export` publishes a GPT-2, and in which precision."""
+class QuantizedExportConfig(ExportConfig):
+    """Where `tfllm export` publishes a BERT or GPT-2 task model, and in which precision."""
 
-    quantize: typing.Optional[str] = key(None, "int8 weights (Keras post-training quantization)", choices=("int8",))
+    quantize: typing.Optional[str] = key(None, "int8: the backbone's weights in int8 (Keras post-training "
+                                         "quantization; a quarter of the bytes)", choices=("int8",))
 
 
 @dataclasses.dataclass

@@ -6,12 +6,13 @@ import importlib
 import typing
 
 from tfllm.configs.sections import (BertBackboneConfig, BertTrainingConfig, ExportConfig, GenerationConfig,
-                                    Gpt2BackboneConfig, Gpt2ExportConfig, Gpt2TrainingConfig, MaskedLmBackboneConfig)
+                                    Gpt2BackboneConfig, Gpt2TrainingConfig, MaskedLmBackboneConfig,
+                                    QuantizedExportConfig)
 
 # The sections a family of tasks shares; a task adds its `data` and `model` sections.
 _FAMILY_SECTIONS = {
-    "bert": {"backbone": BertBackboneConfig, "training": BertTrainingConfig, "export": ExportConfig},
-    "gpt2": {"backbone": Gpt2BackboneConfig, "training": Gpt2TrainingConfig, "export": Gpt2ExportConfig,
+    "bert": {"backbone": BertBackboneConfig, "training": BertTrainingConfig, "export": QuantizedExportConfig},
+    "gpt2": {"backbone": Gpt2BackboneConfig, "training": Gpt2TrainingConfig, "export": QuantizedExportConfig,
              "generation": GenerationConfig},
     "masked_lm": {"backbone": MaskedLmBackboneConfig, "training": BertTrainingConfig, "export": ExportConfig},
 }

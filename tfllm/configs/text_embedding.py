@@ -4,7 +4,7 @@ or similarity, served as `embed` and `search` signatures."""
 import dataclasses
 import typing
 
-from tfllm.configs.sections import TABLE_FORMATS, DataConfig, ExportConfig, key
+from tfllm.configs.sections import TABLE_FORMATS, DataConfig, QuantizedExportConfig, key
 from tfllm.configs.task_spec import TaskSpec
 from tfllm.configs.text_classification import DEFAULT_BERT
 
@@ -44,7 +44,7 @@ class TextEmbeddingModel:
 
 
 @dataclasses.dataclass
-class TextEmbeddingExport(ExportConfig):
+class TextEmbeddingExport(QuantizedExportConfig):
     """Where `tfllm export` publishes, and the corpus its `search` signature holds."""
 
     corpus: typing.Optional[str] = key(None, "a file of texts to search: the export gets a search signature with "

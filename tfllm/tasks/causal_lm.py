@@ -6,13 +6,13 @@ are this task on other data: their loss falls on the replies or targets only.
 """
 
 import dataclasses
-import warnings
 
 from tfllm import storage
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.configs.sections import SCRATCH_SOURCE
 from tfllm.models.causal_lm import CausalLM
 from tfllm.models.causal_lm_serving import CausalLMServer
+from tfllm.models.quantization import quantize_backbone
 from tfllm.tasks.task import DocumentsTask
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 from tfllm.training.generation_samples import GenerationSamples
@@ -70,11 +70,8 @@ class CausalLanguageModelingTask(DocumentsTask):
     def load(self, config, quantize=None):
         """The trained model for inference: LoRA adapters merged into its weights, then quantized if asked ("int8")."""
         lm = CausalLM.load(model_dir(config)).merged()
-        if quantize:
-            with warnings.catch_warnings():  # Keras warns for every layer without weights to quantize
-                warnings.simplefilter("ignore", UserWarning)
-                lm.backbone.quantize(quantize)  # the backbone holds every weight, the tied output embedding too
-        return lm
+        # The backbone holds every weight, the tied output embedding too.
+        return quantize_backbone(lm, quantize) if quantize else lm
 
     def server(self, config, model):
         sampling = {key: value for key, value in generation_settings(config).items() if key != "num_beams"}

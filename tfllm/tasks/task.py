@@ -26,6 +26,7 @@ from tfllm import storage
 from tfllm.backbones.sources import load_bert
 from tfllm.data.corpus_readers import read_documents
 from tfllm.data.examples import bad_row_count
+from tfllm.models.quantization import quantize_backbone
 from tfllm.models.student import kept_layers, student_of
 from tfllm.training.run_files import model_dir
 
@@ -117,7 +118,7 @@ class Task:
     def load(self, config, quantize=None):
         """The trained model of the config's run; `quantize` ("int8") only where the task offers it."""
         if quantize:
-            raise ValueError(f"{config.path}: --quantize int8 is for GPT-2 tasks, not {config.task}")
+            raise ValueError(f"{config.path}: --quantize int8 is for BERT and GPT-2 tasks, not {config.task}")
         return self.model_class.load(model_dir(config))
 
     # Serving.
@@ -188,6 +189,16 @@ class BertTask(Task):
         print(f"distillation: a {settings.student_layers}-layer student of the {depth}-layer teacher in "
               f"{settings.teacher}, starting from {start}")
         return student
+
+    def load(self, config, quantize=None):
+        """The trained model of the config's run, with int8 backbone weights when `quantize` is "int8"."""
+        model = self.model_class.load(model_dir(config))
+        if not quantize:
+            return model
+        try:
+            return quantize_backbone(model, quantize)
+        except ValueError as error:
+            raise ValueError(f"{config.path}: --quantize {quantize}: {error}") from None
 
     def texts(self, examples):
         """The raw texts of `examples` that the model tokenizes."""
