@@ -141,6 +141,10 @@ def test_unlabeled_texts_teach_through_the_teacher_alone(keras_hub_preset_dir):
     student = fit_student(teacher, labeled, soft_weight=0.5, unlabeled=unlabeled)
     texts = [e.text for e in sentiment_examples(60, seed=9)]
     assert np.mean([a == b for a, b in zip(answers(student, texts), answers(teacher, texts))]) > 0.9
+    # The metrics Keras shows count the labeled rows only.
+    shown = student.evaluate(student.make_dataset(labeled, unlabeled=unlabeled), verbose=0, return_dict=True)
+    labeled_accuracy = np.mean([a == e.label for a, e in zip(answers(student, [e.text for e in labeled]), labeled)])
+    assert shown["accuracy"] == pytest.approx(labeled_accuracy)
     with pytest.raises(ValueError, match="single-label"):
         TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), LABELS, multi_label=True).make_dataset(
             labeled, unlabeled=unlabeled)

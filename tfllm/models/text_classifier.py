@@ -109,10 +109,11 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
         if loss == "auto":
             loss = (keras.losses.BinaryCrossentropy(from_logits=True) if self.multi_label
                     else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        if metrics == "auto":
-            metrics = ([MultiLabelF1(self.thresholds, "micro"), MultiLabelF1(self.thresholds, "macro")]
-                       if self.multi_label else
-                       [keras.metrics.SparseCategoricalAccuracy(name="accuracy"), MacroF1(len(self.labels))])
+        if metrics == "auto":  # weighted: a student's rows without a label (weight 0) do not count
+            kwargs["weighted_metrics"] = (
+                [MultiLabelF1(self.thresholds, "micro"), MultiLabelF1(self.thresholds, "macro")] if self.multi_label
+                else [keras.metrics.SparseCategoricalAccuracy(name="accuracy"), MacroF1(len(self.labels))])
+            metrics = None
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
