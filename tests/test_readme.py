@@ -30,6 +30,11 @@ def test_the_classification_snippets_run_as_written(tmp_path, monkeypatch):
     assert os.listdir(tmp_path / "savedmodels" / "sentiment") == ["1"]
     answers = namespace["intents"].predict(["where is my parcel?", "我要退款"])
     assert [set(row) for row in answers] == [{"text", "label", "probabilities"}] * 2
+    compression = next(code for code in python_snippets() if "student_of" in code)
+    exec(compression, namespace)  # noqa: S102 (continues from the intents snippet)
+    student = namespace["student"]
+    assert len(student.backbone.transformer_layers) == 3 and student.backbone.token_embedding.embeddings.dtype == "int8"
+    assert os.listdir(tmp_path / "savedmodels" / "intents_small") == ["1"]
 
 
 def test_the_embedding_snippet_runs_as_written(tmp_path, monkeypatch):
