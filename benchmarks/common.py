@@ -94,3 +94,48 @@ def by_length(texts, batch_size, call):
         for row, output in zip(rows, call([texts[i] for i in rows])):
             outputs[row] = output
     return outputs
+
+
+def serving_speed(served, texts, batch_size, latency_requests, rounds):
+    """Throughput and p50 latency of exported models, timed in interleaved rounds (so drift in the
+    machine's load touches every model alike); the median round of each.
+
+    Args:
+        served: {name: call(list of texts) -> per-text outputs}, e.g. a loaded signature's.
+        texts: all of them are answered in batches of `batch_size` sorted by length (sentences/s).
+        latency_requests: the first this many texts are sent one per request (p50 ms).
+        rounds: timing rounds.
+
+    Returns {name: (sentences per second, p50 milliseconds)}.
+    """
+    throughput = {name: [] for name in served}
+    latency = {name: [] for name in served}
+    requests = [(text,) for text in texts[:latency_requests]]
+    for _ in range(rounds):
+        for name, call in served.items():
+            by_length(texts[:batch_size], batch_size, call)  # tracing
+            start = time.perf_counter()
+            by_length(texts, batch_size, call)
+            throughput[name].append(len(texts) / (time.perf_counter() - start))
+            latency[name].append(median_request_milliseconds(lambda text, call=call: call([text]), requests))
+    return {name: (statistics.median(throughput[name]), statistics.median(latency[name])) for name in served}
+
+
+def trained_sst2_classifier(directory, train_rows, epochs=2, learning_rate=1e-4, batch_size=32):
+    """all-MiniLM-L6-v2 fine-tuned on the first `train_rows` SST-2 train rows (`sst2_accuracy.py`'s
+    recipe), kept in `directory`: a rerun reads it back instead of training again."""
+    from tfllm import ColumnSpec, TextClassifier, adamw_with_warmup, build_text_classifier, read_text_examples
+
+    if os.path.exists(os.path.join(directory, "tfllm.json")):
+        print(f"SST-2 classifier: read from {directory}")
+        return TextClassifier.load(directory)
+    train = read_text_examples(sst2_path("train"), ColumnSpec(text="sentence", label="label")).examples[:train_rows]
+    keras.utils.set_random_seed(0)
+    model = build_text_classifier("all-minilm-l6-v2", ["0", "1"], sequence_length=128, pooling="mean")
+    data = model.make_dataset(train, batch_size=batch_size, training=True, seed=0)
+    model.compile(optimizer=adamw_with_warmup(learning_rate, total_steps=len(data) * epochs))
+    start = time.perf_counter()
+    model.fit(data, epochs=epochs, verbose=2)
+    print(f"SST-2 classifier: trained on {len(train)} rows x {epochs} epochs in {time.perf_counter() - start:.0f} s")
+    model.save_to_dir(directory)
+    return model

@@ -22,9 +22,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from common import by_length, median_request_milliseconds, sst2_path  # noqa: E402
-from tfllm import (ColumnSpec, Distillation, TextClassifier, adamw_with_warmup, build_text_classifier,  # noqa: E402
-                   export_for_serving, read_text_examples, student_of)
+from common import serving_speed, sst2_path, trained_sst2_classifier  # noqa: E402
+from tfllm import (ColumnSpec, Distillation, TextClassifier, adamw_with_warmup, export_for_serving,  # noqa: E402
+                   read_text_examples, student_of)
 from tfllm.data.examples import TextExample  # noqa: E402
 
 
@@ -36,6 +36,16 @@ def fit(model, train, epochs, learning_rate, batch_size, unlabeled=(), distillat
     start = time.perf_counter()
     model.fit(data, epochs=epochs, verbose=2)
     return time.perf_counter() - start
+
+
+def trained(directory, train):
+    """The model `train()` returns, kept in `directory` so that a rerun (after a failed export) reads it back."""
+    if os.path.exists(os.path.join(directory, "tfllm.json")):
+        print(f"read from {directory}")
+        return TextClassifier.load(directory)
+    model = train()
+    model.save_to_dir(directory)
+    return model
 
 
 def accuracy(model, dev):
@@ -65,59 +75,52 @@ def main():
                  for e in rows[args.train_rows:args.train_rows + args.unlabeled_rows]]
     dev = read_text_examples(sst2_path("dev"), columns).examples
 
-    teacher_dir = os.path.join(args.work_dir, f"teacher_{args.train_rows}")
-    if os.path.exists(os.path.join(teacher_dir, "tfllm.json")):
-        teacher = TextClassifier.load(teacher_dir)
-        print(f"teacher: read from {teacher_dir}")
-    else:
-        keras.utils.set_random_seed(0)
-        teacher = build_text_classifier("all-minilm-l6-v2", ["0", "1"], sequence_length=128, pooling="mean")
-        seconds = fit(teacher, train, args.epochs, args.learning_rate, args.batch_size)
-        print(f"teacher: trained on {len(train)} rows x {args.epochs} epochs in {seconds:.0f} s")
-        teacher.save_to_dir(teacher_dir)
+    teacher = trained_sst2_classifier(os.path.join(args.work_dir, f"teacher_{args.train_rows}"), args.train_rows,
+                                      args.epochs, args.learning_rate, args.batch_size)
     models = {"teacher (6 layers)": (teacher, accuracy(teacher, dev))}
     distillation = Distillation(teacher, args.temperature, args.soft_weight)
-    for layers in args.layers:
+    setting = f"{args.train_rows}_{args.epochs}_{args.learning_rate}"
+
+    def distilled(layers):
         keras.utils.set_random_seed(0)
         student = student_of(teacher, layers)
         seconds = fit(student, train, args.epochs, args.learning_rate, args.batch_size, unlabeled, distillation)
         print(f"{layers}-layer student: {len(train)} labeled + {len(unlabeled)} unlabeled rows x {args.epochs} epochs "
               f"in {seconds:.0f} s")
+        return student
+
+    def labels_only(layers):
+        keras.utils.set_random_seed(0)
+        plain = student_of(teacher, layers)
+        fit(plain, train, args.epochs, args.learning_rate, args.batch_size)
+        return plain
+
+    for layers in args.layers:
+        student = trained(os.path.join(args.work_dir, f"student_{layers}_{setting}_{args.unlabeled_rows}_"
+                                                      f"{args.temperature}_{args.soft_weight}"),
+                          lambda layers=layers: distilled(layers))
         models[f"distilled, {layers} layers"] = (student, accuracy(student, dev))
     if args.ablation:
-        keras.utils.set_random_seed(0)
-        plain = student_of(teacher, args.layers[0])
-        fit(plain, train, args.epochs, args.learning_rate, args.batch_size)
+        plain = trained(os.path.join(args.work_dir, f"labels_only_{args.layers[0]}_{setting}"),
+                        lambda: labels_only(args.layers[0]))
         models[f"labels only, {args.layers[0]} layers"] = (plain, accuracy(plain, dev))
 
-    texts = [e.text for e in dev]
     with tempfile.TemporaryDirectory() as root:
         served = {}
         for version, (name, (model, _)) in enumerate(models.items(), 1):
             path, _ = export_for_serving(model.server(), root, "sst2", version, {"task": "text_classification"})
-            served[name] = tf.saved_model.load(path).signatures["serving_default"]
-        throughput = {name: [] for name in served}
-        latency = {name: [] for name in served}
-        requests = [(text,) for text in texts[:args.latency_requests]]
-        for _ in range(args.rounds):
-            for name, call in served.items():
-                answer = lambda batch, call=call: call(tf.constant(batch))["label_ids"].numpy()  # noqa: E731
-                by_length(texts[:args.batch_size], args.batch_size, answer)  # tracing
-                start = time.perf_counter()
-                by_length(texts, args.batch_size, answer)
-                throughput[name].append(len(texts) / (time.perf_counter() - start))
-                latency[name].append(median_request_milliseconds(lambda text: answer([text]), requests))
-    median_round = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
+            signature = tf.saved_model.load(path).signatures["serving_default"]
+            served[name] = lambda batch, call=signature: call(tf.constant(batch))["label_ids"].numpy()
+        speed = serving_speed(served, [e.text for e in dev], args.batch_size, args.latency_requests, args.rounds)
     teacher_accuracy = models["teacher (6 layers)"][1]
-    teacher_speed = median_round(throughput["teacher (6 layers)"])
-    teacher_latency = median_round(latency["teacher (6 layers)"])
+    teacher_speed, teacher_latency = speed["teacher (6 layers)"]
     print(f"\nSST-2 dev ({len(dev)} rows); exported SavedModels, median of {args.rounds} interleaved rounds "
           f"({os.cpu_count()} CPU cores):")
     print(f"{'model':<26} {'dev acc':>8} {'vs teacher':>11} {'sentences/s':>12} {'x':>6} {'p50 ms':>7} {'x':>6}")
     for name, (model, dev_accuracy) in models.items():
-        speed, p50 = median_round(throughput[name]), median_round(latency[name])
+        sentences, p50 = speed[name]
         print(f"{name:<26} {dev_accuracy:>8.4f} {100 * (dev_accuracy - teacher_accuracy):>+10.2f}p "
-              f"{speed:>12.1f} {speed / teacher_speed:>6.2f} {p50:>7.1f} {teacher_latency / p50:>6.2f}")
+              f"{sentences:>12.1f} {sentences / teacher_speed:>6.2f} {p50:>7.1f} {teacher_latency / p50:>6.2f}")
     print("target: a student at >= 2x the teacher's throughput within 1 point of its accuracy")
 
 
