@@ -53,7 +53,8 @@ def run_task_test(build, train, requests, tmp_path, epochs=3):
     - built under `mixed_bfloat16`, it computes in bfloat16 with float32 variables and float32 outputs.
     Models trained here on raw inputs also answer raw strings with `predict(x)`, as their server does.
     The models `--quantize int8` exports (classifier, tagger, reader, embedder) with int8 backbone
-    weights (`quantize_backbone`) answer about as the float model does, also from their SavedModel.
+    weights (`quantize_backbone`) answer about as the float model does (their SavedModel is checked
+    by `tfllm export --quantize int8` in test_cli and by the README's compression snippet).
 
     Returns (the fitted model, its server's answer rows).
     """
@@ -85,7 +86,7 @@ def run_task_test(build, train, requests, tmp_path, epochs=3):
     np.testing.assert_allclose(_numbers(exported_rows), _numbers(rows), atol=1e-5)
 
     if isinstance(model, RawTextModel):  # the BERT task models that `--quantize int8` exports
-        _check_int8(type(model).load(str(tmp_path / "model")), examples, rows, tmp_path / "int8")
+        _check_int8(type(model).load(str(tmp_path / "model")), examples, rows)
     _check_mixed_precision(build, train)
     return model, rows
 
@@ -99,15 +100,11 @@ def _exported_answers(server, examples, path):
     return server.answers(examples, {name: value.numpy() for name, value in serve(**inputs).items()})
 
 
-def _check_int8(model, examples, float_rows, path):
-    """int8 backbone weights: int8 kernels in the SavedModel, answers close to the float model's."""
+def _check_int8(model, examples, float_rows):
+    """int8 backbone weights: int8 kernels in the served model, answers close to the float model's."""
     server = quantize_backbone(model).server()
+    assert "int8" in {variable.dtype for variable in server.model.weights}
     rows = server.answer(examples)
-    exported_rows = _exported_answers(server, examples, path)
-    assert _readable(exported_rows) == _readable(rows)
-    np.testing.assert_allclose(_numbers(exported_rows), _numbers(rows), atol=1e-5)
-    dtypes = tf.train.load_checkpoint(str(path / "variables" / "variables")).get_variable_to_dtype_map()
-    assert tf.int8 in dtypes.values()
     # Rounding may flip a borderline tag or token of a tiny model; most answers stay, and their scores barely move.
     same = [row for row, float_row in zip(rows, float_rows) if _readable([row]) == _readable([float_row])]
     assert len(same) >= 0.75 * len(rows), f"int8 changed {len(rows) - len(same)} of {len(rows)} answers"

@@ -77,7 +77,7 @@ def test_targets_point_at_the_answer_in_the_windows_that_hold_it_whole(reader):
     assert all(tokens[w][start:end + 1] == pieces for w, (start, end) in enumerate(targets) if start)
 
 
-def test_fit_finds_answers_across_windows_and_serves_offsets(reader, tmp_path):
+def test_fit_finds_answers_across_windows_and_serves_offsets(reader):
     train = reader.make_dataset(qa_examples(512), batch_size=16, training=True, seed=0)
     # The tiny model first learns to find sentiment words, then (after ~10 epochs) to read the question.
     reader.compile(optimizer=adamw_with_warmup(5e-3, total_steps=20 * len(train)))
@@ -98,11 +98,6 @@ def test_fit_finds_answers_across_windows_and_serves_offsets(reader, tmp_path):
     assert odd["start"].numpy().tolist() == [-1, 8] and odd["score"].numpy()[0] == 0
     with pytest.raises(tf.errors.InvalidArgumentError, match="same batch size"):
         server.serve(tf.constant(["a", "b"]), tf.constant(["c"]))
-
-    reader.save_to_dir(str(tmp_path / "model"))
-    reloaded = SpanExtractorServer(SpanExtractor.load(str(tmp_path / "model")))
-    again = reloaded.serve(tf.constant([e.question for e in test]), tf.constant([e.context for e in test]))
-    np.testing.assert_allclose(again["score"].numpy(), outputs["score"], rtol=1e-5)
 
 
 def test_squad_scores_normalize_as_the_official_script():
