@@ -132,8 +132,10 @@ def resumable_fit(model, make_train_data, epochs, backup_dir, validation_data=No
 
     def run(train_data, first_epoch, last_epoch, steps_per_epoch, skip):
         backup.starts_at(first_epoch, steps - steps_per_epoch)
+        # shuffle=False: the dataset shuffles itself from its seed (Keras would warn that it cannot).
         model.fit(train_data.repeat().skip(skip), validation_data=validation_data, initial_epoch=first_epoch,
-                  epochs=last_epoch, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
+                  epochs=last_epoch, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
+                  shuffle=False)
 
     if batch:  # the rest of the interrupted epoch, then the epochs after it
         run(train_data, epoch, epoch + 1, steps - batch, epoch * steps + batch)
