@@ -1,7 +1,7 @@
 """Writes the customer-service intent dataset (train.csv, dev.csv) used by the README's main job.
 
 Hand-written English and Chinese phrasings for eight intents, filled with order numbers, products and
-places (EXTRA_TRAIN and MORE_TRAIN: later batches, for train only). Each intent's last phrasings of each language go to dev only, so dev measures how the model
+places (EXTRA_TRAIN, MORE_TRAIN and SITUATIONS_TRAIN: later batches, for train only). Each intent's last phrasings of each language go to dev only, so dev measures how the model
 handles wordings it never saw, not memory of templates. Deterministic: run it again to get the same files.
 
     python examples/intents/make_dataset.py
@@ -229,6 +229,116 @@ MORE_TRAIN = {
     },
 }
 
+# A fourth batch for train only, written without looking at dev's errors: requests as people write
+# them when they describe their situation instead of naming what they want (longer, indirect, with
+# context), so the model learns what each intent is about rather than its usual keywords.
+SITUATIONS_TRAIN = {
+    "track_order": {
+        "en": ["it's been ten days since i ordered the {product} and nothing has shown up",
+               "the estimated date for {order} has passed and i have no idea where it is",
+               "i'm going away on friday, will the {product} reach me before then?",
+               "the carrier's page says label created but nothing since",
+               "could you find out which depot my parcel is sitting in",
+               "just checking in on order {order}, it was meant to be here by now",
+               "my neighbour didn't get any package for me either, where did it go",
+               "i need to know if the {product} will make it to {city} this week"],
+        "zh": ["下单十天了{product}还没见到", "{order}说好昨天到的，现在也没消息", "我周五要出门，{product}之前能到吗",
+               "快递网站上一直显示已揽件", "麻烦查一下包裹卡在哪个网点了", "问一下订单{order}，按理说早该到了",
+               "邻居也没帮我收到包裹，到底去哪了", "这周{product}能送到{city}吗"],
+    },
+    "cancel_order": {
+        "en": ["i found the {product} cheaper elsewhere so i won't be needing this order",
+               "my kid ordered this without asking, please make sure it never ships",
+               "i accidentally bought two {product}s, drop the whole order {order}",
+               "before you pack order {order}, i've decided against it",
+               "is it too late to call off what i bought this morning?",
+               "i'd rather not go ahead with the {product} after all",
+               "please make order {order} go away, i don't want it processed",
+               "we no longer need the items on that order, don't send them"],
+        "zh": ["别家的{product}更便宜，这单我不要了", "孩子偷偷下的单，千万别发货", "不小心买了两个{product}，整单{order}不要了",
+               "订单{order}先别打包了，我决定不买了", "早上买的东西现在还来得及不要吗", "想了想{product}还是不买了",
+               "订单{order}别处理了，我不要", "那一单的东西我们不需要了，别寄了"],
+    },
+    "refund_request": {
+        "en": ["the {product} stopped working after two days and i'd like the money returned",
+               "you sent it back to the warehouse weeks ago, so where is my money",
+               "i paid for express shipping and it came late, i expect that fee back",
+               "half the items in {order} were missing, i want to be paid back for them",
+               "the {product} looks nothing like the photos, please reverse the payment",
+               "my return was accepted but the amount hasn't reached my bank",
+               "i'd like a credit back to my card for the {product}",
+               "the order was never delivered so please return what i paid"],
+        "zh": ["{product}用了两天就坏了，把钱还给我", "东西早就寄回仓库了，钱呢", "付了加急运费结果还是晚到，运费退给我",
+               "订单{order}少了一半的东西，这部分钱要退", "{product}和图片完全不一样，把钱原路退回", "退货审核通过了，钱还没到银行卡",
+               "{product}的钱请退回到我的卡里", "订单根本没送到，付的钱退给我"],
+    },
+    "change_address": {
+        "en": ["i won't be home next week, can the {product} go to my sister in {city}",
+               "i just realised order {order} has my old flat on it",
+               "the building number on the label is not mine, please correct it before it leaves",
+               "we're relocating to {city} on monday, the parcel should follow us",
+               "can i have order {order} delivered to a pickup point near work",
+               "i wrote the wrong postcode when i checked out",
+               "i'd like the {product} to go to my office rather than my home",
+               "please amend the recipient details on order {order}"],
+        "zh": ["下周不在家，{product}能寄到{city}我姐姐那吗", "刚发现订单{order}填的还是旧房子", "标签上的楼号不是我的，发货前改一下",
+               "我们周一搬到{city}，包裹也跟着改过去", "订单{order}能送到公司附近的自提点吗", "结账时邮编写错了",
+               "{product}别送家里，送我办公室", "订单{order}的收件人信息要改一下"],
+    },
+    "payment_issue": {
+        "en": ["my statement shows the {product} twice but i only bought one",
+               "every time i press pay the page just spins and then errors",
+               "the total at checkout was higher than the price on the {product} page",
+               "my card works everywhere else but your site keeps refusing it",
+               "the money left my account yet order {order} says unpaid",
+               "i entered the voucher and the price didn't drop",
+               "the bank flagged a charge from you that i don't recognise",
+               "i can't get past the payment step on the app"],
+        "zh": ["账单上{product}出现了两次，我只买了一个", "一点付款就一直转圈然后报错", "结算金额比{product}页面上的价格高",
+               "我的卡在别处都能用，你们这就是刷不了", "钱已经扣了，订单{order}却显示没付款", "输了优惠码价格没变",
+               "银行提示有一笔你们的扣款我不认识", "在app上卡在付款这一步过不去"],
+    },
+    "product_availability": {
+        "en": ["i've been waiting for the {product} to be back for a month, any news",
+               "the {product} page just says unavailable, will that change",
+               "is it possible to get the {product} in a different colour than the one shown",
+               "could you let me know once the {product} can be bought again",
+               "do you expect more {product}s before the holidays",
+               "i need three {product}s for my team, do you have that many",
+               "the size i want of the {product} is greyed out",
+               "are you going to carry the {product} in {city} stores"],
+        "zh": ["等{product}回来等了一个月了，有消息吗", "{product}页面显示无货，以后还会有吗", "{product}除了图上这个颜色还有别的吗",
+               "{product}能买的时候告诉我一声", "节日前{product}还会进货吗", "团队要三个{product}，有这么多吗",
+               "我要的{product}尺码是灰的选不了", "{city}的门店会卖{product}吗"],
+    },
+    "account_login": {
+        "en": ["the code you text me expires before it even arrives",
+               "i changed phones and now the app won't let me in",
+               "after entering my details it just sends me back to the sign in page",
+               "i got an email saying someone logged in from another country",
+               "i've tried my password five times and now i'm blocked",
+               "i no longer have access to the email my account uses",
+               "i want my profile and data removed for good",
+               "the reset link in the email says it's expired"],
+        "zh": ["短信验证码还没收到就过期了", "换了手机以后app就进不去了", "输完信息又跳回登录页面",
+               "收到邮件说有人在国外登录了我的账号", "密码试了五次现在被锁了", "账号绑定的邮箱我已经用不了了",
+               "我想彻底删除我的资料和账户", "邮件里的重置链接显示已失效"],
+    },
+    "talk_to_human": {
+        "en": ["these automatic answers aren't solving anything, i need someone from your team",
+               "i've explained this three times already, please pass me to a colleague",
+               "can somebody from support ring me this afternoon",
+               "i'd like to make a formal complaint to a supervisor",
+               "is there an actual person reading these messages",
+               "please escalate this to a member of staff",
+               "i don't want to type to a machine, who can i speak to",
+               "what's the number to reach your support team directly"],
+        "zh": ["这些自动回复解决不了问题，我要找你们的员工", "我已经说了三遍了，请换个人来处理", "下午能让客服给我打个电话吗",
+               "我要向主管正式投诉", "到底有没有真人在看这些消息", "请把我的问题转给工作人员",
+               "我不想和机器打字，找谁能说上话", "直接联系客服团队的电话是多少"],
+    },
+}
+
 SLOTS = {
     "order": ["#10234", "#88412", "#55190", "A-7731", "#30077", "B-1209"],
     "product": ["headphones", "blender", "laptop stand", "running shoes", "desk lamp", "phone case", "backpack"],
@@ -238,6 +348,7 @@ ZH_SLOTS = {**SLOTS, "product": ["耳机", "搅拌机", "笔记本支架", "跑�
             "city": ["上海", "北京", "广州", "深圳", "杭州", "成都"]}
 HELD_OUT = {"en": 3, "zh": 2}  # the last phrasings of each language go to dev only
 FILLS = 3  # slot fillings per phrasing
+SEEDS = (20261123, 20261204, 20261205, 20261206)  # of the fillings and orders: dev, then each later batch
 
 
 def fill(template, slots, rng):
@@ -263,7 +374,7 @@ def unseen_by_dev():
            for template in templates[-HELD_OUT[language]:]]
     train = [(template, language) for by_language in PHRASINGS.values() for language, templates in by_language.items()
              for template in templates[:-HELD_OUT[language]]]
-    train += [(template, language) for batch in (EXTRA_TRAIN, MORE_TRAIN) for by_language in batch.values()
+    train += [(template, language) for batch in (EXTRA_TRAIN, MORE_TRAIN, SITUATIONS_TRAIN) for by_language in batch.values()
               for language, templates in by_language.items() for template in templates]
     for template, language in train:
         for dev_template, dev_language in dev:
@@ -272,7 +383,7 @@ def unseen_by_dev():
                 raise ValueError(f"training phrasing {template!r} is too close to dev's {dev_template!r}")
 
 
-def build(rng, extra_rng, more_rng):
+def build(rng, extra_rng, more_rng, situations_rng):
     train, dev = [], []
     for intent, by_language in PHRASINGS.items():
         for language, templates in by_language.items():
@@ -282,7 +393,7 @@ def build(rng, extra_rng, more_rng):
             dev.extend((text, intent, language) for text in filled(templates[held_out:], slots, rng))
     rng.shuffle(train)
     rng.shuffle(dev)
-    for batch, batch_rng in ((EXTRA_TRAIN, extra_rng), (MORE_TRAIN, more_rng)):
+    for batch, batch_rng in ((EXTRA_TRAIN, extra_rng), (MORE_TRAIN, more_rng), (SITUATIONS_TRAIN, situations_rng)):
         for intent, by_language in batch.items():
             for language, templates in by_language.items():
                 slots = ZH_SLOTS if language == "zh" else SLOTS
@@ -294,7 +405,7 @@ def build(rng, extra_rng, more_rng):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     unseen_by_dev()
-    train, dev = build(random.Random(20261123), random.Random(20261204), random.Random(20261205))
+    train, dev = build(*(random.Random(seed) for seed in SEEDS))
     for name, rows in (("train.csv", train), ("dev.csv", dev)):
         with open(os.path.join(here, name), "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
