@@ -35,6 +35,7 @@ import make_dataset  # noqa: E402
 # name -> overrides of examples/intents/config.yaml; the job's own settings first.
 RECIPES = {
     "config as shipped": [],
+    "dropout 0.3": ["training.dropout=0.3"],
     "lower rate, more epochs": ["training.learning_rate=5e-5", "training.epochs=15",
                                 "training.early_stopping_patience=4"],
     "token cutoff 0.1": ["augmentation.token_cutoff=0.1"],
