@@ -241,7 +241,7 @@ def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows
     Example:
     >>> result = read_text_examples("examples/intents/train.csv", ColumnSpec(text="text", label="intent"))
     >>> len(result.examples), len(result.bad_rows)
-    (680, 0)
+    (907, 0)
     >>> example = result.examples[0]
     >>> example.text, example.label, example.source
     ('is the laptop stand in stock?', 'product_availability', 'examples/intents/train.csv:2')
