@@ -244,7 +244,7 @@ def read_text_examples(path, columns=ColumnSpec(), file_format=None, on_bad_rows
     (907, 0)
     >>> example = result.examples[0]
     >>> example.text, example.label, example.source
-    ('is the laptop stand in stock?', 'product_availability', 'examples/intents/train.csv:2')
+    ('搅拌机有红色的吗', 'product_availability', 'examples/intents/train.csv:2')
     """
     fields = [c for c in (columns.text, columns.text_pair, columns.label, columns.group) if c]
     return read_rows(path, fields, functools.partial(_example_from_record, columns=columns), file_format,
