@@ -26,8 +26,9 @@ VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE
 TINY = dict(num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=64)
 # The slowest test files, slowest first (seconds in a full run on 2 cores, `--durations=0`, 2026-12-06).
 # The test command runs files whole on 2 workers (`-n auto --dist loadfile`), each worker taking the next
-# file in collection order when it finishes one; collected alphabetically these came last, and the
-# other worker sat idle while the last of them ran. Started first, the short files fill the end.
+# file when it nears the end of its own. xdist's default order (most tests first) put these files of few,
+# long tests last, and one worker sat idle while the other ran them; setup.cfg keeps the collection
+# order instead (`--no-loadscope-reorder`), these first, so that the short files fill the end.
 SLOWEST_FILES = ("test_readme.py",  # 190
                  "test_masked_lm.py",  # 181
                  "test_chat.py",  # 177
