@@ -52,9 +52,16 @@ class GPT2Tokenizer(keras_hub.models.GPT2Tokenizer):
     def __init__(self, vocabulary=None, merges=None, cache_size=50_000, **kwargs):
         self.cache_size = cache_size
         super().__init__(vocabulary=vocabulary, merges=merges, **kwargs)
-        # Traced once per tokenizer: tracing KerasHub's byte-pair graph takes seconds, running it eagerly longer.
-        self._tokenize_batch = tf.function(self.tokenize, input_signature=[tf.TensorSpec([None], tf.string)],
+        # Traced once per tokenizer, then called by every graph that tokenizes a batch of strings (each
+        # serving signature, each server of the model, `token_ids`): tracing KerasHub's byte-pair graph
+        # takes seconds per graph, running it eagerly longer.
+        self._tokenize_batch = tf.function(super().tokenize, input_signature=[tf.TensorSpec([None], tf.string)],
                                            autograph=False)
+
+    def tokenize(self, inputs):
+        if isinstance(inputs, tf.Tensor) and inputs.dtype == tf.string and inputs.shape.rank == 1:
+            return self._tokenize_batch(inputs)
+        return super().tokenize(inputs)
 
     def token_ids(self, texts):
         """The token ids of a list of strings, as lists of ints (for building training examples)."""
