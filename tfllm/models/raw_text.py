@@ -6,6 +6,8 @@ are the Colab forms, as KerasHub's tasks take them.
 
 import numpy as np
 
+from tfllm.models.self_shuffled_fit import SelfShuffledFit
+
 
 def is_raw_text(x):
     """Whether `x` is strings (a list or array of them, or a tuple/list of such lists for pair inputs)."""
@@ -19,7 +21,7 @@ def is_raw_text(x):
     return False
 
 
-class RawTextModel:
+class RawTextModel(SelfShuffledFit):
     """A mixin for the BERT task models (before `keras.Model` in the bases).
 
     `fit(x=texts, y=labels, ...)` builds the model's dataset from raw strings (also `validation_data=
@@ -43,7 +45,6 @@ class RawTextModel:
         if is_raw_text(x):
             x = self.make_dataset(self.examples(x, y), batch_size=batch_size or 32, training=True)
             y, batch_size = None, None
-            kwargs.setdefault("shuffle", False)  # the dataset shuffles itself (within length buckets)
         return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
