@@ -1,6 +1,7 @@
 """The check every task model passes on a tiny backbone, like KerasHub's `run_task_test`."""
 
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -36,17 +37,19 @@ def _readable(rows):
     return [{k: keep(k, v) for k, v in row.items() if k not in ("probabilities", "score", "embedding")} for row in rows]
 
 
-def run_task_test(build, train, requests, tmp_path, epochs=3):
+def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3, batch_size=8):
     """Builds a model with `build()` and checks what every task model promises.
 
     Args:
         build: makes a fresh model (seeded, on a tiny backbone).
         train: (x, y), raw inputs and labels for `fit` (BERT task models), or `train(model)`, a dataset.
         requests: `requests(model)`, the examples its server answers (texts, prompts, ...).
-        epochs: of the fit.
+        epochs, learning_rate, batch_size: of the fit (AdamW; the rate a number or a schedule), enough for
+            a test that also checks what the fitted model learned.
 
     Checks:
-    - `compile()` gives the task's loss and metrics: `fit` lowers the training loss;
+    - `compile()` gives the task's loss and metrics: `fit` lowers the training loss, without Keras's
+      warning that it cannot shuffle the model's own (self-shuffling) dataset;
     - `get_config()` is JSON, and `from_config` builds the same model (config and weight shapes);
     - `save_to_dir` and `load` give a model whose server answers the same, scores included;
     - the SavedModel of its server (`TaskServer`), loaded back, answers the same;
@@ -59,11 +62,14 @@ def run_task_test(build, train, requests, tmp_path, epochs=3):
     Returns (the fitted model, its server's answer rows).
     """
     model = build()
-    model.compile(optimizer=adamw(1e-3))
-    if callable(train):
-        history = model.fit(train(model), epochs=epochs, verbose=0)
-    else:
-        history = model.fit(*train, batch_size=8, epochs=epochs, verbose=0)
+    model.compile(optimizer=adamw(learning_rate))
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        if callable(train):
+            history = model.fit(train(model), epochs=epochs, verbose=0)
+        else:
+            history = model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0)
+    assert not [w for w in warned if "shuffle" in str(w.message)], "the dataset shuffles itself, quietly"
     losses = history.history["loss"]
     assert losses[-1] < losses[0], f"fit did not lower the loss: {losses}"
 

@@ -184,6 +184,11 @@ def test_chat_cli_in_a_pseudo_terminal(chat_run, tmp_path):
     assert generated.returncode == 0, generated.stderr[-3000:]
     assert json.loads(generated.stdout.splitlines()[-1])["text"].startswith(" i am bot")
 
-    exported = run_tfllm("export", config, "--set", f"export.root={tmp_path / 'savedmodels'}")
+    # int8 weights here, so that one GPT-2 export (minutes of tracing on 2 cores) checks both in a fresh process.
+    exported = run_tfllm("export", config, "--quantize", "int8", "--set", f"export.root={tmp_path / 'savedmodels'}")
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert "outputs match for beam_search, chat, serving_default" in exported.stdout
+    version = tmp_path / "savedmodels" / "tinychat" / "1"
+    assert json.load(open(version / "assets.extra" / "tfllm_metadata.json"))["quantize"] == "int8"
+    dtypes = tf.train.load_checkpoint(str(version / "variables" / "variables")).get_variable_to_dtype_map()
+    assert tf.int8 in dtypes.values()  # the served weights are int8

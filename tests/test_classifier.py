@@ -9,7 +9,6 @@ from conftest import FILLER, NEGATIVE, POSITIVE, sentiment_examples
 from task_harness import run_task_test
 from tfllm.backbones import load_bert
 from tfllm.data.examples import DataError, TextExample
-from tfllm.export.saved_model_export import export_for_serving
 from tfllm.models.classification_metrics import MacroF1
 from tfllm.models.text_classifier import TextClassifier
 from tfllm.models.text_classifier_serving import TextClassifierServer
@@ -24,49 +23,6 @@ def trained(preset_dir, examples, epochs=4, sequence_length=128, **kwargs):
     classifier.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * epochs))
     classifier.fit(data, epochs=epochs, verbose=0)
     return classifier
-
-
-def test_single_label_learns_and_reloads(keras_hub_preset_dir, tmp_path):
-    classifier = trained(keras_hub_preset_dir, sentiment_examples(160), epochs=5, pooling="mean")
-    test = sentiment_examples(64, seed=1)
-    _, accuracy, _ = classifier.evaluate(classifier.make_dataset(test), verbose=0)
-    assert accuracy > 0.8
-    classifier.save_to_dir(str(tmp_path / "model"))
-    restored = TextClassifier.load(str(tmp_path / "model"))
-    np.testing.assert_allclose(restored.predict_probabilities(test), classifier.predict_probabilities(test), atol=1e-6)
-
-    # A directory as tfllm 0.1 wrote it (format 1: flat tfllm.json, vocab.txt beside it) loads the same model.
-    saved = json.loads((tmp_path / "model" / "tfllm.json").read_text())
-    config = saved["config"]
-    backbone = config.pop("backbone")
-    (tmp_path / "model" / backbone["tokenizer"]["wordpiece_vocabulary"]).rename(tmp_path / "model" / "vocab.txt")
-    backbone["tokenizer"]["wordpiece_vocabulary"] = "vocab.txt"
-    (tmp_path / "model" / "tfllm.json").write_text(json.dumps({
-        "task": "text_classification", **config, "sequence_length": backbone["sequence_length"],
-        "tokenizer": backbone["tokenizer"], "backbone": backbone["layer"]}))
-    old = TextClassifier.load(str(tmp_path / "model"))
-    np.testing.assert_allclose(old.predict_probabilities(test), classifier.predict_probabilities(test), atol=1e-6)
-
-    (tmp_path / "model" / "tfllm.json").write_text(json.dumps({**saved, "format_version": 3}))
-    with pytest.raises(ValueError, match="model format 3 by a newer tfllm"):
-        TextClassifier.load(str(tmp_path / "model"))
-    (tmp_path / "model" / "tfllm.json").write_text(json.dumps(saved))
-    with pytest.raises(ValueError, match="a TextClassifier model, not a TokenClassifier"):
-        TokenClassifier.load(str(tmp_path / "model"))
-
-
-def test_multi_label_and_pairs_serve_readable_answers(keras_hub_preset_dir):
-    examples = [TextExample(e.text, e.text_pair, (e.label,) + (("long",) if len(e.text) > 28 else ()), e.source)
-                for e in sentiment_examples(160, pair=True)]
-    classifier = trained(keras_hub_preset_dir, examples, labels=["long", "negative", "positive"], multi_label=True,
-                         text_pair=True, thresholds=[0.5, 0.4, 0.4])
-    server = TextClassifierServer(classifier)
-    outputs = server.serve(text=tf.constant(["the film was good", "awful"]), text_pair=tf.constant(["you", ""]))
-    assert outputs["label_ids"].shape == (2, 3) and outputs["probabilities"].shape == (2, 3)
-    names = [n.decode() for n in outputs["label_names"].numpy()]
-    chosen = outputs["label_ids"].numpy()
-    assert names == [",".join(label for label, c in zip(classifier.labels.names, row) if c) for row in chosen]
-    assert "positive" in names[0].split(",") and "negative" in names[1].split(",")
 
 
 def test_unknown_label_in_evaluation_data_is_reported(keras_hub_preset_dir):
@@ -110,26 +66,70 @@ def test_long_texts_are_read_whole_in_windows_also_when_exported(keras_hub_prese
     server = TextClassifierServer(windowed)
     served = server.serve(tf.constant([e.text for e in test]))["probabilities"].numpy()
     np.testing.assert_allclose(served, windowed.predict_probabilities(test), atol=1e-5)
-    path, check = export_for_serving(server, str(tmp_path), "long", 1, {"task": "text_classification"})
-    assert "probabilities" in check["outputs"]
+    tf.saved_model.save(server, str(tmp_path / "long"), signatures=server.signatures())
+    exported = tf.saved_model.load(str(tmp_path / "long")).signatures["serving_default"]
+    np.testing.assert_allclose(exported(text=tf.constant([e.text for e in test]))["probabilities"], served, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["single_label", "multi_label_pairs"])
-def test_classifier_passes_the_task_harness(keras_hub_preset_dir, tmp_path, kind):
-    examples = sentiment_examples(48, pair=kind != "single_label")
-    multi_label = kind != "single_label"
-
+def test_single_label_classifier_passes_the_task_harness_learns_and_loads_old_formats(keras_hub_preset_dir,
+                                                                                       tmp_path):
     def build():
         keras.utils.set_random_seed(0)
         return TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"],
-                              pooling="mean", multi_label=multi_label, text_pair=multi_label)
+                              pooling="mean")
 
+    examples = sentiment_examples(160)
     texts = [e.text for e in examples]
-    x = (texts, [e.text_pair for e in examples]) if multi_label else texts
-    y = [[e.label] for e in examples] if multi_label else [e.label for e in examples]
-    _, rows = run_task_test(build, (x, y), lambda model: model.examples(x), tmp_path)
-    assert set(rows[0]) == ({"text", "text_pair", "labels", "probabilities"} if multi_label
-                            else {"text", "label", "probabilities"})
+    classifier, rows = run_task_test(build, (texts, [e.label for e in examples]), lambda model: model.examples(texts),
+                                     tmp_path, epochs=5, learning_rate=3e-3)
+    assert set(rows[0]) == {"text", "label", "probabilities"}
+    test = sentiment_examples(64, seed=1)
+    _, accuracy, _ = classifier.evaluate(classifier.make_dataset(test), verbose=0)
+    assert accuracy > 0.8
+
+    # A directory as tfllm 0.1 wrote it (format 1: flat tfllm.json, vocab.txt beside it) loads the same model.
+    saved = json.loads((tmp_path / "model" / "tfllm.json").read_text())
+    config = saved["config"]
+    backbone = config.pop("backbone")
+    (tmp_path / "model" / backbone["tokenizer"]["wordpiece_vocabulary"]).rename(tmp_path / "model" / "vocab.txt")
+    backbone["tokenizer"]["wordpiece_vocabulary"] = "vocab.txt"
+    (tmp_path / "model" / "tfllm.json").write_text(json.dumps({
+        "task": "text_classification", **config, "sequence_length": backbone["sequence_length"],
+        "tokenizer": backbone["tokenizer"], "backbone": backbone["layer"]}))
+    old = TextClassifier.load(str(tmp_path / "model"))
+    np.testing.assert_allclose(old.predict_probabilities(test), classifier.predict_probabilities(test), atol=1e-6)
+
+    (tmp_path / "model" / "tfllm.json").write_text(json.dumps({**saved, "format_version": 3}))
+    with pytest.raises(ValueError, match="model format 3 by a newer tfllm"):
+        TextClassifier.load(str(tmp_path / "model"))
+    (tmp_path / "model" / "tfllm.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="a TextClassifier model, not a TokenClassifier"):
+        TokenClassifier.load(str(tmp_path / "model"))
+
+
+def test_multi_label_pair_classifier_passes_the_task_harness_and_serves_readable_answers(keras_hub_preset_dir,
+                                                                                         tmp_path):
+    labels = ["long", "negative", "positive"]
+
+    def build():
+        keras.utils.set_random_seed(0)
+        return TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), labels, pooling="mean",
+                              multi_label=True, text_pair=True, thresholds=[0.5, 0.4, 0.4])
+
+    examples = sentiment_examples(160, pair=True)
+    x = ([e.text for e in examples], [e.text_pair for e in examples])
+    y = [[e.label] + (["long"] if len(e.text) > 28 else []) for e in examples]
+    classifier, rows = run_task_test(build, (x, y), lambda model: model.examples(x), tmp_path, epochs=4,
+                                     learning_rate=3e-3)
+    assert set(rows[0]) == {"text", "text_pair", "labels", "probabilities"}
+
+    server = TextClassifierServer(classifier)
+    outputs = server.serve(text=tf.constant(["the film was good", "awful"]), text_pair=tf.constant(["you", ""]))
+    assert outputs["label_ids"].shape == (2, 3) and outputs["probabilities"].shape == (2, 3)
+    names = [n.decode() for n in outputs["label_names"].numpy()]
+    chosen = outputs["label_ids"].numpy()
+    assert names == [",".join(label for label, c in zip(labels, row) if c) for row in chosen]
+    assert "positive" in names[0].split(",") and "negative" in names[1].split(",")
 
 
 def test_raw_labels_may_be_ids_and_bad_ones_name_their_place(keras_hub_preset_dir):

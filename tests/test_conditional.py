@@ -144,8 +144,8 @@ export: {{root: {tmp_path / 'savedmodels'}}}
     assert len(predictions) == 8 and predictions[0].keys() == {"source", "reference", "prediction"}
     assert [(p["source"], p["reference"]) for p in predictions] == translation_pairs(8, 2)
 
-    # The scored targets are what the served graph answers (GPT-2 exports are checked in test_chat and
-    # test_lora_quantization); the export records the prompt format.
+    # The scored targets are what the served graph answers (GPT-2 exports are checked in test_chat); the
+    # export records the prompt format.
     job = load_config(str(config), trained=True)
     task = runner.task_of(job)
     model = task.load(job)

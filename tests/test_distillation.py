@@ -30,15 +30,6 @@ def four_layer_teacher(preset_dir):
                           pooling="mean")
 
 
-def trained_teacher(preset_dir, examples, epochs=5):
-    keras.utils.set_random_seed(0)
-    teacher = TextClassifier(load_bert(preset_dir, sequence_length=32), LABELS, pooling="mean")
-    data = teacher.make_dataset(examples, batch_size=16, training=True, seed=0)
-    teacher.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * epochs))
-    teacher.fit(data, epochs=epochs, verbose=0)
-    return teacher
-
-
 def fit_student(teacher, examples, soft_weight, unlabeled=(), epochs=8, init="scratch"):
     """A 1-layer student of `teacher` (from fresh weights: nothing of the teacher's answers is copied),
     trained on `examples` (and `unlabeled`)."""
@@ -110,9 +101,19 @@ def test_soft_loss_is_the_scaled_divergence_and_counts_only_weighted_tokens():
         Distillation(teacher, soft_weight=1.5)
 
 
-def test_a_student_follows_its_teacher_as_far_as_soft_weight_says(keras_hub_preset_dir):
+@pytest.fixture(scope="module")
+def teacher(keras_hub_preset_dir):
+    """A classifier trained on sentiment_examples(160), which the students below learn from."""
+    keras.utils.set_random_seed(0)
+    teacher = TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), LABELS, pooling="mean")
+    data = teacher.make_dataset(sentiment_examples(160), batch_size=16, training=True, seed=0)
+    teacher.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * 5))
+    teacher.fit(data, epochs=5, verbose=0)
+    return teacher
+
+
+def test_a_student_follows_its_teacher_as_far_as_soft_weight_says(teacher):
     examples = sentiment_examples(160)
-    teacher = trained_teacher(keras_hub_preset_dir, examples)
     held_out = sentiment_examples(60, seed=9)
     texts = [e.text for e in held_out]
     teacher_answers = answers(teacher, texts)
@@ -126,8 +127,7 @@ def test_a_student_follows_its_teacher_as_far_as_soft_weight_says(keras_hub_pres
     assert np.mean([a == b for a, b in zip(answers(follows_labels, texts), teacher_answers)]) < 0.2
 
 
-def test_unlabeled_texts_teach_through_the_teacher_alone(keras_hub_preset_dir):
-    teacher = trained_teacher(keras_hub_preset_dir, sentiment_examples(160))
+def test_unlabeled_texts_teach_through_the_teacher_alone(teacher, keras_hub_preset_dir):
     labeled = sentiment_examples(8, seed=3)
     unlabeled = [TextExample(e.text, None, None, e.source) for e in sentiment_examples(200, seed=4)]
     student = student_of(teacher, 1, init="scratch")
@@ -171,7 +171,7 @@ def test_a_tagger_student_learns_its_teachers_tags(keras_hub_preset_dir):
     assert np.mean([a == b for a, b in zip(spans(student), spans(teacher))]) > 0.8
 
 
-def test_the_distillation_section_trains_a_servable_student_from_the_command_line(keras_hub_preset_dir, tmp_path):
+def test_the_distillation_section_trains_a_student_from_the_command_line(keras_hub_preset_dir, tmp_path):
     rows = "\n".join(f"{e.text},{e.label}" for e in sentiment_examples(96))
     (tmp_path / "train.csv").write_text("text,label\n" + rows + "\n")
     (tmp_path / "texts.csv").write_text("text\n" + "\n".join(e.text for e in sentiment_examples(64, seed=2)) + "\n")
@@ -196,9 +196,7 @@ def test_the_distillation_section_trains_a_servable_student_from_the_command_lin
     saved = json.loads((student_dir / "run" / "model" / "tfllm.json").read_text())
     assert saved["config"]["backbone"]["layer"]["native"]["config"]["num_layers"] == 1
     assert "distillation:" in (student_dir / "run" / "config.yaml").read_text()
-    assert run_tfllm("evaluate", student).returncode == 0
-    result = run_tfllm("export", student)
-    assert result.returncode == 0 and "fresh-process check" in result.stdout, result.stderr
+    assert run_tfllm("evaluate", student).returncode == 0  # (a student's export: the README's compression test)
 
     result = run_tfllm("train", student, *distil, "--set", "distillation.student_hidden_dim=8")
     assert result.returncode != 0 and "student_hidden_dim needs distillation.student_init: scratch" in result.stderr

@@ -1,4 +1,4 @@
-"""LoRA fine-tuning with adapters saved apart and merged on export; int8 weights from the CLI."""
+"""LoRA fine-tuning with adapters saved apart and merged for inference; int8 evaluation from the CLI."""
 
 import json
 import os
@@ -7,7 +7,6 @@ import shutil
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from conftest import run_tfllm
 from tfllm import runner
@@ -81,7 +80,9 @@ def test_lora_trains_adapters_only_and_saves_them_apart(lora_run):
     np.testing.assert_allclose(logits(CausalLM.load(str(root / "format_1")), ids), logits(lora, ids), atol=1e-6)
 
 
-def test_int8_evaluation_and_export_from_the_cli(lora_run):
+def test_int8_evaluation_from_the_cli(lora_run):
+    # The adapters are merged into the base, then its weights made int8 (`tfllm export --quantize int8`
+    # of a GPT-2 is tested by the chat test: one GPT-2 export of minutes of tracing is enough).
     config, root = lora_run
     run = lambda *args: run_tfllm(*args, config.path)  # noqa: E731
     full, int8 = run("evaluate"), run("evaluate", "--quantize", "int8")
@@ -90,14 +91,6 @@ def test_int8_evaluation_and_export_from_the_cli(lora_run):
     int8_report = json.load(open(root / "run" / "evaluation" / "validation_int8" / "report.json"))
     assert int8_report["quantize"] == "int8"
     assert int8_report["perplexity"] == pytest.approx(full_report["perplexity"], rel=0.05)
-
-    exported = run("export", "--quantize", "int8")
-    assert exported.returncode == 0, exported.stderr[-3000:]
-    assert "outputs match for beam_search, serving_default" in exported.stdout
-    version = root / "savedmodels" / "tinylora" / "1"
-    assert json.load(open(version / "assets.extra" / "tfllm_metadata.json"))["quantize"] == "int8"
-    dtypes = tf.train.load_checkpoint(str(version / "variables" / "variables")).get_variable_to_dtype_map()
-    assert tf.int8 in dtypes.values()  # the served weights are int8
 
 
 @pytest.mark.parametrize("keys, message", [

@@ -18,7 +18,7 @@ from tfllm.models.masked_lm import MaskedLM
 from tfllm.text.masked_lm_masker import MaskedLMMasker
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
 from tfllm.text.wordpiece_training import train_wordpiece_vocabulary
-from tfllm.training.optimizer import adamw_with_warmup
+from tfllm.training.optimizer import WarmupLinearDecay, adamw_with_warmup
 
 CORPUS = ["Running runners run quickly, and the runner's shoes squeak!", "Café owners serve crème brûlée.",
           "我们今天去北京大学看电影。", "天气很好，我们去公园散步吧！", "Emoji 😀 and 🎉 party 🎉 time 😀",
@@ -100,64 +100,55 @@ def test_whole_word_masking_chooses_every_piece_of_a_word(wordpiece_vocabulary):
             assert {p for p in range(len(row)) if word_of[p] == word} <= picked
 
 
-def test_continued_pretraining_starts_from_the_backbone_and_saves_a_preset_tasks_load(keras_hub_preset_dir, tmp_path):
-    keras.utils.set_random_seed(0)
-    start = load_bert(keras_hub_preset_dir, sequence_length=16)
-    initial = [w.numpy() for w in start.backbone.weights]
-    lm = MaskedLM(start, max_predictions=4)
-    np.testing.assert_array_equal(lm.backbone.weights[0].numpy(), initial[0])
-    texts = cycle_texts(256)
-    lm.compile(optimizer=adamw_with_warmup(5e-3, total_steps=10 * 8))
-    history = lm.fit(lm.make_dataset(texts, batch_size=32, training=True, seed=0), epochs=10, verbose=0)
-    # The fixture's 16-wide backbone learns which 12 words occur (ln 12 = 2.48), from ln 31 = 3.43.
-    assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
+def test_masked_lm_passes_the_task_harness_continues_pretraining_and_saves_a_preset_tasks_load(keras_hub_preset_dir,
+                                                                                                tmp_path):
+    def build():
+        keras.utils.set_random_seed(0)
+        return MaskedLM(load_bert(keras_hub_preset_dir, sequence_length=16), max_predictions=4)
 
-    lm.save_to_dir(str(tmp_path / "model"))
-    reloaded = load_bert(str(tmp_path / "model"), sequence_length=16)  # as any task's backbone.source
-    inputs = start.preprocessor(tf.constant(["the movie was good"]))
+    initial = load_bert(keras_hub_preset_dir, sequence_length=16).backbone.weights[0].numpy()
+    np.testing.assert_array_equal(build().backbone.weights[0].numpy(), initial)  # it starts from the backbone
+    texts = cycle_texts(256)
+    requests = ["the movie was [MASK]", "[MASK] movie [MASK] good", "no mask", ""]
+    lm, rows = run_task_test(build, lambda lm: lm.make_dataset(texts, batch_size=32, training=True, seed=0),
+                             lambda lm: requests, tmp_path, epochs=10,
+                             learning_rate=WarmupLinearDecay(5e-3, 8, 10 * 8))
+    assert [len(row["masks"]) for row in rows] == [1, 2, 0, 0] and len(rows[0]["masks"][0]) == 5
+    # The fixture's 16-wide backbone learns which 12 words occur (ln 12 = 2.48), from ln 31 = 3.43.
+    losses = lm.history.history["loss"]
+    assert losses[-1] < 0.8 * losses[0]
+
+    # The harness saved the model to tmp_path/model: its backbone is a source like any other.
+    reloaded = load_bert(str(tmp_path / "model"), sequence_length=16)
+    inputs = reloaded.preprocessor(tf.constant(["the movie was good"]))
     np.testing.assert_allclose(reloaded.backbone(inputs)["sequence_output"], lm.backbone(inputs)["sequence_output"],
                                atol=1e-5)
-    assert not np.allclose(reloaded.backbone.weights[0].numpy(), initial[0])
-    restored = MaskedLM.load(str(tmp_path / "model"))  # with its head
+    assert not np.allclose(reloaded.backbone.weights[0].numpy(), initial)
     batch = next(iter(lm.make_dataset(texts[:8], batch_size=8)))[0]
-    np.testing.assert_allclose(restored(batch), lm(batch), atol=1e-5)
     # A directory as tfllm 0.1 wrote it (format 1: the preset, the model's weights and a flat tfllm.json).
     (tmp_path / "model" / "tfllm.json").write_text(json.dumps({
         "task": "masked_lm", "sequence_length": 16, "max_predictions": 4, "whole_word": False,
         "next_sentence": False, "mask_rate": 0.15}))
     np.testing.assert_allclose(MaskedLM.load(str(tmp_path / "model"))(batch), lm(batch), atol=1e-5)
 
-    # The export fills masks: the tokens the model's own logits rank first at the masked position.
+    # The server fills masks: the tokens the model's own logits rank first at the masked position.
     server = lm.server()
-    path, check = export_for_serving(server, str(tmp_path / "savedmodels"), "fill", 1, {"task": "masked_lm"})
-    assert check["outputs"] == ["mask_count", "scores", "tokens"]
-    rows = server.answer(["the movie was [MASK]", "[MASK] movie [MASK] good", "no mask", ""])
-    assert [len(row["masks"]) for row in rows] == [1, 2, 0, 0]
-    assert server.mask_id not in start.preprocessor(tf.constant(["[MASK]"]))["token_ids"].numpy()  # split by the
+    assert server.mask_id not in reloaded.preprocessor(tf.constant(["[MASK]"]))["token_ids"].numpy()  # split by the
     # tokenizer: the server puts the mask id there itself
-    inputs = start.preprocessor(tf.constant(["the movie was good"]))
     good = server.vocabulary.numpy().tolist().index(b"good")
     position = int(tf.where(inputs["token_ids"][0] == good)[0, 0])
     inputs["token_ids"] = tf.where(inputs["token_ids"] == good, server.mask_id, inputs["token_ids"])
     logits = lm({**inputs, "mask_positions": tf.constant([[position]])})[0, 0]
     expected = [server.vocabulary[i].numpy().decode() for i in tf.math.top_k(logits, k=5).indices.numpy()]
     assert [candidate["token"] for candidate in rows[0]["masks"][0]] == expected
+    path, check = export_for_serving(server, str(tmp_path / "savedmodels"), "fill", 1, {"task": "masked_lm"})
+    assert check["outputs"] == ["mask_count", "scores", "tokens"]
     served = tf.saved_model.load(path).signatures["serving_default"](text=tf.constant(["the movie was [MASK]"]))
     assert [token.decode() for token in served["tokens"].numpy()[0, 0]] == expected  # UTF-8: the vocabulary has Chinese
 
 
-def test_masked_lm_passes_the_task_harness(keras_hub_preset_dir, tmp_path):
-    def build():
-        keras.utils.set_random_seed(0)
-        return MaskedLM(load_bert(keras_hub_preset_dir, sequence_length=16), max_predictions=4)
-
-    _, rows = run_task_test(build, lambda lm: lm.make_dataset(cycle_texts(128), batch_size=16, training=True, seed=0),
-                            lambda lm: ["the movie was [MASK]", "[MASK] movie [MASK]", ""], tmp_path)
-    assert [len(row["masks"]) for row in rows] == [1, 2, 0] and len(rows[0]["masks"][0]) == 5
-
-
 def test_pretrain_from_scratch_then_fine_tune_on_it(tmp_path):
-    # Wiring: pretraining learning to its level is test_continued_pretraining's (and the benchmarks') job.
+    # Wiring: pretraining learning to its level is the harness test's above (and the benchmarks') job.
     (tmp_path / "corpus.txt").write_text("\n".join(cycle_texts(300)) + "\n", encoding="utf-8")
     config = tmp_path / "mlm.yaml"
     config.write_text(f"""

@@ -16,7 +16,6 @@ from tfllm.models.token_classifier import TokenClassifier
 from tfllm.models.token_classifier_serving import TokenClassifierServer
 from tfllm.text.word_pieces import WordSplitter
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
-from tfllm.training.optimizer import adamw_with_warmup
 
 TYPES = ["NEG", "POS"]
 
@@ -102,29 +101,6 @@ def test_labels_sit_on_first_pieces_and_truncation_drops_whole_words(tagger):
     assert features["token_ids"].shape == (1, 16)
 
 
-def test_fit_learns_entities_and_serving_returns_offsets_into_the_input(tagger, tmp_path):
-    train = tagger.make_dataset(entity_examples(256), batch_size=16, training=True, seed=0)
-    tagger.compile(optimizer=adamw_with_warmup(3e-3, total_steps=12 * len(train)))
-    history = tagger.fit(train, epochs=12, verbose=0)
-    assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]
-
-    server = TokenClassifierServer(tagger)
-    texts = ["the movie was GOOD, the plot awful", "好 电影 poor", "", "fine " * 40]
-    outputs = {k: v.numpy() for k, v in server.serve(tf.constant(texts)).items()}
-    found = [[(outputs["entity_text"][i, j].decode(), outputs["entity_type"][i, j].decode())
-              for j in range(count)] for i, count in enumerate(outputs["entity_count"])]
-    assert found[:3] == [[("GOOD", "POS"), ("awful", "NEG")], [("poor", "NEG")], []]
-    assert 0 < outputs["entity_count"][3] <= 14  # tagged up to the sequence length
-    for i, count in enumerate(outputs["entity_count"]):
-        for j in range(count):
-            assert texts[i][outputs["entity_start"][i, j]:outputs["entity_end"][i, j]] == outputs["entity_text"][i, j].decode()
-    assert (outputs["entity_score"][0, :2] > 0.5).all()
-
-    tagger.save_to_dir(str(tmp_path / "model"))
-    reloaded = TokenClassifierServer(TokenClassifier.load(str(tmp_path / "model"))).serve(tf.constant(texts))
-    np.testing.assert_allclose(reloaded["entity_score"].numpy(), outputs["entity_score"], rtol=1e-5)
-
-
 def test_unknown_entity_types_are_named(tagger):
     with pytest.raises(ValueError, match=r"t:7: unknown entity type\(s\) \['ORG'\]"):
         tagger.make_dataset([EntityExample("good", (Entity(0, 4, "ORG"),), "t:7")])
@@ -166,7 +142,7 @@ def test_ner_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     (tmp_path / "dev.txt").write_text(conll(entity_examples(24, seed=5)))
     config = bert_job_config(tmp_path, "sentiment_words", "token_classification", keras_hub_preset_dir, 16,
                              {"train": "train.txt", "validation": "dev.txt"}, {"epochs": 2}, {"tag_scheme": "bioes"})
-    assert main(["train", str(config)]) == 0  # learning is shown above; this checks the job's wiring
+    assert main(["train", str(config)]) == 0  # learning: the harness test below; this is the job's wiring
     # The checkpoint kept is the best by entity F1 of the served answers, scored after each epoch.
     history = json.load(open(tmp_path / "run" / "history.json"))
     kept = json.load(open(tmp_path / "run" / "checkpoints" / "best.weights.h5.json"))
@@ -190,11 +166,24 @@ def test_ner_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     assert metadata["validation"]["micro_f1"] == report["micro_f1"]
 
 
-def test_tagger_passes_the_task_harness(keras_hub_preset_dir, tmp_path):
-    examples = entity_examples(48)
+def test_tagger_passes_the_task_harness_learns_entities_and_serves_offsets_into_the_input(keras_hub_preset_dir,
+                                                                                          tmp_path):
+    examples = entity_examples(256)
     y = [[(e.start, e.end, e.type) for e in example.entities] for example in examples]
     texts = [e.text for e in examples]
-    _, rows = run_task_test(lambda: build_tagger(keras_hub_preset_dir), (texts, y), lambda model: model.examples(texts),
-                            tmp_path)
+    tagger, rows = run_task_test(lambda: build_tagger(keras_hub_preset_dir), (texts, y),
+                                 lambda model: model.examples(texts), tmp_path, epochs=8, learning_rate=3e-3)
     assert set(rows[0]) == {"text", "entities"}
     assert all(row["text"][e["start"]:e["end"]] == e["text"] for row in rows for e in row["entities"])
+
+    server = TokenClassifierServer(tagger)
+    texts = ["the movie was GOOD, the plot awful", "好 电影 poor", "", "fine " * 40]
+    outputs = {k: v.numpy() for k, v in server.serve(tf.constant(texts)).items()}
+    found = [[(outputs["entity_text"][i, j].decode(), outputs["entity_type"][i, j].decode())
+              for j in range(count)] for i, count in enumerate(outputs["entity_count"])]
+    assert found[:3] == [[("GOOD", "POS"), ("awful", "NEG")], [("poor", "NEG")], []]
+    assert 0 < outputs["entity_count"][3] <= 14  # tagged up to the sequence length
+    for i, count in enumerate(outputs["entity_count"]):
+        for j in range(count):
+            assert texts[i][outputs["entity_start"][i, j]:outputs["entity_end"][i, j]] == outputs["entity_text"][i, j].decode()
+    assert (outputs["entity_score"][0, :2] > 0.5).all()
