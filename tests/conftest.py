@@ -23,7 +23,9 @@ POSITIVE, NEGATIVE = ["good", "great", "fine"], ["bad", "awful", "poor"]
 FILLER = ["the", "movie", "was", "film", "plot", "acting", "really", "quite", "you", "好", "电", "影"]
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE, *FILLER, "##s", "!", ",", ".",
               "[unused0]", "[unused1]", "[unused2]", "[unused3]"]
-TINY = dict(num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=64)
+# One layer: tracing a model's graphs is most of a test's time, and each layer adds to it (a second one
+# made the classifier harness test about a fifth slower); the tests that need two ask for them.
+TINY = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=64)
 # The slowest test files, slowest first (seconds in a full run on 2 cores, `--durations=0`, 2026-12-06).
 # The test command runs files whole on 2 workers (`-n auto --dist loadfile`), each worker taking the next
 # file when it nears the end of its own. xdist's default order (most tests first) put these files of few,
@@ -99,17 +101,29 @@ def vocabulary_file(tmp_path_factory):
     return str(path)
 
 
-def tiny_backbone(seed=0):
+def tiny_backbone(seed=0, **shape):
     keras.utils.set_random_seed(seed)
-    return keras_hub.models.BertBackbone(vocabulary_size=len(VOCABULARY), **TINY)
+    return keras_hub.models.BertBackbone(vocabulary_size=len(VOCABULARY), **{**TINY, **shape})
+
+
+def tiny_preset_dir(tmp_path_factory, vocabulary_file, **shape):
+    """A KerasHub BERT preset directory of a tiny backbone (TINY, with `shape`'s changes) and VOCABULARY."""
+    directory = str(tmp_path_factory.mktemp("keras_hub_preset"))
+    tiny_backbone(1, **shape).save_to_preset(directory)
+    keras_hub.models.BertTokenizer(vocabulary=vocabulary_file, lowercase=True).save_to_preset(directory)
+    return directory
 
 
 @pytest.fixture(scope="session")
 def keras_hub_preset_dir(tmp_path_factory, vocabulary_file):
-    directory = str(tmp_path_factory.mktemp("keras_hub_preset"))
-    tiny_backbone(1).save_to_preset(directory)
-    keras_hub.models.BertTokenizer(vocabulary=vocabulary_file, lowercase=True).save_to_preset(directory)
-    return directory
+    return tiny_preset_dir(tmp_path_factory, vocabulary_file)
+
+
+@pytest.fixture(scope="session")
+def two_layer_preset_dir(tmp_path_factory, vocabulary_file):
+    """The tiny preset with two layers: for a teacher with a 1-layer student, and a reader, whose second
+    layer lets the context's words see the question's."""
+    return tiny_preset_dir(tmp_path_factory, vocabulary_file, num_layers=2)
 
 
 @pytest.fixture(scope="session")

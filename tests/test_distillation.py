@@ -102,10 +102,10 @@ def test_soft_loss_is_the_scaled_divergence_and_counts_only_weighted_tokens():
 
 
 @pytest.fixture(scope="module")
-def teacher(keras_hub_preset_dir):
+def teacher(two_layer_preset_dir):
     """A classifier trained on sentiment_examples(160), which the students below learn from."""
     keras.utils.set_random_seed(0)
-    teacher = TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), LABELS, pooling="mean")
+    teacher = TextClassifier(load_bert(two_layer_preset_dir, sequence_length=32), LABELS, pooling="mean")
     data = teacher.make_dataset(sentiment_examples(160), batch_size=16, training=True, seed=0)
     teacher.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * 5))
     teacher.fit(data, epochs=5, verbose=0)
@@ -127,7 +127,7 @@ def test_a_student_follows_its_teacher_as_far_as_soft_weight_says(teacher):
     assert np.mean([a == b for a, b in zip(answers(follows_labels, texts), teacher_answers)]) < 0.2
 
 
-def test_unlabeled_texts_teach_through_the_teacher_alone(teacher, keras_hub_preset_dir):
+def test_unlabeled_texts_teach_through_the_teacher_alone(teacher, two_layer_preset_dir):
     labeled = sentiment_examples(8, seed=3)
     unlabeled = [TextExample(e.text, None, None, e.source) for e in sentiment_examples(200, seed=4)]
     student = student_of(teacher, 1, init="scratch")
@@ -144,7 +144,7 @@ def test_unlabeled_texts_teach_through_the_teacher_alone(teacher, keras_hub_pres
     labeled_accuracy = np.mean([a == e.label for a, e in zip(answers(student, [e.text for e in labeled]), labeled)])
     assert shown["accuracy"] == pytest.approx(labeled_accuracy)
     with pytest.raises(ValueError, match="single-label"):
-        TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), LABELS, multi_label=True).make_dataset(
+        TextClassifier(load_bert(two_layer_preset_dir, sequence_length=32), LABELS, multi_label=True).make_dataset(
             labeled, unlabeled=unlabeled)
 
     metric = MacroF1(2)  # rows of weight 0 do not count
@@ -152,9 +152,9 @@ def test_unlabeled_texts_teach_through_the_teacher_alone(teacher, keras_hub_pres
     assert float(metric.result()) == pytest.approx(1.0)
 
 
-def test_a_tagger_student_learns_its_teachers_tags(keras_hub_preset_dir):
+def test_a_tagger_student_learns_its_teachers_tags(two_layer_preset_dir):
     keras.utils.set_random_seed(0)
-    teacher = TokenClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), TYPES)
+    teacher = TokenClassifier(load_bert(two_layer_preset_dir, sequence_length=32), TYPES)
     examples = entity_examples(160)
     data = teacher.make_dataset(examples, batch_size=16, training=True, seed=0)
     teacher.compile(optimizer=adamw_with_warmup(3e-3, total_steps=len(data) * 5))
@@ -171,17 +171,17 @@ def test_a_tagger_student_learns_its_teachers_tags(keras_hub_preset_dir):
     assert np.mean([a == b for a, b in zip(spans(student), spans(teacher))]) > 0.8
 
 
-def test_the_distillation_section_trains_a_student_from_the_command_line(keras_hub_preset_dir, tmp_path):
+def test_the_distillation_section_trains_a_student_from_the_command_line(two_layer_preset_dir, tmp_path):
     rows = "\n".join(f"{e.text},{e.label}" for e in sentiment_examples(96))
     (tmp_path / "train.csv").write_text("text,label\n" + rows + "\n")
     (tmp_path / "texts.csv").write_text("text\n" + "\n".join(e.text for e in sentiment_examples(64, seed=2)) + "\n")
     teacher_dir = tmp_path / "teacher"
     teacher_dir.mkdir()
-    teacher = bert_job_config(teacher_dir, "teacher", "text_classification", keras_hub_preset_dir, 32,
+    teacher = bert_job_config(teacher_dir, "teacher", "text_classification", two_layer_preset_dir, 32,
                               {"train": str(tmp_path / "train.csv")}, {"epochs": 2})
     student_dir = tmp_path / "student"
     student_dir.mkdir()
-    student = bert_job_config(student_dir, "student", "text_classification", keras_hub_preset_dir, 32,
+    student = bert_job_config(student_dir, "student", "text_classification", two_layer_preset_dir, 32,
                               {"train": str(tmp_path / "train.csv"), "validation": str(tmp_path / "train.csv")},
                               {"epochs": 2})
     distil = ["--set", f"distillation.teacher={teacher_dir / 'run'}", "--set", "distillation.student_layers=1",

@@ -143,13 +143,13 @@ def test_qa_job_from_the_cli(tmp_path, keras_hub_preset_dir, capsys):
     assert "outputs match for serving_default (answer, end, score, start)" in capsys.readouterr().out
 
 
-def test_reader_passes_the_task_harness_finds_answers_across_windows_and_serves_offsets(keras_hub_preset_dir,
+def test_reader_passes_the_task_harness_finds_answers_across_windows_and_serves_offsets(two_layer_preset_dir,
                                                                                          tmp_path):
     examples = qa_examples(512)
     x = ([e.question for e in examples], [e.context for e in examples])
     # The tiny model first learns to find sentiment words, then (after ~10 epochs) to read the question.
     schedule = WarmupLinearDecay(5e-3, 80, 20 * 40)  # 32-40 batches an epoch (length buckets end in partial ones)
-    reader, rows = run_task_test(lambda: build_reader(keras_hub_preset_dir), (x, [e.answers[0].text for e in examples]),
+    reader, rows = run_task_test(lambda: build_reader(two_layer_preset_dir), (x, [e.answers[0].text for e in examples]),
                                  lambda model: model.examples(x), tmp_path, epochs=20, learning_rate=schedule,
                                  batch_size=16)
     assert set(rows[0]) == {"question", "answer", "score", "start", "end"}
