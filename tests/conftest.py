@@ -26,18 +26,17 @@ VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE
 # One layer: tracing a model's graphs is most of a test's time, and each layer adds to it (a second one
 # made the classifier harness test about a fifth slower); the tests that need two ask for them.
 TINY = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=64)
-# The slowest test files, slowest first (seconds in a full run on 2 cores, `--durations=0`, 2026-12-06).
+# The slowest test files, slowest first (seconds in a full run on 2 cores, `--durations=0`, 2026-12-07).
 # The test command runs files whole on 2 workers (`-n auto --dist loadfile`), each worker taking the next
 # file when it nears the end of its own. xdist's default order (most tests first) put these files of few,
 # long tests last, and one worker sat idle while the other ran them; setup.cfg keeps the collection
 # order instead (`--no-loadscope-reorder`), these first, so that the short files fill the end.
-SLOWEST_FILES = ("test_readme.py",  # 190
-                 "test_masked_lm.py",  # 181
-                 "test_chat.py",  # 177
-                 "test_causal_lm.py",  # 141
-                 "test_text_embedding.py", "test_token_classifier.py", "test_span_extractor.py",  # 130-132
-                 "test_classifier.py",  # 124
-                 "test_distillation.py", "test_lora_quantization.py", "test_training.py")  # 109-116
+SLOWEST_FILES = ("test_chat.py",  # 207
+                 "test_readme.py",  # 168
+                 "test_causal_lm.py",  # 140
+                 "test_masked_lm.py", "test_span_extractor.py", "test_text_embedding.py",  # 116-121
+                 "test_distillation.py", "test_token_classifier.py",  # 98-100
+                 "test_training.py", "test_classifier.py")  # 79-83
 
 
 def pytest_collection_modifyitems(items):

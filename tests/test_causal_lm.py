@@ -141,14 +141,18 @@ def test_causal_lm_passes_the_task_harness(vocabulary, tmp_path):
         keras.utils.set_random_seed(0)
         return CausalLM(*gpt2_from_scratch("tiny", *vocabulary, max_sequence_length=32, dropout=0.0))
 
-    _, rows = run_task_test(build, lambda lm: lm.make_dataset(CORPUS, sequence_length=16, batch_size=8, training=True),
-                            lambda lm: ["the cat", "", "猫坐"], tmp_path)
+    lm, rows = run_task_test(build, lambda lm: lm.make_dataset(CORPUS, sequence_length=16, batch_size=8, training=True),
+                             lambda lm: ["the cat", "", "猫坐"], tmp_path)
     assert set(rows[0]) == {"prompt", "text", "token_count", "ended"}
     assert all(row["token_count"] == 16 or row["ended"] for row in rows)  # half the context, or an end
-    # A directory as tfllm 0.1 wrote it (format 1: a KerasHub preset and a flat tfllm.json) loads the same model.
+    # A directory as tfllm 0.1 wrote it (format 1: a KerasHub preset and a flat tfllm.json) loads the same
+    # model: its weights and vocabulary (what its server answers from, as the harness showed for format 2).
     (tmp_path / "model" / "tfllm.json").write_text(json.dumps({"task": "causal_lm", "chat": False,
                                                                "prompt_format": None, "lora_base": None}))
-    assert CausalLM.load(str(tmp_path / "model")).server().answer([row["prompt"] for row in rows]) == rows
+    old = CausalLM.load(str(tmp_path / "model"))
+    assert (old.chat, old.prompt_format, old.tokenizer.vocabulary) == (lm.chat, lm.prompt_format, lm.tokenizer.vocabulary)
+    for old_weight, weight in zip(old.weights, lm.weights, strict=True):
+        np.testing.assert_array_equal(old_weight.numpy(), weight.numpy())
 
 
 def test_a_model_trained_in_mixed_precision_loads_in_float32(vocabulary, tmp_path):

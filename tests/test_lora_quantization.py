@@ -82,7 +82,7 @@ def test_lora_trains_adapters_only_and_saves_them_apart(lora_run):
 
 def test_int8_evaluation_from_the_cli(lora_run):
     # The adapters are merged into the base, then its weights made int8 (`tfllm export --quantize int8`
-    # of a GPT-2 is tested by the chat test: one GPT-2 export of minutes of tracing is enough).
+    # of a GPT-2 is tested by the chat test: one GPT-2 export, about a minute on 2 cores, is enough).
     config, root = lora_run
     run = lambda *args: run_tfllm(*args, config.path)  # noqa: E731
     full, int8 = run("evaluate"), run("evaluate", "--quantize", "int8")
