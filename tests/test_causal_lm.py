@@ -33,20 +33,16 @@ def trained_lm(vocabulary):
     keras.utils.set_random_seed(0)
     lm = CausalLM(*gpt2_from_scratch("tiny", *vocabulary, max_sequence_length=64, dropout=0.0))
     data = lm.make_dataset(CORPUS, sequence_length=32, batch_size=8, training=True, seed=0)
-    lm.compile(optimizer=keras.optimizers.Adam(3e-3))
+    # Without XLA, as KerasHub's generate with jit_compile=False: each batch shape of the tests below would
+    # compile for seconds. XLA decoding is the harness's, the servers' of test_odd_prompts and the exports'.
+    lm.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=False)
     history = lm.fit(data, epochs=40, verbose=0)
     return lm, history.history["loss"]
 
 
-_TOKENIZE_FUNCTIONS = {}
-
-
 def tokenize(tokenizer, texts):
-    """Token ids (ragged) of texts; traced once per tokenizer (the BPE graph is slow to trace)."""
-    if tokenizer not in _TOKENIZE_FUNCTIONS:
-        _TOKENIZE_FUNCTIONS[tokenizer] = tf.function(tokenizer.tokenize,
-                                                     input_signature=[tf.TensorSpec([None], tf.string)])
-    return _TOKENIZE_FUNCTIONS[tokenizer](tf.constant(texts))
+    """Token ids (ragged) of texts (a batch: the tokenizer's graph, traced once per tokenizer)."""
+    return tokenizer.tokenize(tf.constant(texts))
 
 
 def test_byte_pair_vocabulary_round_trips_any_script(vocabulary):
@@ -125,6 +121,13 @@ def test_odd_prompts_get_answers_and_bad_lengths_clear_errors(trained_lm):
     # Each row stops at its end token (or a stop string), or after max_new_tokens.
     assert all(n == 8 or ended for n, ended in zip(outputs["token_count"].numpy(), outputs["ended"].numpy()))
     assert outputs["token_count"].numpy().max() <= 8
+    # The model, compiled with jit_compile=False, decodes without XLA: the same greedy answers (sampled ones
+    # differ: XLA's random generator is not TensorFlow's).
+    assert server.jit_compile and not lm.server().jit_compile
+    greedy = {**inputs, "temperature": tf.constant(0.0)}
+    jitted, unjitted = server.serve(**greedy), lm.server().serve(**greedy)
+    for key in ("text", "token_count", "ended"):
+        np.testing.assert_array_equal(unjitted[key], jitted[key])
     for key, bad, message in [("max_new_tokens", 0, "at least 1"), ("max_new_tokens", -3, "at least 1"),
                               ("max_new_tokens", 64, "below the context length 64"), ("top_p", 2.0, r"\(0, 1\]"),
                               ("top_p", 0.0, r"\(0, 1\]"), ("top_k", -3, "top_k must be >= 0"),
@@ -144,6 +147,7 @@ def test_causal_lm_passes_the_task_harness(vocabulary, tmp_path):
     lm, rows = run_task_test(build, lambda lm: lm.make_dataset(CORPUS, sequence_length=16, batch_size=8, training=True),
                              lambda lm: ["the cat", "", "猫坐"], tmp_path)
     assert set(rows[0]) == {"prompt", "text", "token_count", "ended"}
+    assert lm.server().jit_compile and not lm.jit_compile  # decoding in XLA, though Keras trains without it on CPU
     assert all(row["token_count"] == 16 or row["ended"] for row in rows)  # half the context, or an end
     # A directory as tfllm 0.1 wrote it (format 1: a KerasHub preset and a flat tfllm.json) loads the same
     # model: its weights and vocabulary (what its server answers from, as the harness showed for format 2).
@@ -237,6 +241,7 @@ def test_hugging_face_checkpoint_dir_loads_with_its_weights(trained_lm, vocabula
     lm, _ = trained_lm
     write_hugging_face_gpt2(lm.backbone, vocabulary, str(tmp_path / "hf"))
     restored = CausalLM(*load_gpt2(str(tmp_path / "hf")))
+    restored.compile(jit_compile=False)  # as lm: an XLA compile here would check nothing more
     ids = np.array([tokenize(lm.tokenizer, ["the cat sat on the mat."]).flat_values.numpy()], np.int32)
     inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids, bool)}
     np.testing.assert_allclose(restored(inputs), lm(inputs), atol=1e-4)

@@ -52,7 +52,9 @@ export: {{root: {root / 'savedmodels'}}}
 
 @pytest.fixture(scope="module")
 def chat_lm(chat_run):
-    return CausalLM.load(str(model_dir(load_config(str(chat_run[0])))))
+    lm = CausalLM.load(str(model_dir(load_config(str(chat_run[0])))))
+    lm.compile(jit_compile=False)  # XLA compiles each batch shape for seconds; `tfllm chat` and the export use it
+    return lm
 
 
 @pytest.fixture(scope="module")

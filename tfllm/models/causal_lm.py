@@ -28,7 +28,7 @@ class CausalLM(TaskFiles, SelfShuffledFit, keras_hub.models.GPT2CausalLM):
     Training examples are packed: documents are tokenized, joined with `<|endoftext|>` and cut into
     windows of `sequence_length` tokens, so no step computes padding. The model reports perplexity.
     `generate_text` runs the same graph (tokenization, XLA-compiled cached decoding, detokenization)
-    as the exported SavedModel.
+    as the exported SavedModel, unless the model was compiled with `jit_compile=False` (see `compile`).
 
     Args:
         backbone: a `keras_hub.models.GPT2Backbone`.
@@ -53,13 +53,20 @@ class CausalLM(TaskFiles, SelfShuffledFit, keras_hub.models.GPT2CausalLM):
         self.lora_base = None  # set by `enable_lora`
         self.end_token_id = tokenizer.end_token_id
         self._server = None
+        self._decode_with_xla = True
 
     def compile(self, optimizer="adamw", **kwargs):
         """Compiles with next-token cross-entropy averaged over target tokens, token accuracy and perplexity.
 
         The loss is a mean over weighted (target) tokens, not over all positions, so it means the same
-        for packed text and for chats where only replies are targets.
+        for packed text and for chats where only replies are targets. As in KerasHub, `jit_compile=False`
+        also decodes without XLA (`generate_text`, `reply`): on a CPU XLA decodes several times faster
+        once compiled, but compiles for seconds anew for each batch shape, longer than a few one-off
+        generations take; greedy and beam-search text is the same, samples for a seed differ (XLA's
+        random generator is not TensorFlow's). Otherwise decoding uses XLA, as the export does, whatever
+        Keras chooses for training (no XLA on CPU-only machines).
         """
+        self._decode_with_xla = kwargs.get("jit_compile", "auto") is not False
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
         keras.Model.compile(
             self, optimizer=optimizer, loss=loss,
@@ -118,11 +125,12 @@ class CausalLM(TaskFiles, SelfShuffledFit, keras_hub.models.GPT2CausalLM):
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     def server(self):
-        """The `CausalLMServer` (serving graph) that the generation methods run; one per model, traced once."""
+        """The `CausalLMServer` (serving graph) that the generation methods run; one per model, traced once
+        (and again after a `compile` that turns XLA decoding on or off)."""
         from tfllm.models.causal_lm_serving import CausalLMServer
 
-        if self._server is None:
-            self._server = CausalLMServer(self)
+        if self._server is None or self._server.jit_compile != self._decode_with_xla:
+            self._server = CausalLMServer(self, jit_compile=self._decode_with_xla)
         return self._server
 
     def generate_text(self, prompts, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0, seed=0,

@@ -42,7 +42,7 @@ class CausalLMServer(TaskServer):
     outside 1..context-1, `temperature` below 0, `top_p` outside (0, 1] and `top_k` below 0 are
     InvalidArgument errors that say so.
 
-    Decoding is a loop of model calls, so `_serve` is its own (see `TaskServer`); `requests` and `answers`
+    `jit_compile=False` decodes without XLA (see `CausalLM.compile`; exports keep XLA). Decoding is a loop of model calls, so `_serve` is its own (see `TaskServer`); `requests` and `answers`
     turn prompts into `serve` inputs, with `sampling` (keywords of `serve`'s scalar inputs, default greedy
     decoding of 64 tokens, or half the context if it is shorter), and its outputs into rows of `prompt`, `text`, `token_count` and `ended`.
 
@@ -63,7 +63,7 @@ class CausalLMServer(TaskServer):
         self.num_beams = num_beams
         self.has_chat = causal_lm.chat if chat is None else chat
         self.prompt_format = causal_lm.prompt_format
-        self._jit_compile = jit_compile
+        self.jit_compile = jit_compile
         self._sample = tf.function(functools.partial(decode, causal_lm), jit_compile=jit_compile)
         # Keyed by beam count; not tracked (SavedModel needs string keys), the exported one is `beam_search`.
         self._beam_searches = NoDependency({})
@@ -86,7 +86,7 @@ class CausalLMServer(TaskServer):
         """The `beam_search` signature's function for another beam count (traced once per count)."""
         if num_beams not in self._beam_searches:
             decoder = tf.function(functools.partial(beam_decode, self.model, num_beams=num_beams),
-                                  jit_compile=self._jit_compile)
+                                  jit_compile=self.jit_compile)
 
             def beam_search(prompts, max_new_tokens, stop):
                 return self._beam_search(prompts, max_new_tokens, stop, decoder)
