@@ -43,7 +43,8 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
     Args:
         build: makes a fresh model (seeded, on a tiny backbone).
         train: (x, y), raw inputs and labels for `fit` (BERT task models), or `train(model)`, a dataset.
-        requests: `requests(model)`, the examples its server answers (texts, prompts, ...).
+        requests: `requests(model)`, the examples its server answers (texts, prompts, ...); for a model fit on
+            raw inputs, its examples of the first inputs of `train`'s x (which `predict` must answer alike).
         epochs, learning_rate, batch_size: of the fit (AdamW; the rate a number or a schedule), enough for
             a test that also checks what the fitted model learned.
 
@@ -80,7 +81,7 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
     rows = server.answer(examples)
     assert len(rows) == len(examples) and all(isinstance(row, dict) for row in rows)
     if not callable(train):
-        assert model.predict(train[0]) == rows
+        assert model.predict(_first(train[0], len(rows))) == rows
 
     model.save_to_dir(str(tmp_path / "model"))
     restored_rows = type(model).load(str(tmp_path / "model")).server().answer(examples)
@@ -95,6 +96,11 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
         _check_int8(type(model).load(str(tmp_path / "model")), examples, rows)
     _check_mixed_precision(build, train)
     return model, rows
+
+
+def _first(x, count):
+    """The first `count` inputs of raw x: a list of texts, or a tuple of lists (pairs, questions and contexts)."""
+    return tuple(column[:count] for column in x) if isinstance(x, tuple) else x[:count]
 
 
 def _exported_answers(server, examples, path):

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FILLER, run_tfllm, sentiment_examples
+from conftest import FILLER, run_tfllm
 from task_harness import run_task_test
 from tfllm.backbones import bert_from_scratch, load_bert
 from tfllm.data.next_sentence_pairs import next_sentence_pairs
 from tfllm.export.saved_model_export import export_for_serving
 from tfllm.models.masked_lm import MaskedLM
+from tfllm.models.text_classifier import build_text_classifier
 from tfllm.text.masked_lm_masker import MaskedLMMasker
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
 from tfllm.text.wordpiece_training import train_wordpiece_vocabulary
@@ -172,25 +173,17 @@ training: {{epochs: 4, batch_size: 32, learning_rate: 3.0e-3, early_stopping_pat
     report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
     assert report["perplexity"] < math.exp(history["loss"][0]) and report["masked_tokens"] > 0
 
-    # The pretrained backbone is a source like any other: fine-tune a classifier on it.
-    with open(tmp_path / "train.csv", "w") as f:
-        f.write("text,label\n" + "".join(f"{e.text},{e.label}\n" for e in sentiment_examples(128, seed=1)))
-    task = tmp_path / "classify.yaml"
-    task.write_text(f"""
-name: tinysentiment
-run_dir: {tmp_path / 'classifier'}
-backbone: {{source: {tmp_path / 'run' / 'model'}, sequence_length: 32}}
-data: {{train: train.csv}}
-training: {{epochs: 2, batch_size: 16, learning_rate: 1.0e-3}}
-""")
-    trained = run_tfllm("train", task)
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    assert json.load(open(tmp_path / "classifier" / "model" / "tfllm.json"))["model"] == "TextClassifier"
+    # The pretrained backbone is a source like any other: a classifier builds on its weights and answers (the
+    # CLI's backbone.source is the same load_bert; fine-tuning is the classifier tests').
+    classifier = build_text_classifier(str(tmp_path / "run" / "model"), ["negative", "positive"], sequence_length=32)
+    pretrained = load_bert(str(tmp_path / "run" / "model"))
+    np.testing.assert_array_equal(classifier.backbone.token_embedding.embeddings.numpy(),
+                                  pretrained.backbone.token_embedding.embeddings.numpy())
+    assert [set(row) for row in classifier.predict(["the movie was good"])] == [{"text", "label", "probabilities"}]
     # And as TF-Hub-format encoder and preprocess SavedModels.
     converted = run_tfllm("convert", tmp_path / "run" / "model", "--output", tmp_path / "hub")
     assert converted.returncode == 0, converted.stderr[-3000:]
     hub = load_bert(str(tmp_path / "hub" / "encoder"), preprocess=str(tmp_path / "hub" / "preprocess"))
-    pretrained = load_bert(str(tmp_path / "run" / "model"))
     inputs = pretrained.preprocessor(tf.constant(["the movie was good"]))
     np.testing.assert_allclose(hub.backbone(inputs)["sequence_output"], pretrained.backbone(inputs)["sequence_output"],
                                atol=1e-5)
