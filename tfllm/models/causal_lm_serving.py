@@ -42,9 +42,11 @@ class CausalLMServer(TaskServer):
     outside 1..context-1, `temperature` below 0, `top_p` outside (0, 1] and `top_k` below 0 are
     InvalidArgument errors that say so.
 
-    `jit_compile=False` decodes without XLA (see `CausalLM.compile`; exports keep XLA). Decoding is a loop of model calls, so `_serve` is its own (see `TaskServer`); `requests` and `answers`
-    turn prompts into `serve` inputs, with `sampling` (keywords of `serve`'s scalar inputs, default greedy
-    decoding of 64 tokens, or half the context if it is shorter), and its outputs into rows of `prompt`, `text`, `token_count` and `ended`.
+    `jit_compile=False` decodes without XLA (see `CausalLM.compile`; exports keep XLA). Decoding is a loop
+    of model calls, so `_serve` is its own (see `TaskServer`); `requests` and `answers` turn prompts into
+    `serve` inputs, with `sampling` (keywords of `serve`'s scalar inputs, default greedy decoding of 64
+    tokens, or half the context if it is shorter), and its outputs into rows of `prompt`, `text`,
+    `token_count` and `ended`.
 
     Example (not run by the test command: it needs a trained model):
     >>> server = CausalLMServer(lm)  # doctest: +SKIP
