@@ -50,7 +50,8 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
 
     Checks:
     - `compile()` gives the task's loss and metrics: `fit` lowers the training loss, without Keras's
-      warning that it cannot shuffle the model's own (self-shuffling) dataset;
+      warning that it cannot shuffle the model's own (self-shuffling) dataset, and creates no variable
+      while it traces (TensorFlow would trace the training step twice);
     - `get_config()` is JSON, and `from_config` builds the same model (config and weight shapes);
     - `save_to_dir` and `load` give a model whose server answers the same, scores included;
     - the SavedModel of its server (`TaskServer`), loaded back, answers the same;
@@ -64,13 +65,21 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
     """
     model = build()
     model.compile(optimizer=adamw(learning_rate))
-    with warnings.catch_warnings(record=True) as warned:
+    traced_variables = []
+
+    def record_traced_variables(next_creator, **kwargs):
+        if not tf.executing_eagerly():
+            traced_variables.append(kwargs.get("name"))
+        return next_creator(**kwargs)
+
+    with warnings.catch_warnings(record=True) as warned, tf.variable_creator_scope(record_traced_variables):
         warnings.simplefilter("always")
         if callable(train):
             history = model.fit(train(model), epochs=epochs, verbose=0)
         else:
             history = model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0)
     assert not [w for w in warned if "shuffle" in str(w.message)], "the dataset shuffles itself, quietly"
+    assert not traced_variables, f"fit created variables while tracing: {traced_variables[:4]}"
     losses = history.history["loss"]
     assert losses[-1] < losses[0], f"fit did not lower the loss: {losses}"
 

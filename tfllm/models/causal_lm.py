@@ -15,14 +15,14 @@ from tfllm.backbones.gpt2_sources import load_gpt2
 from tfllm.data.packing import pack_examples, pack_stream
 from tfllm.models.chat_format import chat_training_examples
 from tfllm.models.prompt_format import PromptFormat
-from tfllm.models.self_shuffled_fit import SelfShuffledFit
+from tfllm.models.task_fit import TaskFit
 from tfllm.models.task_files import CONFIG_FILE, WEIGHTS_FILE, TaskFiles
 from tfllm.text.gpt2_tokenizer import GPT2Tokenizer
 
 _ADAPTER_FILE = "adapter.lora.h5"
 
 
-class CausalLM(TaskFiles, SelfShuffledFit, keras_hub.models.GPT2CausalLM):
+class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
     """A GPT-2 backbone with its tied output embedding, its tokenizer, and generation from raw text.
 
     Training examples are packed: documents are tokenized, joined with `<|endoftext|>` and cut into

@@ -12,7 +12,7 @@ from tfllm.data.next_sentence_pairs import next_sentence_pairs
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.masked_lm_serving import MaskedLMServer
-from tfllm.models.self_shuffled_fit import SelfShuffledFit
+from tfllm.models.task_fit import TaskFit
 from tfllm.text.masked_lm_masker import MaskedLMMasker
 from tfllm.text.vocabulary import read_vocabulary
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
@@ -22,7 +22,7 @@ FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
 _WEIGHTS_FILE = "masked_lm.weights.h5"  # beside the preset's backbone weights
 
 
-class MaskedLM(BertTaskModel, SelfShuffledFit, keras.Model):
+class MaskedLM(BertTaskModel, TaskFit, keras.Model):
     """A native BERT backbone under BERT's masked-LM head, whose output layer is the token embedding.
 
     Training reads text, cuts it into windows of `sequence_length` tokens (so no text is lost to

@@ -6,7 +6,7 @@ are the Colab forms, as KerasHub's tasks take them.
 
 import numpy as np
 
-from tfllm.models.self_shuffled_fit import SelfShuffledFit
+from tfllm.models.task_fit import TaskFit
 
 
 def is_raw_text(x):
@@ -21,7 +21,7 @@ def is_raw_text(x):
     return False
 
 
-class RawTextModel(SelfShuffledFit):
+class RawTextModel(TaskFit):
     """A mixin for the BERT task models (before `keras.Model` in the bases).
 
     `fit(x=texts, y=labels, ...)` builds the model's dataset from raw strings (also `validation_data=
