@@ -31,12 +31,11 @@ TINY = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, max_s
 # file when it nears the end of its own. xdist's default order (most tests first) put these files of few,
 # long tests last, and one worker sat idle while the other ran them; setup.cfg keeps the collection
 # order instead (`--no-loadscope-reorder`), these first, so that the short files fill the end.
-SLOWEST_FILES = ("test_chat.py",  # 207
-                 "test_readme.py",  # 168
-                 "test_causal_lm.py",  # 140
-                 "test_masked_lm.py", "test_span_extractor.py", "test_text_embedding.py",  # 116-121
-                 "test_distillation.py", "test_token_classifier.py",  # 98-100
-                 "test_training.py", "test_classifier.py")  # 79-83
+SLOWEST_FILES = ("test_chat.py",  # 167
+                 "test_readme.py",  # 162
+                 "test_masked_lm.py", "test_span_extractor.py", "test_causal_lm.py", "test_text_embedding.py",  # 101-126
+                 "test_token_classifier.py", "test_training.py",  # 84-87
+                 "test_conditional.py", "test_distribution.py", "test_distillation.py", "test_classifier.py")  # 66-70
 
 
 def pytest_collection_modifyitems(items):
