@@ -80,8 +80,8 @@ def test_single_label_classifier_passes_the_task_harness_learns_and_loads_old_fo
 
     examples = sentiment_examples(160)
     texts = [e.text for e in examples]
-    classifier, rows = run_task_test(build, (texts, [e.label for e in examples]), lambda model: model.examples(texts[:64]),
-                                     tmp_path, epochs=5, learning_rate=3e-3)
+    classifier, rows = run_task_test(build, (texts, [e.label for e in examples]),
+                                     lambda model: model.examples(texts[:64]), tmp_path, epochs=5, learning_rate=3e-3)
     assert set(rows[0]) == {"text", "label", "probabilities"}
     test = sentiment_examples(64, seed=1)
     _, accuracy, _ = classifier.evaluate(classifier.make_dataset(test), verbose=0)
