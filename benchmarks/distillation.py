@@ -1,10 +1,12 @@
 """Distils an SST-2 teacher (all-MiniLM-L6-v2 fine-tuned, 6 layers) into 3- and 2-layer students and
 compares dev accuracy and the exported SavedModels' serving speed side by side.
 
-    python benchmarks/distillation.py --train-rows 16000 --unlabeled-rows 16000 --layers 3 2
+    python benchmarks/distillation.py --train-rows 16000 --unlabeled-rows 16000 --layers 3 3:768 2
 
 The teacher is `sst2_accuracy.py`'s recipe (kept in --work-dir, so a rerun trains only the students).
-Each student starts from every k-th layer of the teacher (`student_of`) and learns the teacher's
+Each student (--layers: its layer count, or layers:feed-forward width for one whose layers keep only
+that many of the teacher's feed-forward units) starts from every k-th layer of the teacher
+(`student_of`) and learns the teacher's
 softened predictions plus the labels on the same rows, and the teacher's predictions alone on
 --unlabeled-rows further SST-2 train rows whose labels are dropped. The ablation (--ablation) trains
 the 3-layer student on the labels alone, to show what the teacher adds. Serving: each model is
@@ -48,6 +50,16 @@ def trained(directory, train):
     return model
 
 
+def student_shape(value):
+    """--layers' "3" or "3:768": (layers, feed-forward width or None)."""
+    layers, _, width = value.partition(":")
+    return int(layers), int(width) if width else None
+
+
+def described(layers, width):
+    return f"{layers} layers" + (f", FFN {width}" if width else "")
+
+
 def accuracy(model, dev):
     predicted = model.predict_probabilities(dev).argmax(-1)
     return sum(int(model.labels.names[p] == e.label) for p, e in zip(predicted, dev)) / len(dev)
@@ -59,7 +71,8 @@ def main():
     parser.add_argument("--unlabeled-rows", type=int, default=16000, help="further train rows, labels dropped")
     parser.add_argument("--epochs", type=int, default=2, help="teacher and students")
     parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--layers", type=int, nargs="+", default=[3, 2])
+    parser.add_argument("--layers", type=student_shape, nargs="+", default=[(3, None), (2, None)],
+                        metavar="LAYERS[:WIDTH]", help="students: layers, and a narrower feed-forward width")
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--soft-weight", type=float, default=0.5)
     parser.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True)
@@ -81,29 +94,32 @@ def main():
     distillation = Distillation(teacher, args.temperature, args.soft_weight)
     setting = f"{args.train_rows}_{args.epochs}_{args.learning_rate}"
 
-    def distilled(layers):
+    def distilled(layers, width):
         keras.utils.set_random_seed(0)
-        student = student_of(teacher, layers)
+        student = student_of(teacher, layers, intermediate_dim=width)
         seconds = fit(student, train, args.epochs, args.learning_rate, args.batch_size, unlabeled, distillation)
-        print(f"{layers}-layer student: {len(train)} labeled + {len(unlabeled)} unlabeled rows x {args.epochs} epochs "
-              f"in {seconds:.0f} s")
+        print(f"{described(layers, width)} student: {len(train)} labeled + {len(unlabeled)} unlabeled rows x "
+              f"{args.epochs} epochs in {seconds:.0f} s")
         return student
 
-    def labels_only(layers):
+    def labels_only(layers, width):
         keras.utils.set_random_seed(0)
-        plain = student_of(teacher, layers)
+        plain = student_of(teacher, layers, intermediate_dim=width)
         fit(plain, train, args.epochs, args.learning_rate, args.batch_size)
         return plain
 
-    for layers in args.layers:
-        student = trained(os.path.join(args.work_dir, f"student_{layers}_{setting}_{args.unlabeled_rows}_"
+    for layers, width in args.layers:
+        shape = f"{layers}" + (f"x{width}" if width else "")  # the directory names of full-width students as before
+        student = trained(os.path.join(args.work_dir, f"student_{shape}_{setting}_{args.unlabeled_rows}_"
                                                       f"{args.temperature}_{args.soft_weight}"),
-                          lambda layers=layers: distilled(layers))
-        models[f"distilled, {layers} layers"] = (student, accuracy(student, dev))
+                          lambda layers=layers, width=width: distilled(layers, width))
+        models[f"distilled, {described(layers, width)}"] = (student, accuracy(student, dev))
     if args.ablation:
-        plain = trained(os.path.join(args.work_dir, f"labels_only_{args.layers[0]}_{setting}"),
-                        lambda: labels_only(args.layers[0]))
-        models[f"labels only, {args.layers[0]} layers"] = (plain, accuracy(plain, dev))
+        layers, width = args.layers[0]
+        shape = f"{layers}" + (f"x{width}" if width else "")
+        plain = trained(os.path.join(args.work_dir, f"labels_only_{shape}_{setting}"),
+                        lambda: labels_only(layers, width))
+        models[f"labels only, {described(layers, width)}"] = (plain, accuracy(plain, dev))
 
     with tempfile.TemporaryDirectory() as root:
         served = {}
@@ -116,10 +132,10 @@ def main():
     teacher_speed, teacher_latency = speed["teacher (6 layers)"]
     print(f"\nSST-2 dev ({len(dev)} rows); exported SavedModels, median of {args.rounds} interleaved rounds "
           f"({os.cpu_count()} CPU cores):")
-    print(f"{'model':<26} {'dev acc':>8} {'vs teacher':>11} {'sentences/s':>12} {'x':>6} {'p50 ms':>7} {'x':>6}")
+    print(f"{'model':<32} {'dev acc':>8} {'vs teacher':>11} {'sentences/s':>12} {'x':>6} {'p50 ms':>7} {'x':>6}")
     for name, (model, dev_accuracy) in models.items():
         sentences, p50 = speed[name]
-        print(f"{name:<26} {dev_accuracy:>8.4f} {100 * (dev_accuracy - teacher_accuracy):>+10.2f}p "
+        print(f"{name:<32} {dev_accuracy:>8.4f} {100 * (dev_accuracy - teacher_accuracy):>+10.2f}p "
               f"{sentences:>12.1f} {sentences / teacher_speed:>6.2f} {p50:>7.1f} {teacher_latency / p50:>6.2f}")
     print("target: a student at >= 2x the teacher's throughput within 1 point of its accuracy")
 

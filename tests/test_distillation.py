@@ -77,6 +77,30 @@ def test_students_start_from_every_kth_layer_of_their_teacher(keras_hub_preset_d
     assert not teacher.trainable
 
 
+def test_narrow_students_keep_the_feed_forward_units_that_add_most(keras_hub_preset_dir):
+    teacher = four_layer_teacher(keras_hub_preset_dir)
+    weak = np.arange(TINY["intermediate_dim"]) % 2 == 1  # every other unit made to add almost nothing
+    for layer in teacher.backbone.transformer_layers:
+        outer = layer._feedforward_output_dense.kernel
+        outer.assign(np.where(weak[:, None], 0.001, 1.0) * outer.numpy())
+    width = TINY["intermediate_dim"] // 2
+    student = student_of(teacher, 2, intermediate_dim=width)
+    assert student.backbone.get_config()["intermediate_dim"] == width
+    hidden = np.random.default_rng(0).normal(size=(2, 5, TINY["hidden_dim"])).astype("float32")
+    for student_layer, teacher_index in zip(student.backbone.transformer_layers, [1, 3]):
+        teacher_layer = teacher.backbone.transformer_layers[teacher_index]
+        np.testing.assert_array_equal(student_layer._feedforward_intermediate_dense.kernel.numpy(),
+                                      teacher_layer._feedforward_intermediate_dense.kernel.numpy()[:, ~weak])
+        np.testing.assert_array_equal(student_layer._self_attention_layer.get_weights()[0],
+                                      teacher_layer._self_attention_layer.get_weights()[0])
+        # Dropping the weak units changes the layer's output by their small share only.
+        np.testing.assert_allclose(student_layer(hidden), teacher_layer(hidden), atol=0.02)
+    with pytest.raises(ValueError, match="keeps at most its 32 feed-forward units, not 64"):
+        student_of(teacher, 2, intermediate_dim=64)
+    narrow_scratch = student_of(teacher, 2, init="scratch", hidden_dim=8, intermediate_dim=8)
+    assert narrow_scratch.backbone.get_config()["intermediate_dim"] == 8
+
+
 def test_soft_loss_is_the_scaled_divergence_and_counts_only_weighted_tokens():
     teacher = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
     x = np.array([[1.0, -1.0], [0.5, 2.0]], np.float32)
@@ -190,11 +214,13 @@ def test_the_distillation_section_trains_a_student_from_the_command_line(two_lay
     assert result.returncode != 0 and "distillation.teacher: no trained model in" in result.stderr
 
     assert run_tfllm("train", teacher).returncode == 0
-    result = run_tfllm("train", student, *distil)
+    result = run_tfllm("train", student, *distil, "--set", "distillation.student_intermediate_dim=16")
     assert result.returncode == 0, result.stderr
     assert "a 1-layer student of the 2-layer teacher" in result.stdout and "layers 2" in result.stdout
+    assert "keeping 16 of their 32 feed-forward units" in result.stdout
     saved = json.loads((student_dir / "run" / "model" / "tfllm.json").read_text())
-    assert saved["config"]["backbone"]["layer"]["native"]["config"]["num_layers"] == 1
+    backbone = saved["config"]["backbone"]["layer"]["native"]["config"]
+    assert (backbone["num_layers"], backbone["intermediate_dim"]) == (1, 16)
     assert "distillation:" in (student_dir / "run" / "config.yaml").read_text()
     assert run_tfllm("evaluate", student).returncode == 0  # (a student's export: the README's compression test)
 
@@ -204,5 +230,7 @@ def test_the_distillation_section_trains_a_student_from_the_command_line(two_lay
     assert result.returncode != 0 and "distillation.student_layers is set but distillation.teacher is not" in result.stderr
     result = run_tfllm("train", student, *distil, "--set", "distillation.temperature=0")
     assert result.returncode != 0 and "distillation.temperature: must be more than 0.0" in result.stderr
+    result = run_tfllm("train", student, *distil, "--set", "distillation.student_intermediate_dim=64")
+    assert result.returncode != 0 and "keeps at most its 32 feed-forward units, not 64" in result.stderr
     result = run_tfllm("train", student, *distil, "--set", "distillation.student_layers=3")
     assert result.returncode != 0 and "distillation: a student of a 2-layer teacher has 1 to 2 layers" in result.stderr

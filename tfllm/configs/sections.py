@@ -182,6 +182,9 @@ class DistillationConfig:
                             "and head | scratch: from fresh weights", choices=("teacher", "scratch"))
     student_hidden_dim: typing.Optional[int] = key(None, "student_init scratch: a narrower hidden size (default "
                                                    "the teacher's; heads keep their size)", minimum=1)
+    student_intermediate_dim: typing.Optional[int] = key(
+        None, "a narrower feed-forward width (default the teacher's; student_init teacher: keeps the teacher's "
+        "units whose weights are largest)", minimum=1)
     temperature: float = key(2.0, "softens both models' predictions before they are compared", above=0.0)
     soft_weight: float = key(0.5, "weight of the KL divergence to the teacher's softened predictions (times "
                              "temperature squared); the hard labels' loss gets the rest", minimum=0.0, maximum=1.0)

@@ -180,12 +180,16 @@ class BertTask(Task):
     def student(self, config, teacher):
         settings = config.distillation
         try:
-            student = student_of(teacher, settings.student_layers, settings.student_init, settings.student_hidden_dim)
+            student = student_of(teacher, settings.student_layers, settings.student_init, settings.student_hidden_dim,
+                                 settings.student_intermediate_dim)
         except ValueError as error:
             raise ValueError(f"{config.path}: distillation: {error}") from None
         depth = len(teacher.backbone.transformer_layers)
         start = ("fresh weights" if settings.student_init == "scratch" else "the teacher's layers " +
                  ", ".join(str(i + 1) for i in kept_layers(depth, settings.student_layers)))
+        width, teacher_width = (model.backbone.get_config()["intermediate_dim"] for model in (student, teacher))
+        if settings.student_init == "teacher" and width < teacher_width:
+            start += f", keeping {width} of their {teacher_width} feed-forward units"
         print(f"distillation: a {settings.student_layers}-layer student of the {depth}-layer teacher in "
               f"{settings.teacher}, starting from {start}")
         return student
