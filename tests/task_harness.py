@@ -91,6 +91,7 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
     assert len(rows) == len(examples) and all(isinstance(row, dict) for row in rows)
     if not callable(train):
         assert model.predict(_first(train[0], len(rows))) == rows
+    assert model.server() is server, "each predict or server() call traced the serving graph anew"
 
     model.save_to_dir(str(tmp_path / "model"))
     restored_rows = type(model).load(str(tmp_path / "model")).server().answer(examples)
@@ -122,9 +123,12 @@ def _exported_answers(server, examples, path):
 
 
 def _check_int8(model, examples, float_rows):
-    """int8 backbone weights: int8 kernels in the served model, answers close to the float model's."""
+    """int8 backbone weights: int8 kernels in the served graph, though the float model served before (the
+    graph traced then read the float weights), and answers close to the float model's."""
+    model.server().answer(examples[:1])
     server = quantize_backbone(model).server()
-    assert "int8" in {variable.dtype for variable in server.model.weights}
+    served_variables = server.serve.get_concrete_function().variables
+    assert tf.int8 in {variable.dtype for variable in served_variables}, "the served graph reads no int8 weights"
     rows = server.answer(examples)
     # Rounding may flip a borderline tag or token of a tiny model; most answers stay, and their scores barely
     # move (on average: one in hundreds may move by 0.1).

@@ -16,6 +16,7 @@ from tfllm.data.packing import pack_examples, pack_stream
 from tfllm.models.chat_format import chat_training_examples
 from tfllm.models.prompt_format import PromptFormat
 from tfllm.models.task_fit import TaskFit
+from tfllm.models.task_server import cached_server
 from tfllm.models.task_files import CONFIG_FILE, WEIGHTS_FILE, TaskFiles
 from tfllm.text.gpt2_tokenizer import GPT2Tokenizer
 
@@ -52,7 +53,6 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
         self.prompt_format = prompt_format
         self.lora_base = None  # set by `enable_lora`
         self.end_token_id = tokenizer.end_token_id
-        self._server = None
         self._decode_with_xla = True
 
     def compile(self, optimizer="adamw", **kwargs):
@@ -126,12 +126,11 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
 
     def server(self):
         """The `CausalLMServer` (serving graph) that the generation methods run; one per model, traced once
-        (and again after a `compile` that turns XLA decoding on or off)."""
+        (and again after a `compile` that turns XLA decoding on or off, or new weights: see `cached_server`)."""
         from tfllm.models.causal_lm_serving import CausalLMServer
 
-        if self._server is None or self._server.jit_compile != self._decode_with_xla:
-            self._server = CausalLMServer(self, jit_compile=self._decode_with_xla)
-        return self._server
+        return cached_server(self, lambda: CausalLMServer(self, jit_compile=self._decode_with_xla),
+                             self._decode_with_xla)
 
     def generate_text(self, prompts, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0, seed=0,
                       num_beams=1, stop=()):

@@ -13,6 +13,7 @@ from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.masked_lm_serving import MaskedLMServer
 from tfllm.models.task_fit import TaskFit
+from tfllm.models.task_server import cached_server
 from tfllm.text.masked_lm_masker import MaskedLMMasker
 from tfllm.text.vocabulary import read_vocabulary
 from tfllm.text.wordpiece_tokenizer import WordPieceTokenizer
@@ -138,7 +139,7 @@ class MaskedLM(BertTaskModel, TaskFit, keras.Model):
 
     def server(self):
         """The serving module: texts with [MASK] in, the likeliest tokens for each mask out (`MaskedLMServer`)."""
-        return MaskedLMServer(self)
+        return cached_server(self, lambda: MaskedLMServer(self))
 
     def head_config(self):
         return {"max_predictions": self.masker.max_predictions, "whole_word": self.masker.whole_word,

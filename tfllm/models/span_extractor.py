@@ -12,6 +12,7 @@ from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.raw_text import RawTextModel
 from tfllm.models.span_extractor_serving import SpanExtractorServer
+from tfllm.models.task_server import cached_server
 from tfllm.models.text_classifier import FEATURE_NAMES
 from tfllm.text.windows import sliding_windows
 from tfllm.text.word_pieces import WordSplitter
@@ -117,7 +118,7 @@ class SpanExtractor(BertTaskModel, RawTextModel, keras.Model):
     def server(self):
         """The serving module: raw questions and contexts in, answers with offsets out (see
         `SpanExtractorServer`)."""
-        return SpanExtractorServer(self)
+        return cached_server(self, lambda: SpanExtractorServer(self))
 
     def encode(self, questions, contexts):
         """Windows and packs (question, context) pairs, in TF ops (the pipeline and the serving graph share it).

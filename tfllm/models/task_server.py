@@ -67,6 +67,29 @@ class TaskServer(tf.Module):
         return rows
 
 
+def cached_server(model, make, *key):
+    """`make()`, the serving module of `model`, made (and traced) once per model and made again only when
+    `key` or the model's variables change: int8 quantization and LoRA replace or add variables, and a
+    traced graph keeps reading the ones it captured. So `predict` in a loop traces once.
+
+    Example:
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> server = cached_server(model, object)
+    >>> cached_server(model, object) is server
+    True
+    >>> model.layers[0].quantize("int8")  # new variables: an int8 kernel and its scales
+    >>> cached_server(model, object) is server
+    False
+    """
+    state = (tuple(id(variable) for variable in model.variables), key)
+    cached = getattr(model, "_server", None)
+    if cached is None or cached[0] != state:
+        cached = (state, make())
+        object.__setattr__(model, "_server", cached)  # untracked: a saved server carries no other server
+    return cached[1]
+
+
 def _taking(function, names):
     """`function` (of positional inputs) as a function of parameters `names`, so that `serve` is called
     by input name, as TF Serving's signatures are."""

@@ -14,6 +14,7 @@ from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.raw_text import RawTextModel
 from tfllm.models.classification_metrics import MacroF1, MultiLabelF1
+from tfllm.models.task_server import cached_server
 from tfllm.models.text_classifier_serving import TextClassifierServer
 from tfllm.text.entity_markers import MARKERS
 from tfllm.text.vocabulary import special_token_ids
@@ -147,7 +148,7 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
 
     def server(self):
         """The serving module: raw strings in, label names and probabilities out (see `TextClassifierServer`)."""
-        return TextClassifierServer(self)
+        return cached_server(self, lambda: TextClassifierServer(self))
 
     def encode_labels(self, examples, field="label"):
         """Label ids [n] (or multi-hot [n, labels]) for `examples`; DataError names rows with unknown labels."""

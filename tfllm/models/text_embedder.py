@@ -15,6 +15,7 @@ from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.contrastive_loss import cosine_regression_loss, in_batch_negatives_loss
 from tfllm.models.raw_text import RawTextModel
+from tfllm.models.task_server import cached_server
 from tfllm.models.text_classifier import FEATURE_NAMES
 from tfllm.models.text_embedder_serving import TextEmbedderServer
 from tfllm.training.optimizer import adamw
@@ -80,7 +81,6 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
         self.pooling, self.projection, self.normalize, self.dropout = pooling, projection, normalize, dropout
         self.loss_name, self.temperature, self.symmetric = loss, temperature, symmetric
         self.learn_temperature = learn_temperature
-        self._server = None
         self.log_scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(math.log(1 / temperature)),
                                          trainable=learn_temperature, name="log_scale", dtype="float32")
         self.built = True  # every weight exists now (the encoder is built): weights load without a first call
@@ -158,12 +158,10 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
     def server(self, corpus=None, corpus_ids=None, batch_size=64, vectors=None):
         """The serving module: `embed` (texts -> vectors) and, with a `corpus` (texts, and `corpus_ids`,
         default their positions; `vectors` if computed before), `search` (see `TextEmbedderServer`).
-        The one without a corpus is made (and traced) once per model."""
+        The one without a corpus is made (and traced) once per model (see `cached_server`)."""
         if corpus is not None:
             return TextEmbedderServer(self, corpus, corpus_ids, batch_size, vectors)
-        if self._server is None:
-            self._server = TextEmbedderServer(self)
-        return self._server
+        return cached_server(self, lambda: TextEmbedderServer(self))
 
     def head_config(self):
         return {"pooling": self.pooling, "projection": self.projection, "normalize": self.normalize,

@@ -13,6 +13,7 @@ from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.raw_text import RawTextModel
 from tfllm.models.entity_tags import EntityTags
 from tfllm.models.text_classifier import FEATURE_NAMES
+from tfllm.models.task_server import cached_server
 from tfllm.models.token_classifier_serving import TokenClassifierServer
 from tfllm.text.word_pieces import WordSplitter
 from tfllm.training.optimizer import adamw
@@ -78,7 +79,7 @@ class TokenClassifier(BertTaskModel, RawTextModel, keras.Model):
 
     def server(self):
         """The serving module: raw strings in, entities with offsets out (see `TokenClassifierServer`)."""
-        return TokenClassifierServer(self)
+        return cached_server(self, lambda: TokenClassifierServer(self))
 
     def encode(self, texts):
         """Splits and packs raw strings, in TF ops (the training pipeline and the serving graph share it).
