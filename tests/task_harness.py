@@ -91,6 +91,8 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
     assert len(rows) == len(examples) and all(isinstance(row, dict) for row in rows)
     if not callable(train):
         assert model.predict(_first(train[0], len(rows))) == rows
+        evaluated = model.evaluate(*train, batch_size=batch_size, verbose=0, return_dict=True)
+        assert set(evaluated) == set(history.history) and np.isfinite(evaluated["loss"]), evaluated
     assert model.server() is server, "each predict or server() call traced the serving graph anew"
 
     model.save_to_dir(str(tmp_path / "model"))

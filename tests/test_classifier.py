@@ -86,6 +86,10 @@ def test_single_label_classifier_passes_the_task_harness_learns_and_loads_old_fo
     test = sentiment_examples(64, seed=1)
     _, accuracy, _ = classifier.evaluate(classifier.make_dataset(test), verbose=0)
     assert accuracy > 0.8
+    # Raw strings too, as fit and predict take them: Keras's accuracy is the served answers'.
+    raw = classifier.evaluate([e.text for e in test], [e.label for e in test], verbose=0, return_dict=True)
+    served = classifier.predict([e.text for e in test])
+    assert raw["accuracy"] == pytest.approx(np.mean([row["label"] == e.label for row, e in zip(served, test)]))
 
     # A directory as tfllm 0.1 wrote it (format 1: flat tfllm.json, vocab.txt beside it) loads the same model.
     saved = json.loads((tmp_path / "model" / "tfllm.json").read_text())

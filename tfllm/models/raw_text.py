@@ -24,9 +24,9 @@ def is_raw_text(x):
 class RawTextModel(TaskFit):
     """A mixin for the BERT task models (before `keras.Model` in the bases).
 
-    `fit(x=texts, y=labels, ...)` builds the model's dataset from raw strings (also `validation_data=
-    (texts, labels)`), and `predict(texts)` returns the served answers as rows (see the model's
-    server). Datasets and feature dicts go to Keras unchanged. A model defines `examples(x, y)`,
+    `fit(x=texts, y=labels, ...)` and `evaluate(texts, labels)` build the model's dataset from raw
+    strings (also `validation_data=(texts, labels)`), and `predict(texts)` returns the served answers
+    as rows (see the model's server). Datasets and feature dicts go to Keras unchanged. A model defines `examples(x, y)`,
     turning raw inputs and labels into its examples, and `server()`.
     """
 
@@ -41,11 +41,20 @@ class RawTextModel(TaskFit):
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
         """Keras `fit`; `x` may also be raw strings with `y` their labels (batch_size default 32)."""
         if isinstance(validation_data, tuple) and is_raw_text(validation_data[0]):
-            validation_data = self.make_dataset(self.examples(*validation_data), batch_size=batch_size or 32)
+            validation_data = self._raw_dataset(*validation_data, batch_size)
         if is_raw_text(x):
-            x = self.make_dataset(self.examples(x, y), batch_size=batch_size or 32, training=True)
-            y, batch_size = None, None
+            x, y, batch_size = self._raw_dataset(x, y, batch_size, training=True), None, None
         return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        """Keras `evaluate` (the loss and the compiled metrics); `x` may also be raw strings with `y` their
+        labels (batch_size default 32)."""
+        if is_raw_text(x):
+            x, y, batch_size = self._raw_dataset(x, y, batch_size), None, None
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def _raw_dataset(self, x, y, batch_size, training=False):
+        return self.make_dataset(self.examples(x, y), batch_size=batch_size or 32, training=training)
 
     def predict(self, x, batch_size=None, **kwargs):
         """Keras `predict`; for raw strings, the served answers: one JSON-ready dict per input."""
