@@ -143,3 +143,20 @@ def test_raw_labels_may_be_ids_and_bad_ones_name_their_place(keras_hub_preset_di
         classifier.fit(["good", "meh"], ["positive", "neutral"], verbose=0)
     with pytest.raises(ValueError, match="2 texts, 2 text pairs and 1 labels"):
         classifier.examples(["good", "bad"], ["positive"])
+
+
+def test_raw_text_fit_holds_out_a_validation_split_and_keras_save_names_the_way_that_loads(keras_hub_preset_dir,
+                                                                                            tmp_path):
+    classifier = TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=16), ["negative", "positive"])
+    classifier.compile()
+    examples = sentiment_examples(40)
+    texts, labels = [e.text for e in examples], [e.label for e in examples]
+    history = classifier.fit(texts, labels, validation_split=0.25, batch_size=10, epochs=1, verbose=0)
+    held_out = classifier.evaluate(texts[30:], labels[30:], verbose=0, return_dict=True)
+    assert history.history["val_accuracy"][0] == pytest.approx(held_out["accuracy"])  # the last 10 rows
+    with pytest.raises(ValueError, match="between 0 and 1, not 1.5"):
+        classifier.fit(texts, labels, validation_split=1.5, verbose=0)
+    with pytest.raises(NotImplementedError, match=r"save_to_dir\(directory\) writes it and "
+                                                  r"tfllm.TextClassifier.load\(directory\) reads it back"):
+        classifier.save(str(tmp_path / "model.keras"))
+    assert not (tmp_path / "model.keras").exists()

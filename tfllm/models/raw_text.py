@@ -21,13 +21,33 @@ def is_raw_text(x):
     return False
 
 
+def _split_last(x, y, fraction):
+    """((x, y) to train on, (x, y) to validate on): the last `fraction` of the rows held out, where Keras's
+    `validation_split` cuts arrays. `x` is a list of texts or a tuple of such lists.
+
+    Example:
+    >>> _split_last((["q1", "q2", "q3", "q4"], ["c1", "c2", "c3", "c4"]), ["a1", "a2", "a3", "a4"], 0.25)
+    (((['q1', 'q2', 'q3'], ['c1', 'c2', 'c3']), ['a1', 'a2', 'a3']), ((['q4'], ['c4']), ['a4']))
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_split must be between 0 and 1, not {fraction}")
+    cut = int(len(x[0] if isinstance(x, tuple) else x) * (1.0 - fraction))
+
+    def rows(part):
+        texts = tuple(column[part] for column in x) if isinstance(x, tuple) else x[part]
+        return texts, None if y is None else y[part]
+
+    return rows(slice(cut)), rows(slice(cut, None))
+
+
 class RawTextModel(TaskFit):
     """A mixin for the BERT task models (before `keras.Model` in the bases).
 
     `fit(x=texts, y=labels, ...)` and `evaluate(texts, labels)` build the model's dataset from raw
-    strings (also `validation_data=(texts, labels)`), and `predict(texts)` returns the served answers
-    as rows (see the model's server). Datasets and feature dicts go to Keras unchanged. A model defines `examples(x, y)`,
-    turning raw inputs and labels into its examples, and `server()`.
+    strings (also `validation_data=(texts, labels)` and `validation_split`), and `predict(texts)`
+    returns the served answers as rows (see the model's server). Datasets and feature dicts go to
+    Keras unchanged. A model defines `examples(x, y)`, turning raw inputs and labels into its
+    examples, and `server()`.
     """
 
     predict_batch_size = 64  # examples per served call
@@ -38,13 +58,18 @@ class RawTextModel(TaskFit):
     def server(self):
         raise NotImplementedError
 
-    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
-        """Keras `fit`; `x` may also be raw strings with `y` their labels (batch_size default 32)."""
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, validation_split=0.0, **kwargs):
+        """Keras `fit`; `x` may also be raw strings with `y` their labels (batch_size default 32), and then
+        `validation_split` holds out their last rows, as Keras does for arrays."""
+        if validation_split and is_raw_text(x) and validation_data is None:
+            (x, y), validation_data = _split_last(x, y, validation_split)
+            validation_split = 0.0
         if isinstance(validation_data, tuple) and is_raw_text(validation_data[0]):
             validation_data = self._raw_dataset(*validation_data, batch_size)
         if is_raw_text(x):
             x, y, batch_size = self._raw_dataset(x, y, batch_size, training=True), None, None
-        return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+        return super().fit(x, y, batch_size=batch_size, validation_data=validation_data,
+                           validation_split=validation_split, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """Keras `evaluate` (the loss and the compiled metrics); `x` may also be raw strings with `y` their

@@ -43,6 +43,14 @@ class TaskFiles:
                 json.dump({"format_version": FORMAT_VERSION, "model": type(self).__name__, "config": config,
                            "weights": weights}, f, indent=2, ensure_ascii=False)
 
+    def save(self, filepath, *args, **kwargs):
+        """Refused, naming the way that works: Keras would write a .keras file that `keras.models.load_model`
+        cannot read back (it holds neither the tokenizer's vocabulary nor the task classes)."""
+        name = type(self).__name__
+        raise NotImplementedError(f"a {name} saves as a directory: model.save_to_dir(directory) writes it and "
+                                  f"tfllm.{name}.load(directory) reads it back (not {filepath}: Keras's .keras file "
+                                  "of it would not load)")
+
     @classmethod
     def load(cls, directory):
         """Restores a model written by `save_to_dir`."""
