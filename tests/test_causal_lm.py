@@ -247,3 +247,16 @@ def test_hugging_face_checkpoint_dir_loads_with_its_weights(trained_lm, vocabula
     np.testing.assert_allclose(restored(inputs), lm(inputs), atol=1e-4)
     assert restored.generate_text(["the cat sat on"], max_new_tokens=6) == lm.generate_text(["the cat sat on"],
                                                                                               max_new_tokens=6)
+
+
+def test_generation_reads_adapters_enabled_after_a_first_generation(vocabulary):
+    keras.utils.set_random_seed(0)
+    lm = CausalLM(*gpt2_from_scratch("tiny", *vocabulary, max_sequence_length=64, dropout=0.0))
+    lm.compile(jit_compile=False)
+    before = lm.generate_text(["the cat"], max_new_tokens=8)
+    lm.enable_lora(2, base="tiny")
+    for layer in lm._lora_layers():  # as if trained: adapters start at zero, changing nothing
+        layer.lora_kernel_b.assign(np.random.default_rng(0).normal(0.0, 1.0, layer.lora_kernel_b.shape))
+    served = lm.server().serve.get_concrete_function().variables
+    assert any("lora" in variable.name for variable in served), "the served graph reads no adapter"
+    assert lm.generate_text(["the cat"], max_new_tokens=8) != before
