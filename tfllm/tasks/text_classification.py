@@ -8,7 +8,8 @@ import numpy as np
 from tfllm.data.examples import DataError
 from tfllm.data.labels import LabelSet
 from tfllm.data.readers import ColumnSpec, read_text_examples
-from tfllm.evaluation.classification_report import classification_report, format_report, multi_label_report
+from tfllm.evaluation.classification_report import (classification_report, format_report, multi_label_report,
+                                                     write_predictions)
 from tfllm.models.text_classifier import TextClassifier
 from tfllm.tasks.task import BertTask, kept_examples
 
@@ -122,6 +123,8 @@ class TextClassificationTask(BertTask):
             predicted = np.array([model.labels.id(row["label"]) for row in rows])
             report_of = classification_report
         report = report_of(targets, predicted, names)
+        write_predictions(({"source": example.source, **row, "gold": list(example.label) if model.multi_label
+                            else example.label} for example, row in zip(examples, rows)), directory)
         group_column = getattr(config.data, "group_column", None)  # relation data has none
         if group_column:
             groups = np.array([example.group for example in examples])
