@@ -56,7 +56,8 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
     - `save_to_dir` and `load` give a model whose server answers the same, scores included;
     - the SavedModel of its server (`TaskServer`), loaded back, answers the same;
     - built under `mixed_bfloat16`, it computes in bfloat16 with float32 variables and float32 outputs.
-    Models trained here on raw inputs also answer raw strings with `predict(x)`, as their server does.
+    Models trained here on raw inputs also answer raw strings with `predict(x)`, as their server does
+    (one string with its row).
     The models `--quantize int8` exports (classifier, tagger, reader, embedder) with int8 backbone
     weights (`quantize_backbone`) answer about as the float model does (their SavedModel is checked
     by `tfllm export --quantize int8` in test_cli and by the README's compression snippet).
@@ -91,6 +92,8 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
     assert len(rows) == len(examples) and all(isinstance(row, dict) for row in rows)
     if not callable(train):
         assert model.predict(_first(train[0], len(rows))) == rows
+        if not isinstance(train[0], tuple):  # one string is one input (not its characters), none no rows
+            assert model.predict(train[0][0]) == rows[0] and model.predict([]) == []
         evaluated = model.evaluate(*train, batch_size=batch_size, verbose=0, return_dict=True)
         assert set(evaluated) == set(history.history) and np.isfinite(evaluated["loss"]), evaluated
     assert model.server() is server, "each predict or server() call traced the serving graph anew"

@@ -197,6 +197,9 @@ def test_stop_strings_cut_the_text_where_one_first_appears(trained_lm):
                           tf.constant(["(no)", "."]))  # a regex metacharacter is taken literally
     assert cut["text"].numpy()[0].decode() == full[: full.index(".")] and cut["ended"].numpy()[0]
     assert lm.generate_text(["the cat sat"], max_new_tokens=12, stop=[""]) == [full]  # empty strings are ignored
+    # One prompt, or one stop string, is one (as KerasHub's generate takes it), not a list of its characters.
+    assert lm.generate_text("the cat sat", max_new_tokens=12, stop=" mat") == full[: full.index(" mat")]
+    assert lm.generate_text([], max_new_tokens=12) == []
 
 
 def write_hugging_face_gpt2(backbone, tokenizer_files, directory):

@@ -102,6 +102,7 @@ def test_history_is_truncated_from_the_oldest_turn(tokenizer):
 def test_replies_follow_the_conversation(chat_lm):
     replies = chat_lm.reply([["hi"], ["hi", "hello", "how are you"], ["what is your name"]], max_new_tokens=8)
     assert replies == ["hello", "fine thanks", "i am bot"]
+    assert chat_lm.reply(["hi", "hello", "how are you"], max_new_tokens=8) == "fine thanks"  # one history, its reply
     # A history far longer than the context loses its oldest turns whole (each of these fills the context).
     filler = ["blah " * 60, "blah " * 60] * 5
     assert chat_lm.reply([filler + ["hi", "hello", "how are you"]], max_new_tokens=8) == ["fine thanks"]

@@ -15,6 +15,7 @@ from tfllm.backbones.gpt2_sources import load_gpt2
 from tfllm.data.packing import pack_examples, pack_stream
 from tfllm.models.chat_format import chat_training_examples
 from tfllm.models.prompt_format import PromptFormat
+from tfllm.models.raw_text import batch_of
 from tfllm.models.task_fit import TaskFit
 from tfllm.models.task_server import cached_server
 from tfllm.models.task_files import CONFIG_FILE, WEIGHTS_FILE, TaskFiles
@@ -134,29 +135,40 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
 
     def generate_text(self, prompts, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0, seed=0,
                       num_beams=1, stop=()):
-        """Completions of `prompts` (a list of strings), decoded in the graph that `export` serves.
+        """Completions of `prompts` (a list of strings; of one string, its completion), decoded in the graph
+        that `export` serves.
 
         For a model with a `prompt_format`, prompts are sources and the completions their targets.
 
-        `num_beams` > 1 runs beam search (the sampling parameters are then unused); `stop` strings end
-        a completion where one first appears.
+        `num_beams` > 1 runs beam search (the sampling parameters are then unused); `stop` strings (or one)
+        end a completion where one first appears.
         """
-        prompts, stop = tf.constant(list(prompts), tf.string), tf.constant(list(stop), tf.string)
+        prompts, one = batch_of(prompts)
+        if not prompts:
+            return []
+        prompts, stop = tf.constant(prompts, tf.string), tf.constant(batch_of(stop)[0], tf.string)
         max_new_tokens = tf.constant(max_new_tokens, tf.int32)
         if num_beams > 1:
             outputs = self.server().beam_search_function(num_beams)(prompts, max_new_tokens, stop)
         else:
             outputs = self.server().serve(prompts, max_new_tokens, *self._sampling(temperature, top_k, top_p, seed), stop)
-        return [text.decode("utf-8") for text in outputs["text"].numpy()]
+        texts = [text.decode("utf-8") for text in outputs["text"].numpy()]
+        return texts[0] if one else texts
 
     def reply(self, histories, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0, seed=0, stop=()):
-        """The next reply to each chat history (a list of turns, oldest first, the user's last)."""
+        """The next reply to each chat history (a list of turns, oldest first, the user's last); to one
+        history (a list of strings), its reply."""
         if not self.chat:
             raise ValueError("reply() needs a chat model (CausalLM(..., chat=True); a job with task: chat)")
+        if histories and isinstance(histories[0], (str, bytes)):
+            return self.reply([histories], max_new_tokens, temperature, top_k, top_p, seed, stop)[0]
+        if not histories:
+            return []
         width = max(1, max(len(history) for history in histories))
         padded = [list(history) + [""] * (width - len(history)) for history in histories]
         outputs = self.server().chat(tf.constant(padded, tf.string), tf.constant(max_new_tokens, tf.int32),
-                                   *self._sampling(temperature, top_k, top_p, seed), tf.constant(list(stop), tf.string))
+                                   *self._sampling(temperature, top_k, top_p, seed),
+                                   tf.constant(batch_of(stop)[0], tf.string))
         return [text.decode("utf-8").strip() for text in outputs["text"].numpy()]
 
     @staticmethod

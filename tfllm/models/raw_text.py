@@ -21,6 +21,28 @@ def is_raw_text(x):
     return False
 
 
+def batch_of(x):
+    """(`x` as a list, whether `x` was a single string): one string is one input, answered alone, as
+    KerasHub's `generate` takes one prompt (a list of its characters would be garbage answered quietly).
+
+    Example:
+    >>> batch_of("where is my parcel?")
+    (['where is my parcel?'], True)
+    >>> batch_of(("a", "b"))
+    (['a', 'b'], False)
+    """
+    if isinstance(x, (str, bytes)):
+        return [x], True
+    return list(x), False
+
+
+def _has_no_rows(x):
+    """Whether `x` is an empty list of inputs, or a tuple of empty lists (pairs)."""
+    if isinstance(x, tuple) and x and all(isinstance(column, (list, tuple, np.ndarray)) for column in x):
+        return all(len(column) == 0 for column in x)
+    return isinstance(x, (list, tuple, np.ndarray)) and len(x) == 0
+
+
 def _split_last(x, y, fraction):
     """((x, y) to train on, (x, y) to validate on): the last `fraction` of the rows held out, where Keras's
     `validation_split` cuts arrays. `x` is a list of texts or a tuple of such lists.
@@ -45,7 +67,7 @@ class RawTextModel(TaskFit):
 
     `fit(x=texts, y=labels, ...)` and `evaluate(texts, labels)` build the model's dataset from raw
     strings (also `validation_data=(texts, labels)` and `validation_split`), and `predict(texts)`
-    returns the served answers as rows (see the model's server). Datasets and feature dicts go to
+    returns the served answers as rows (see the model's server), `predict(text)` the one row. Datasets and feature dicts go to
     Keras unchanged. A model defines `examples(x, y)`, turning raw inputs and labels into its
     examples, and `server()`.
     """
@@ -82,7 +104,12 @@ class RawTextModel(TaskFit):
         return self.make_dataset(self.examples(x, y), batch_size=batch_size or 32, training=training)
 
     def predict(self, x, batch_size=None, **kwargs):
-        """Keras `predict`; for raw strings, the served answers: one JSON-ready dict per input."""
+        """Keras `predict`; for raw strings, the served answers: one JSON-ready dict per input (for one
+        string, its dict; for none, an empty list)."""
+        if isinstance(x, (str, bytes)):
+            return self.predict([x], batch_size, **kwargs)[0]
+        if _has_no_rows(x):
+            return []
         if is_raw_text(x):
             return self.server().answer(self.examples(x), batch_size or self.predict_batch_size)
         return super().predict(x, batch_size=batch_size, **kwargs)

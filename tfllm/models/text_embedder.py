@@ -14,7 +14,7 @@ from tfllm.data.pipeline import batch_packed_sides
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.contrastive_loss import cosine_regression_loss, in_batch_negatives_loss
-from tfllm.models.raw_text import RawTextModel
+from tfllm.models.raw_text import RawTextModel, batch_of
 from tfllm.models.task_server import cached_server
 from tfllm.models.text_classifier import FEATURE_NAMES
 from tfllm.models.text_embedder_serving import TextEmbedderServer
@@ -152,8 +152,11 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
                                   fixed_length=fixed_length, drop_remainder=fixed_length and training, seed=seed)
 
     def embed(self, texts, batch_size=64):
-        """The vectors of `texts` [n, dim] (numpy, float32), in their order, through the served graph."""
-        return self.server().embed(list(texts), batch_size)
+        """The vectors of `texts` [n, dim] (numpy, float32), in their order, through the served graph; of
+        one string, its vector [dim]."""
+        texts, one = batch_of(texts)
+        vectors = self.server().embed(texts, batch_size)
+        return vectors[0] if one else vectors
 
     def server(self, corpus=None, corpus_ids=None, batch_size=64, vectors=None):
         """The serving module: `embed` (texts -> vectors) and, with a `corpus` (texts, and `corpus_ids`,
