@@ -101,9 +101,12 @@ def test_labels_sit_on_first_pieces_and_truncation_drops_whole_words(tagger):
     assert features["token_ids"].shape == (1, 16)
 
 
-def test_unknown_entity_types_are_named(tagger):
+def test_unknown_entity_types_and_spans_outside_their_text_are_named(tagger):
     with pytest.raises(ValueError, match=r"t:7: unknown entity type\(s\) \['ORG'\]"):
         tagger.make_dataset([EntityExample("good", (Entity(0, 4, "ORG"),), "t:7")])
+    # Raw spans given to fit or evaluate: one past its text's end names its row, before any tensor is made.
+    with pytest.raises(ValueError, match=r"y:1: entity \(0, 9, 'POS'\) is not a span of its text's 4 characters"):
+        tagger.evaluate(["good movie", "good"], [[(0, 4, "POS")], [(0, 9, "POS")]])
 
 
 def conll(examples):

@@ -74,8 +74,15 @@ class TokenClassifier(BertTaskModel, RawTextModel, keras.Model):
             raise ValueError(f"{len(texts)} texts and {len(spans)} entity lists: give one list per text")
         as_entity = lambda span: Entity(span["start"], span["end"], span["type"]) if isinstance(span, dict) \
             else Entity(*span)  # noqa: E731
-        return [EntityExample(text, tuple(sorted((as_entity(span) for span in entities), key=lambda e: e.start)),
-                              f"y:{i}") for i, (text, entities) in enumerate(zip(texts, spans))]
+        examples = []
+        for i, (text, entities) in enumerate(zip(texts, spans)):
+            entities = sorted((as_entity(span) for span in entities), key=lambda e: e.start)
+            for e in entities:
+                if not 0 <= e.start < e.end <= len(text):
+                    raise ValueError(f"y:{i}: entity {(e.start, e.end, e.type)} is not a span of its text's "
+                                     f"{len(text)} characters (0 <= start < end <= len(text), end exclusive)")
+            examples.append(EntityExample(text, tuple(entities), f"y:{i}"))
+        return examples
 
     def server(self):
         """The serving module: raw strings in, entities with offsets out (see `TokenClassifierServer`)."""
