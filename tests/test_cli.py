@@ -86,6 +86,10 @@ def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["label"] for row in rows] == ["positive", "negative"]
     assert list(rows[0]["probabilities"]) == ["positive", "negative"]  # the order label_names gives
+    # Texts to label need only the text column: no label, and no data.group_column (it only splits reports).
+    (tmp_path / "texts.csv").write_text("review\nthe movie was good\n")
+    assert main(["predict", config, "--input", str(tmp_path / "texts.csv"), "--set", "data.group_column=language"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == "positive"
     # int8 backbone weights: scored beside the float model, exported (and checked in a fresh process) as int8.
     assert main(["evaluate", config, "--quantize", "int8"]) == 0
     int8_report = json.load(open(tmp_path / "run" / "evaluation" / "validation_int8" / "report.json"))

@@ -28,7 +28,8 @@ class TextClassificationTask(BertTask):
         data = config.data
         columns = ColumnSpec(text=data.text_column, text_pair=data.text_pair_column,
                              label=data.label_column if labeled else None, multi_label=config.model.multi_label,
-                             label_separator=data.label_separator, group=data.group_column)
+                             label_separator=data.label_separator,
+                             group=data.group_column if labeled else None)  # groups only split reports
         result = read_text_examples(path, columns, data.format, data.on_bad_rows, data.column_names)
         examples = kept_examples(path, result, data.limit)
         if not labeled or not data.label_names:
