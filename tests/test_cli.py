@@ -80,6 +80,12 @@ def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
     assert len(predicted) == 48 and predicted[0]["source"].endswith(":2")
     assert sum(row["label"] == row["gold"] for row in predicted) == pytest.approx(report["accuracy"] * 48)
     assert (tmp_path / "run" / "evaluation" / "validation" / "confusion_matrix.png").stat().st_size > 1000
+    # Another labeled file gets its own report; the validation one, which exports carry, stays.
+    (tmp_path / "other.csv").write_text("review,sentiment\nthe movie was good,1\nawful plot,2\n")
+    assert main(["evaluate", config, "--data", str(tmp_path / "other.csv")]) == 0
+    other = json.load(open(tmp_path / "run" / "evaluation" / "data_other" / "report.json"))
+    assert other["examples"] == 2 and other["data"].endswith("other.csv")
+    assert json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json")) == report
     assert os.listdir(tmp_path / "run" / "tensorboard")
     capsys.readouterr()
     assert main(["predict", config, "--text", "the movie was good", "--text", "awful plot"]) == 0

@@ -160,7 +160,8 @@ def build_parser():
     evaluate = commands.add_parser("evaluate", help="score the trained model; writes a report and plots")
     _config_argument(evaluate)
     evaluate.add_argument("--split", default="validation", choices=["train", "validation", "test"])
-    evaluate.add_argument("--data", help="another labeled file to score instead of the split")
+    evaluate.add_argument("--data", help="another labeled file to score instead of the split (report: "
+                          "evaluation/data_<its name>)")
     evaluate.add_argument("--quantize", choices=["int8"],
                           help="score the model with int8 backbone weights (BERT and GPT-2 tasks)")
     evaluate.set_defaults(run=_with_config(_evaluate))

@@ -132,11 +132,13 @@ def train(config, verbose="auto"):
 
 def evaluate(config, split="validation", path=None, quantize=None, model=None):
     """Scores the trained model on a labeled split (or another file, `path`); writes the report to
-    `<run_dir>/evaluation/<split>/` (with `quantize`, `<split>_int8`) and returns it (a dict)."""
+    `<run_dir>/evaluation/<split>/` (for a file, `data_<its name>`; with `quantize`, then `_int8`) and
+    returns it (a dict). A file's report never replaces the validation one that exports carry."""
     task = task_of(config)
     data, examples = task.evaluation_split(config, split, path)
     model = model or task.load(config, quantize)
-    directory = evaluation_dir(config, split + (f"_{quantize}" if quantize else ""))
+    name = "data_" + os.path.splitext(os.path.basename(path))[0] if path else split
+    directory = evaluation_dir(config, name + (f"_{quantize}" if quantize else ""))
     report = task.evaluate(config, model, examples, directory)
     report["data"] = data
     if quantize:
