@@ -9,6 +9,7 @@ from conftest import FILLER, NEGATIVE, POSITIVE, sentiment_examples
 from task_harness import run_task_test
 from tfllm.backbones import load_bert
 from tfllm.data.examples import DataError, TextExample
+from tfllm.evaluation.classification_report import classification_report
 from tfllm.models.classification_metrics import MacroF1
 from tfllm.models.text_classifier import TextClassifier
 from tfllm.models.text_classifier_serving import TextClassifierServer
@@ -32,9 +33,13 @@ def test_unknown_label_in_evaluation_data_is_reported(keras_hub_preset_dir):
 
 
 def test_macro_f1_and_weight_decay_exclusions(keras_hub_preset_dir):
-    metric = MacroF1(2)
-    metric.update_state(np.array([0, 0, 1, 1]), np.array([[1., 0], [1., 0], [1., 0], [0, 1.]]))
+    # A third class that neither the labels nor the predictions hold is left out of the mean (as
+    # scikit-learn's f1_score(average="macro") does), in the Keras metric and in evaluation reports alike.
+    metric = MacroF1(3)
+    metric.update_state(np.array([0, 0, 1, 1]), np.array([[1., 0, 0], [1., 0, 0], [1., 0, 0], [0, 1., 0]]))
     assert float(metric.result()) == pytest.approx((0.8 + 2 / 3) / 2)
+    report = classification_report([0, 0, 1, 1], [0, 0, 0, 1], ["a", "b", "c"])
+    assert report["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2) and report["per_class"]["c"]["f1"] == 0.0
     classifier = TextClassifier(load_bert(keras_hub_preset_dir), ["a", "b"])
     optimizer = adamw_with_warmup(1e-3, total_steps=10)
     optimizer.build(classifier.trainable_variables)

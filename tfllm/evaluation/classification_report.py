@@ -22,14 +22,16 @@ def _per_class(names, precision, recall, f1, support):
 
 
 def classification_report(label_ids, predicted_ids, names):
-    """Accuracy, macro F1, per-class scores and the confusion matrix (rows: true, columns: predicted)."""
+    """Accuracy, macro F1 (over the classes that the labels or the predictions hold), per-class scores and
+    the confusion matrix (rows: true, columns: predicted)."""
     matrix = np.zeros((len(names), len(names)), np.int64)
     np.add.at(matrix, (np.asarray(label_ids), np.asarray(predicted_ids)), 1)
     true_positives = np.diag(matrix).astype(float)
     precision, recall, f1 = _precision_recall_f1(
         true_positives, matrix.sum(0) - true_positives, matrix.sum(1) - true_positives)
+    present = (matrix.sum(0) + matrix.sum(1)) > 0  # as scikit-learn and `MacroF1` average
     return {"examples": int(matrix.sum()), "accuracy": float(true_positives.sum() / max(matrix.sum(), 1)),
-            "macro_f1": float(f1.mean()), "per_class": _per_class(names, precision, recall, f1, matrix.sum(1)),
+            "macro_f1": float(f1[present].mean()) if present.any() else 0.0, "per_class": _per_class(names, precision, recall, f1, matrix.sum(1)),
             "confusion_matrix": matrix.tolist(), "labels": list(names)}
 
 

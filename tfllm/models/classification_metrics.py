@@ -33,8 +33,12 @@ class MacroF1(keras.metrics.Metric):
 
     def result(self):
         true_positives = ops.diagonal(self.confusion)
-        return ops.mean(_f1(true_positives, ops.sum(self.confusion, axis=0) - true_positives,
-                            ops.sum(self.confusion, axis=1) - true_positives))
+        predicted, actual = ops.sum(self.confusion, axis=0), ops.sum(self.confusion, axis=1)
+        f1 = _f1(true_positives, predicted - true_positives, actual - true_positives)
+        # Over the classes the data or the predictions hold, as scikit-learn averages: a class absent
+        # from both (a small evaluation file) is not a zero.
+        present = ops.cast(predicted + actual > 0, f1.dtype)
+        return ops.sum(f1 * present) / ops.maximum(ops.sum(present), 1.0)
 
     def reset_state(self):
         self.confusion.assign(ops.zeros_like(self.confusion))
