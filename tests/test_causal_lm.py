@@ -40,6 +40,15 @@ def trained_lm(vocabulary):
     return lm, history.history["loss"]
 
 
+def test_fit_and_evaluate_take_raw_documents_as_keras_hub_does(vocabulary):
+    lm = CausalLM(*gpt2_from_scratch("tiny", *vocabulary, max_sequence_length=64, dropout=0.0))
+    lm.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=False)
+    history = lm.fit(CORPUS, epochs=2, verbose=0, validation_data=CORPUS[:8]).history  # windows of 63 tokens
+    assert history["loss"][-1] < history["loss"][0] and "val_perplexity" in history
+    raw = lm.evaluate(CORPUS[:8], verbose=0, return_dict=True)
+    assert raw == lm.evaluate(lm.make_dataset(CORPUS[:8], sequence_length=63), verbose=0, return_dict=True)
+
+
 def tokenize(tokenizer, texts):
     """Token ids (ragged) of texts (a batch: the tokenizer's graph, traced once per tokenizer)."""
     return tokenizer.tokenize(tf.constant(texts))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -103,6 +104,13 @@ def test_replies_follow_the_conversation(chat_lm):
     replies = chat_lm.reply([["hi"], ["hi", "hello", "how are you"], ["what is your name"]], max_new_tokens=8)
     assert replies == ["hello", "fine thanks", "i am bot"]
     assert chat_lm.reply(["hi", "hello", "how are you"], max_new_tokens=8) == "fine thanks"  # one history, its reply
+    # Raw dialogues (fit, evaluate) make the chat batches, the replies its targets.
+    raw, made = chat_lm.raw_dataset(DIALOGUES, sequence_length=32), chat_lm.make_chat_dataset(DIALOGUES, 32)
+    batches = list(zip(raw, made))
+    assert batches and len(batches) == len(list(made))
+    for (features, _, weights), (made_features, _, made_weights) in batches:
+        assert np.array_equal(features["token_ids"], made_features["token_ids"])
+        assert np.array_equal(weights, made_weights)
     # A history far longer than the context loses its oldest turns whole (each of these fills the context).
     filler = ["blah " * 60, "blah " * 60] * 5
     assert chat_lm.reply([filler + ["hi", "hello", "how are you"]], max_new_tokens=8) == ["fine thanks"]

@@ -15,7 +15,7 @@ from tfllm.backbones.gpt2_sources import load_gpt2
 from tfllm.data.packing import pack_examples, pack_stream
 from tfllm.models.chat_format import chat_training_examples
 from tfllm.models.prompt_format import PromptFormat
-from tfllm.models.raw_text import batch_of
+from tfllm.models.raw_text import batch_of, is_raw_text
 from tfllm.models.task_fit import TaskFit
 from tfllm.models.task_server import cached_server
 from tfllm.models.task_files import CONFIG_FILE, WEIGHTS_FILE, TaskFiles
@@ -73,6 +73,32 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
             self, optimizer=optimizer, loss=loss,
             weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
                               keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")], **kwargs)
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        """Keras `fit`; `x` may also be raw data, as KerasHub's GPT-2 takes strings: documents (strings),
+        for a chat model dialogues (lists of turns), for a conditional one (source, target) pairs, made
+        into `raw_dataset`'s batches (batch_size default 16); so may `validation_data`."""
+        if is_raw_text(validation_data):
+            validation_data = self.raw_dataset(validation_data, batch_size or 16)
+        if is_raw_text(x):
+            x, batch_size = self.raw_dataset(x, batch_size or 16, training=True), None
+        return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        """Keras `evaluate`; `x` may also be raw data, as `fit` takes it."""
+        if is_raw_text(x):
+            x, batch_size = self.raw_dataset(x, batch_size or 16), None
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def raw_dataset(self, data, batch_size=16, training=False, sequence_length=None):
+        """The batches this model trains on from raw `data`: `make_chat_dataset` of dialogues for a chat
+        model, `make_conditional_dataset` of (source, target) pairs for one with a `prompt_format`, else
+        `make_dataset` of documents; windows of `sequence_length` tokens (default 128, or less to fit
+        the context)."""
+        make = (self.make_chat_dataset if self.chat else
+                self.make_conditional_dataset if self.prompt_format is not None else self.make_dataset)
+        sequence_length = sequence_length or min(128, self.context_length - 1)
+        return make(list(data), sequence_length=sequence_length, batch_size=batch_size, training=training)
 
     @property
     def context_length(self):
