@@ -47,6 +47,8 @@ def test_fit_and_evaluate_take_raw_documents_as_keras_hub_does(vocabulary):
     assert history["loss"][-1] < history["loss"][0] and "val_perplexity" in history
     raw = lm.evaluate(CORPUS[:8], verbose=0, return_dict=True)
     assert raw == lm.evaluate(lm.make_dataset(CORPUS[:8], sequence_length=63), verbose=0, return_dict=True)
+    with pytest.raises(ValueError, match=r"generate_text\(prompts\)"):
+        lm.predict(["the cat"])
 
 
 def tokenize(tokenizer, texts):

@@ -90,6 +90,14 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
             x, batch_size = self.raw_dataset(x, batch_size or 16), None
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
+    def predict(self, x, *args, **kwargs):
+        """Keras `predict` of token features (logits); raw strings are refused, naming the methods that
+        generate (KerasHub's own message would send the caller back to `predict`)."""
+        if isinstance(x, (str, bytes)) or is_raw_text(x):
+            raise ValueError("a CausalLM continues raw prompts with generate_text(prompts) (chat models: "
+                             "reply(histories)); predict takes token features")
+        return super().predict(x, *args, **kwargs)
+
     def raw_dataset(self, data, batch_size=16, training=False, sequence_length=None):
         """The batches this model trains on from raw `data`: `make_chat_dataset` of dialogues for a chat
         model, `make_conditional_dataset` of (source, target) pairs for one with a `prompt_format`, else
