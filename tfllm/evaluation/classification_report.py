@@ -31,7 +31,8 @@ def classification_report(label_ids, predicted_ids, names):
         true_positives, matrix.sum(0) - true_positives, matrix.sum(1) - true_positives)
     present = (matrix.sum(0) + matrix.sum(1)) > 0  # as scikit-learn and `MacroF1` average
     return {"examples": int(matrix.sum()), "accuracy": float(true_positives.sum() / max(matrix.sum(), 1)),
-            "macro_f1": float(f1[present].mean()) if present.any() else 0.0, "per_class": _per_class(names, precision, recall, f1, matrix.sum(1)),
+            "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+            "per_class": _per_class(names, precision, recall, f1, matrix.sum(1)),
             "confusion_matrix": matrix.tolist(), "labels": list(names)}
 
 

@@ -67,9 +67,9 @@ class RawTextModel(TaskFit):
 
     `fit(x=texts, y=labels, ...)` and `evaluate(texts, labels)` build the model's dataset from raw
     strings (also `validation_data=(texts, labels)` and `validation_split`), and `predict(texts)`
-    returns the served answers as rows (see the model's server), `predict(text)` the one row. Datasets and feature dicts go to
-    Keras unchanged. A model defines `examples(x, y)`, turning raw inputs and labels into its
-    examples, and `server()`.
+    returns the served answers as rows (see the model's server), `predict(text)` the one row.
+    Datasets and feature dicts go to Keras unchanged. A model defines `examples(x, y)`, turning raw
+    inputs and labels into its examples, and `server()`.
     """
 
     predict_batch_size = 64  # examples per served call
