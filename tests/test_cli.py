@@ -76,7 +76,8 @@ def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
     assert sum(g["accuracy"] * g["examples"] for g in groups.values()) == pytest.approx(report["accuracy"] * 48)
     assert f"language zh: accuracy: {groups['zh']['accuracy']:.4f}" in evaluated.out
     # Every scored row, to read which ones were wrong: its place in the file, the served answer and the gold label.
-    predicted = [json.loads(line) for line in open(tmp_path / "run" / "evaluation" / "validation" / "predictions.jsonl")]
+    predictions = tmp_path / "run" / "evaluation" / "validation" / "predictions.jsonl"
+    predicted = [json.loads(line) for line in open(predictions)]
     assert len(predicted) == 48 and predicted[0]["source"].endswith(":2")
     assert sum(row["label"] == row["gold"] for row in predicted) == pytest.approx(report["accuracy"] * 48)
     assert (tmp_path / "run" / "evaluation" / "validation" / "confusion_matrix.png").stat().st_size > 1000

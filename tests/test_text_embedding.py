@@ -240,7 +240,7 @@ def test_embedding_job_trains_scores_against_bm25_exports_search_and_embeds(tmp_
     model = TextEmbedder.load(str(tmp_path / "run" / "model"))
     corpus = ["good movie", "awful plot", "the acting was fine", "poor film"]
     expected = np.argsort(-(model.embed(["good movie!", "so awful"]) @ model.embed(corpus).T), axis=1)[:, :2]
-    np.testing.assert_allclose(model.embed("good movie!"), model.embed(["good movie!"])[0], atol=1e-6)  # one text, [dim]
+    np.testing.assert_allclose(model.embed("good movie!"), model.embed(["good movie!"])[0], atol=1e-6)  # [dim]
     assert found["ids"].numpy().astype(str).tolist() == [[str(i + 1) for i in row] for row in expected]
     assert found["texts"].numpy()[0, 0].decode() == corpus[expected[0, 0]]
 
