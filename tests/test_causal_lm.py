@@ -145,6 +145,8 @@ def test_odd_prompts_get_answers_and_bad_lengths_clear_errors(trained_lm):
                               ("temperature", -1.0, "temperature must be >= 0")]:
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             server.serve(**{**inputs, key: tf.constant(bad, inputs[key].dtype)})
+        with pytest.raises(ValueError, match=f"{message}.*, not {bad:g}"):  # Python's callers get a ValueError
+            lm.generate_text(["the cat"], **{"max_new_tokens": 4, key: bad})
     # A stop string that is not valid UTF-8 is cleaned like a prompt, not a failure of the whole call.
     stopped = server.serve(**{**inputs, "stop": tf.constant([b"\xff\xfe", b"the"])})
     assert stopped["text"].shape == (3,) and not any(b"the" in text for text in stopped["text"].numpy())

@@ -1,8 +1,10 @@
 """Causal language modelling on GPT-2: fine-tuning on packed text and text generation."""
 
+import contextlib
 import dataclasses
 import os
 import random
+import re
 import tempfile
 
 import keras
@@ -22,6 +24,30 @@ from tfllm.models.task_files import CONFIG_FILE, WEIGHTS_FILE, TaskFiles
 from tfllm.text.gpt2_tokenizer import GPT2Tokenizer
 
 _ADAPTER_FILE = "adapter.lora.h5"
+
+
+@contextlib.contextmanager
+def _input_errors():
+    """The served graph's checks of the sampling inputs (`top_p must be in (0, 1]`, ...) as a ValueError
+    naming the value given, not TensorFlow's graph-execution error around it (TF Serving shows the latter).
+
+    Example:
+    >>> @tf.function
+    ... def check(top_p):
+    ...     tf.debugging.assert_less_equal(top_p, 1.0, message="top_p must be in (0, 1]")
+    >>> with _input_errors():
+    ...     check(tf.constant(2.0))
+    Traceback (most recent call last):
+    ValueError: top_p must be in (0, 1], not 2
+    """
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        reason = re.search(r"assertion failed: \[(.+?)\] \[Condition.*?\[x \([^)]*\) = \] \[([^\]]*)\]", error.message,
+                           re.S)
+        if reason is None:
+            raise
+        raise ValueError(f"{reason.group(1)}, not {reason.group(2)}") from None
 
 
 class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
@@ -182,10 +208,12 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
             return []
         prompts, stop = tf.constant(prompts, tf.string), tf.constant(batch_of(stop)[0], tf.string)
         max_new_tokens = tf.constant(max_new_tokens, tf.int32)
-        if num_beams > 1:
-            outputs = self.server().beam_search_function(num_beams)(prompts, max_new_tokens, stop)
-        else:
-            outputs = self.server().serve(prompts, max_new_tokens, *self._sampling(temperature, top_k, top_p, seed), stop)
+        with _input_errors():
+            if num_beams > 1:
+                outputs = self.server().beam_search_function(num_beams)(prompts, max_new_tokens, stop)
+            else:
+                outputs = self.server().serve(prompts, max_new_tokens, *self._sampling(temperature, top_k, top_p, seed),
+                                              stop)
         texts = [text.decode("utf-8") for text in outputs["text"].numpy()]
         return texts[0] if one else texts
 
@@ -200,9 +228,10 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
             return []
         width = max(1, max(len(history) for history in histories))
         padded = [list(history) + [""] * (width - len(history)) for history in histories]
-        outputs = self.server().chat(tf.constant(padded, tf.string), tf.constant(max_new_tokens, tf.int32),
-                                   *self._sampling(temperature, top_k, top_p, seed),
-                                   tf.constant(batch_of(stop)[0], tf.string))
+        with _input_errors():
+            outputs = self.server().chat(tf.constant(padded, tf.string), tf.constant(max_new_tokens, tf.int32),
+                                       *self._sampling(temperature, top_k, top_p, seed),
+                                       tf.constant(batch_of(stop)[0], tf.string))
         return [text.decode("utf-8").strip() for text in outputs["text"].numpy()]
 
     @staticmethod
