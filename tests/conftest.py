@@ -9,11 +9,6 @@ import subprocess
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# The test command runs one pytest worker per core, and each TensorFlow (with the fresh processes its tests
-# start, which inherit this) would otherwise size its op pool to every core: the two oversubscribed the
-# cores. One thread each: a full run took 498 s instead of 583 s (2 cores, one run each, 2026-12-07).
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import keras  # noqa: E402
 import keras_hub  # noqa: E402
