@@ -58,6 +58,7 @@ def test_the_embedding_snippet_runs_as_written(tmp_path, monkeypatch):
     namespace = {}
     exec(snippet, namespace)  # noqa: S102 (the README's own code)
     assert namespace["vectors"].shape == (2, 384)
+    assert [hit["id"] for hit in namespace["hits"]] == ["mars"]
     import tensorflow as tf
 
     search = tf.saved_model.load(str(tmp_path / "savedmodels" / "planets" / "1")).signatures["search"]

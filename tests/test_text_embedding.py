@@ -75,6 +75,26 @@ def test_fit_on_raw_pairs_brings_matching_texts_together(keras_hub_preset_dir):
     assert _mean_rank_of_positive(model, pairs) < before / 2
 
 
+def test_search_texts_answers_in_python_what_the_search_signature_ranks(keras_hub_preset_dir):
+    model = tiny_embedder(keras_hub_preset_dir)
+    corpus = ["good film", "awful movie", "plot twist", "a dull one"]
+    index = model.server(corpus=corpus, corpus_ids=["g", "a", "p", "d"])
+    queries = ["good movie!", "so awful"]
+    hits = index.search_texts(queries, k=3)
+    scores = model.embed(queries) @ model.embed(corpus).T
+    for query_hits, query_scores in zip(hits, scores):
+        best = np.argsort(-query_scores)[:3]
+        assert [hit["text"] for hit in query_hits] == [corpus[i] for i in best]
+        assert [hit["id"] for hit in query_hits] == [["g", "a", "p", "d"][i] for i in best]
+        np.testing.assert_allclose([hit["score"] for hit in query_hits], query_scores[best], atol=1e-5)
+    alone = index.search_texts("good movie!", k=3)  # one string, one list of hits
+    assert [hit["id"] for hit in alone] == [hit["id"] for hit in hits[0]]
+    assert len(index.search_texts(queries, k=10)[0]) == len(corpus)  # k past the corpus: all of it
+    assert index.search_texts([], k=3) == []
+    with pytest.raises(ValueError, match="no corpus"):
+        model.server().search_texts("good movie!")
+
+
 def _mean_rank_of_positive(model, pairs):
     queries, positives = model.embed([p.query for p in pairs]), model.embed([p.positive for p in pairs])
     scores = queries @ positives.T

@@ -4,6 +4,7 @@ the SavedModel."""
 import numpy as np
 import tensorflow as tf
 
+from tfllm.models.raw_text import batch_of
 from tfllm.models.task_server import TaskServer
 
 
@@ -82,6 +83,28 @@ class TextEmbedderServer(TaskServer):
             rows = order[start:start + batch_size]
             vectors[rows] = self.serve(text=tf.constant([texts[i] for i in rows], tf.string))["embeddings"].numpy()
         return vectors
+
+    def search_texts(self, queries, k=10):
+        """The `search` signature's answers as Python: for each query, its `k` best corpus texts as
+        `{"id", "text", "score"}` dicts, best first; of one query string, its list.
+
+        Example:
+        >>> from tfllm import build_text_embedder
+        >>> embedder = build_text_embedder("all-minilm-l6-v2", sequence_length=32)
+        >>> index = embedder.server(corpus=["Mars is red.", "Venus is hot."], corpus_ids=["mars", "venus"])
+        >>> [hit["id"] for hit in index.search_texts("which planet is red?", k=2)]
+        ['mars', 'venus']
+        """
+        if not self.corpus_size:
+            raise ValueError("this server has no corpus to search: make it with model.server(corpus=texts)")
+        queries, one = batch_of(queries)
+        if not queries:
+            return []
+        found = self.search(query=tf.constant(queries, tf.string), k=tf.constant(int(k), tf.int32))
+        hits = [[{"id": id_.decode("utf-8"), "text": text.decode("utf-8"), "score": float(score)}
+                 for id_, text, score in zip(ids, texts, scores)]
+                for ids, texts, scores in zip(found["ids"].numpy(), found["texts"].numpy(), found["scores"].numpy())]
+        return hits[0] if one else hits
 
     def requests(self, examples):
         return {"text": [example.text for example in examples]}
