@@ -41,6 +41,7 @@ RECIPES = {
     "token cutoff 0.1": ["augmentation.token_cutoff=0.1"],
     "span cutoff 0.2 + swaps": ["augmentation.span_cutoff=0.2", "augmentation.local_swaps=0.1"],
     "R-Drop 1.0": ["augmentation.consistency=1.0"],
+    "label smoothing 0.1": ["augmentation.label_smoothing=0.1"],
 }
 
 

@@ -168,6 +168,8 @@ class AugmentationConfig:
                              maximum=0.5)
     consistency: float = key(0.0, "R-Drop: weight of the symmetric KL divergence between two dropout passes of "
                              "each batch (each step computes twice)", minimum=0.0)
+    label_smoothing: float = key(0.0, "share of each training label spread evenly over all labels (label "
+                                 "smoothing): no training answer is pushed to certainty", minimum=0.0, maximum=0.5)
 
 
 @dataclasses.dataclass

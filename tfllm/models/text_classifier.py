@@ -13,6 +13,7 @@ from tfllm.layers.marker_pooling import MarkerPooling
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.raw_text import RawTextModel
+from tfllm.models.smoothed_crossentropy import SmoothedSparseCrossentropy
 from tfllm.models.classification_metrics import MacroF1, MultiLabelF1
 from tfllm.models.task_server import cached_server
 from tfllm.models.text_classifier_serving import TextClassifierServer
@@ -97,8 +98,12 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
         self.stride = stride or (self.preprocessor.sequence_length - 2) // 2
         self.relation = relation
 
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", consistency=0.0, **kwargs):
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", consistency=0.0, label_smoothing=0.0, **kwargs):
         """Compiles with the task's loss and metrics, and `adamw()`, unless given others.
+
+        `label_smoothing` > 0 trains the default loss toward `1 - label_smoothing` on each label plus
+        `label_smoothing / labels` on every label (multi-label: each target toward 0.5 by half of it, as
+        Keras's binary cross-entropy smooths), so that no training answer is pushed to certainty.
 
         `consistency` > 0 adds R-Drop (Liang et al. 2021): each training batch runs twice, with
         different dropout, and the loss adds this weight times the symmetric KL divergence between the
@@ -108,8 +113,12 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
         if optimizer == "auto":
             optimizer = adamw()
         if loss == "auto":
-            loss = (keras.losses.BinaryCrossentropy(from_logits=True) if self.multi_label
-                    else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            if self.multi_label:
+                loss = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=label_smoothing)
+            elif label_smoothing:
+                loss = SmoothedSparseCrossentropy(len(self.labels), label_smoothing)
+            else:
+                loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         if metrics == "auto":  # weighted: a student's rows without a label (weight 0) do not count
             kwargs["weighted_metrics"] = (
                 [MultiLabelF1(self.thresholds, "micro"), MultiLabelF1(self.thresholds, "macro")] if self.multi_label

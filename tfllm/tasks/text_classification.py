@@ -112,7 +112,10 @@ class TextClassificationTask(BertTask):
         return {name: getattr(config.augmentation, name) for name in ("token_cutoff", "span_cutoff", "local_swaps")}
 
     def compile_options(self, config):
-        return {"consistency": config.augmentation.consistency} if config.augmentation is not None else {}
+        augmentation = config.augmentation
+        if augmentation is None:
+            return {}
+        return {"consistency": augmentation.consistency, "label_smoothing": augmentation.label_smoothing}
 
     def score(self, config, model, examples, rows, directory):
         names = model.labels.names
