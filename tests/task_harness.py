@@ -5,6 +5,8 @@ import warnings
 
 import keras
 import numpy as np
+import pandas as pd
+import pytest
 import tensorflow as tf
 
 from tfllm.models.quantization import quantize_backbone
@@ -96,6 +98,10 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
             assert model.predict(train[0][0]) == rows[0] and model.predict([]) == []
         evaluated = model.evaluate(*train, batch_size=batch_size, verbose=0, return_dict=True)
         assert set(evaluated) == set(history.history) and np.isfinite(evaluated["loss"]), evaluated
+        # A DataFrame's columns, as Colab users pass them, are the same inputs.
+        assert model.predict(_columns(_first(train[0], len(rows)))) == rows
+        evaluated_columns = model.evaluate(*map(_columns, train), batch_size=batch_size, verbose=0, return_dict=True)
+        assert evaluated_columns == pytest.approx(evaluated, rel=1e-5)
     assert model.server() is server, "each predict or server() call traced the serving graph anew"
 
     model.save_to_dir(str(tmp_path / "model"))
@@ -111,6 +117,11 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
         _check_int8(type(model).load(str(tmp_path / "model")), examples, rows)
     _check_mixed_precision(build, train)
     return model, rows
+
+
+def _columns(x):
+    """Raw inputs or labels as pandas Series (a tuple of them for pairs)."""
+    return tuple(pd.Series(column) for column in x) if isinstance(x, tuple) else pd.Series(list(x))
 
 
 def _first(x, count):

@@ -4,6 +4,7 @@ import shutil
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -47,6 +48,7 @@ def test_fit_and_evaluate_take_raw_documents_as_keras_hub_does(vocabulary):
     assert history["loss"][-1] < history["loss"][0] and "val_perplexity" in history
     raw = lm.evaluate(CORPUS[:8], verbose=0, return_dict=True)
     assert raw == lm.evaluate(lm.make_dataset(CORPUS[:8], sequence_length=63), verbose=0, return_dict=True)
+    assert lm.evaluate(pd.Series(CORPUS[:8]), verbose=0, return_dict=True) == raw  # a DataFrame's column
     with pytest.raises(ValueError, match=r"generate_text\(prompts\)"):
         lm.predict(["the cat"])
 

@@ -17,7 +17,7 @@ from tfllm.backbones.gpt2_sources import load_gpt2
 from tfllm.data.packing import pack_examples, pack_stream
 from tfllm.models.chat_format import chat_training_examples
 from tfllm.models.prompt_format import PromptFormat
-from tfllm.models.raw_text import batch_of, is_raw_text
+from tfllm.models.raw_text import batch_of, is_raw_text, rows_of
 from tfllm.models.task_fit import TaskFit
 from tfllm.models.task_server import cached_server
 from tfllm.models.task_files import CONFIG_FILE, WEIGHTS_FILE, TaskFiles
@@ -104,6 +104,7 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
         """Keras `fit`; `x` may also be raw data, as KerasHub's GPT-2 takes strings: documents (strings),
         for a chat model dialogues (lists of turns), for a conditional one (source, target) pairs, made
         into `raw_dataset`'s batches (batch_size default 16); so may `validation_data`."""
+        x, validation_data = rows_of(x), rows_of(validation_data)
         if is_raw_text(validation_data):
             validation_data = self.raw_dataset(validation_data, batch_size or 16)
         if is_raw_text(x):
@@ -112,6 +113,7 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """Keras `evaluate`; `x` may also be raw data, as `fit` takes it."""
+        x = rows_of(x)
         if is_raw_text(x):
             x, batch_size = self.raw_dataset(x, batch_size or 16), None
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)

@@ -21,6 +21,17 @@ def is_raw_text(x):
     return False
 
 
+def rows_of(x):
+    """`x` with pandas columns as lists: `fit(df["text"], df["label"])`, the Colab habit, and a tuple of
+    columns for pairs; anything else unchanged (Keras would read a column of strings as a tensor and
+    fail on its dtype)."""
+    if isinstance(x, tuple):
+        return tuple(rows_of(column) for column in x)
+    if type(x).__module__.partition(".")[0] == "pandas" and hasattr(x, "tolist"):
+        return x.tolist()
+    return x
+
+
 def batch_of(x):
     """(`x` as a list, whether `x` was a single string): one string is one input, answered alone, as
     KerasHub's `generate` takes one prompt (a list of its characters would be garbage answered quietly).
@@ -33,7 +44,7 @@ def batch_of(x):
     """
     if isinstance(x, (str, bytes)):
         return [x], True
-    return list(x), False
+    return list(rows_of(x)), False
 
 
 def _has_no_rows(x):
@@ -83,6 +94,9 @@ class RawTextModel(TaskFit):
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, validation_split=0.0, **kwargs):
         """Keras `fit`; `x` may also be raw strings with `y` their labels (batch_size default 32), and then
         `validation_split` holds out their last rows, as Keras does for arrays."""
+        x, y = rows_of(x), rows_of(y)
+        if isinstance(validation_data, tuple):
+            validation_data = rows_of(validation_data)
         if validation_split and is_raw_text(x) and validation_data is None:
             (x, y), validation_data = _split_last(x, y, validation_split)
             validation_split = 0.0
@@ -96,6 +110,7 @@ class RawTextModel(TaskFit):
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """Keras `evaluate` (the loss and the compiled metrics); `x` may also be raw strings with `y` their
         labels (batch_size default 32)."""
+        x, y = rows_of(x), rows_of(y)
         if is_raw_text(x):
             x, y, batch_size = self._raw_dataset(x, y, batch_size), None, None
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
@@ -106,6 +121,7 @@ class RawTextModel(TaskFit):
     def predict(self, x, batch_size=None, **kwargs):
         """Keras `predict`; for raw strings, the served answers: one JSON-ready dict per input (for one
         string, its dict; for none, an empty list)."""
+        x = rows_of(x)
         if isinstance(x, (str, bytes)):
             return self.predict([x], batch_size, **kwargs)[0]
         if _has_no_rows(x):
