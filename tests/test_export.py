@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import signal
 import stat
@@ -115,3 +116,19 @@ def _status(pid):
         return open(f"/proc/{pid}/status").read()
     except OSError:
         return "zombie"
+
+
+def test_a_process_serving_many_models_gets_no_retracing_warning(keras_hub_preset_dir):
+    """Each server traces its graph once; TensorFlow counted all servers' traces as one function's and
+    warned a notebook evaluating its fifth model of "retracing" caused by a tf.function made in a loop."""
+    warnings = []
+    handler = logging.Handler()
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    tf.get_logger().addHandler(handler)
+    try:
+        bert = load_bert(keras_hub_preset_dir, sequence_length=16)
+        for _ in range(6):
+            TextClassifierServer(TextClassifier(bert, ["no", "yes"])).serve(text=tf.constant(["a film"]))
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [message for message in warnings if "retracing" in message]

@@ -25,7 +25,7 @@ class TaskServer(tf.Module):
         super().__init__(name=name)
         self.model = model
         signature = self.input_signature()
-        self.serve = tf.function(_taking(self._serve, [spec.name for spec in signature]), input_signature=signature)
+        self.serve = tf.function(NamedInputs(self._serve, [spec.name for spec in signature]), input_signature=signature)
 
     def input_signature(self):
         raise NotImplementedError
@@ -90,13 +90,16 @@ def cached_server(model, make, *key):
     return cached[1]
 
 
-def _taking(function, names):
+class NamedInputs:
     """`function` (of positional inputs) as a function of parameters `names`, so that `serve` is called
-    by input name, as TF Serving's signatures are."""
-    parameters = inspect.Signature([inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names])
+    by input name, as TF Serving's signatures are. An object, not a closure: TensorFlow counts the traces
+    of all closures of one code object together, and warned of "retracing" (blaming a tf.function made
+    in a loop) when a process traced a fifth server, though each server traces once."""
 
-    def named(*args, **kwargs):
-        return function(*parameters.bind(*args, **kwargs).args)
+    def __init__(self, function, names):
+        self.function = function
+        self.__signature__ = inspect.Signature(
+            [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names])
 
-    named.__signature__ = parameters
-    return named
+    def __call__(self, *args, **kwargs):
+        return self.function(*self.__signature__.bind(*args, **kwargs).args)
