@@ -12,9 +12,9 @@ from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.layers.marker_pooling import MarkerPooling
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.models.bert_task import BertTaskModel
+from tfllm.models.classification_metrics import MacroF1, MultiLabelF1
 from tfllm.models.raw_text import RawTextModel
 from tfllm.models.smoothed_crossentropy import SmoothedSparseCrossentropy
-from tfllm.models.classification_metrics import MacroF1, MultiLabelF1
 from tfllm.models.task_server import cached_server
 from tfllm.models.text_classifier_serving import TextClassifierServer
 from tfllm.text.entity_markers import MARKERS
