@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import logging
 import os
 import random
 import subprocess
@@ -65,6 +66,21 @@ def run_tfllm(*args):
         except SystemExit as exit_:  # argparse's usage errors
             code = exit_.code
     return subprocess.CompletedProcess(args, code, stdout.getvalue(), stderr.getvalue())
+
+
+@contextlib.contextmanager
+def tensorflow_log():
+    """The messages TensorFlow's Python logger writes inside the block (its own warnings)."""
+    import tensorflow as tf
+
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    tf.get_logger().addHandler(handler)
+    try:
+        yield messages
+    finally:
+        tf.get_logger().removeHandler(handler)
 
 
 def bert_job_config(tmp_path, name, task, backbone_source, sequence_length, data, training, model=None):

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from conftest import tensorflow_log
 from task_harness import run_task_test
 from tfllm.backbones.gpt2_sources import gpt2_from_scratch, load_gpt2
 from tfllm.generation.decoding import next_tokens
@@ -68,6 +69,15 @@ def test_byte_pair_vocabulary_round_trips_any_script(vocabulary):
     assert tokens.row_lengths().numpy().min() > 0
     decoded = tf.function(tokenizer.detokenize)(tokens).numpy()
     assert [t.decode("utf-8") for t in decoded] == texts
+
+
+def test_a_process_with_many_tokenizers_gets_no_retracing_warning(vocabulary):
+    """Each tokenizer traces its byte-pair graph once; TensorFlow counted every tokenizer's traces as one
+    method's and warned of "retracing" at the fifth."""
+    with tensorflow_log() as messages:
+        for _ in range(6):
+            tokenize(GPT2Tokenizer(*vocabulary), ["a word"])
+    assert not [message for message in messages if "retracing" in message]
 
 
 def test_word_cache_stays_bounded(vocabulary):

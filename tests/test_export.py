@@ -1,5 +1,4 @@
 import json
-import logging
 import os
 import signal
 import stat
@@ -12,6 +11,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
+from conftest import tensorflow_log
 from tfllm.backbones import load_bert
 from tfllm.export import saved_model_export
 from tfllm.export.saved_model_export import ExportError, export_for_serving
@@ -121,14 +121,8 @@ def _status(pid):
 def test_a_process_serving_many_models_gets_no_retracing_warning(keras_hub_preset_dir):
     """Each server traces its graph once; TensorFlow counted all servers' traces as one function's and
     warned a notebook evaluating its fifth model of "retracing" caused by a tf.function made in a loop."""
-    warnings = []
-    handler = logging.Handler()
-    handler.emit = lambda record: warnings.append(record.getMessage())
-    tf.get_logger().addHandler(handler)
-    try:
+    with tensorflow_log() as messages:
         bert = load_bert(keras_hub_preset_dir, sequence_length=16)
         for _ in range(6):
             TextClassifierServer(TextClassifier(bert, ["no", "yes"])).serve(text=tf.constant(["a film"]))
-    finally:
-        tf.get_logger().removeHandler(handler)
-    assert not [message for message in warnings if "retracing" in message]
+    assert not [message for message in messages if "retracing" in message]

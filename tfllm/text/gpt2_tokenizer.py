@@ -1,5 +1,6 @@
 """GPT-2's byte-level BPE tokenizer, in the graph, with a cache that cannot grow without bound."""
 
+import functools
 import keras_hub
 import tensorflow as tf
 from keras_hub.src.tokenizers.byte_pair_tokenizer import BytePairTokenizerCache
@@ -54,9 +55,11 @@ class GPT2Tokenizer(keras_hub.models.GPT2Tokenizer):
         super().__init__(vocabulary=vocabulary, merges=merges, **kwargs)
         # Traced once per tokenizer, then called by every graph that tokenizes a batch of strings (each
         # serving signature, each server of the model, `token_ids`): tracing KerasHub's byte-pair graph
-        # takes seconds per graph, running it eagerly longer.
-        self._tokenize_batch = tf.function(super().tokenize, input_signature=[tf.TensorSpec([None], tf.string)],
-                                           autograph=False)
+        # takes seconds per graph, running it eagerly longer. A partial, one object per tokenizer: TensorFlow
+        # counts the traces of a method's code object across instances, and warned of "retracing" at the
+        # fifth tokenizer of a process, though each traces once.
+        self._tokenize_batch = tf.function(functools.partial(super().tokenize),
+                                           input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
 
     def tokenize(self, inputs):
         if isinstance(inputs, tf.Tensor) and inputs.dtype == tf.string and inputs.shape.rank == 1:
