@@ -1,6 +1,7 @@
 """GPT-2's byte-level BPE tokenizer, in the graph, with a cache that cannot grow without bound."""
 
 import functools
+
 import keras_hub
 import tensorflow as tf
 from keras_hub.src.tokenizers.byte_pair_tokenizer import BytePairTokenizerCache
