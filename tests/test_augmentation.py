@@ -10,9 +10,11 @@ import tensorflow as tf
 
 from conftest import bert_job_config, run_tfllm, sentiment_examples
 from tfllm.backbones import load_bert
+from tfllm.configs.job import load_config
 from tfllm.data.augmentation import TokenAugmentation
 from tfllm.models.smoothed_crossentropy import SmoothedSparseCrossentropy
 from tfllm.models.text_classifier import TextClassifier, symmetric_kl
+from tfllm.tasks.text_classification import TextClassificationTask
 from tfllm.training.optimizer import adamw_with_warmup
 
 CLS, SEP, PAD = 101, 102, 0
@@ -164,6 +166,8 @@ def test_the_augmentation_section_trains_from_the_command_line(keras_hub_preset_
     assert result.returncode == 0, result.stderr
     recorded = (tmp_path / "run" / "config.yaml").read_text()
     assert "augmentation:" in recorded and "consistency: 1.0" in recorded and "label_smoothing: 0.1" in recorded
+    compiled_with = TextClassificationTask().compile_options(load_config(str(config), sets[1::2]))
+    assert compiled_with == {"consistency": 1.0, "label_smoothing": 0.1}  # what the runner passes to compile
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert np.isfinite(history["loss"][0])
 
