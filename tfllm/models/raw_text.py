@@ -94,9 +94,7 @@ class RawTextModel(TaskFit):
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, validation_split=0.0, **kwargs):
         """Keras `fit`; `x` may also be raw strings with `y` their labels (batch_size default 32), and then
         `validation_split` holds out their last rows, as Keras does for arrays."""
-        x, y = rows_of(x), rows_of(y)
-        if isinstance(validation_data, tuple):
-            validation_data = rows_of(validation_data)
+        x, y, validation_data = rows_of(x), rows_of(y), rows_of(validation_data)
         if validation_split and is_raw_text(x) and validation_data is None:
             (x, y), validation_data = _split_last(x, y, validation_split)
             validation_split = 0.0
