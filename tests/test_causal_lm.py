@@ -50,8 +50,9 @@ def test_fit_and_evaluate_take_raw_documents_as_keras_hub_does(vocabulary):
     raw = lm.evaluate(CORPUS[:8], verbose=0, return_dict=True)
     assert raw == lm.evaluate(lm.make_dataset(CORPUS[:8], sequence_length=63), verbose=0, return_dict=True)
     assert lm.evaluate(pd.Series(CORPUS[:8]), verbose=0, return_dict=True) == raw  # a DataFrame's column
-    with pytest.raises(ValueError, match=r"generate_text\(prompts\)"):
-        lm.predict(["the cat"])
+    for prompts in (["the cat"], pd.Series(["the cat"])):
+        with pytest.raises(ValueError, match=r"generate_text\(prompts\)"):
+            lm.predict(prompts)
 
 
 def tokenize(tokenizer, texts):

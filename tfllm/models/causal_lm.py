@@ -121,7 +121,7 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
     def predict(self, x, *args, **kwargs):
         """Keras `predict` of token features (logits); raw strings are refused, naming the methods that
         generate (KerasHub's own message would send the caller back to `predict`)."""
-        if isinstance(x, (str, bytes)) or is_raw_text(x):
+        if isinstance(x, (str, bytes)) or is_raw_text(rows_of(x)):
             raise ValueError("a CausalLM continues raw prompts with generate_text(prompts) (chat models: "
                              "reply(histories)); predict takes token features")
         return super().predict(x, *args, **kwargs)
