@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import bert_job_config, run_tfllm, sentiment_examples
+from conftest import NEGATIVE, POSITIVE, bert_job_config, run_tfllm, sentiment_examples
 from tfllm.backbones import load_bert
 from tfllm.configs.job import load_config
-from tfllm.data.augmentation import TokenAugmentation
+from tfllm.data.augmentation import TokenAugmentation, keyword_hide_chances
 from tfllm.models.smoothed_crossentropy import SmoothedSparseCrossentropy
 from tfllm.models.text_classifier import TextClassifier, symmetric_kl
 from tfllm.tasks.text_classification import TextClassificationTask
@@ -64,6 +64,45 @@ def test_local_swaps_only_exchange_neighbours():
 def test_shares_outside_the_unit_interval_are_refused():
     with pytest.raises(ValueError, match="token_cutoff must be in"):
         TokenAugmentation(token_cutoff=1.0)
+
+
+def test_keyword_hide_chances_follow_how_much_a_word_gives_its_label_away():
+    # 30 texts of label 0, 10 of label 1, then 5 unlabeled. Piece 8 is in every text; 10 in half of
+    # each label's texts (15 against 5: label sizes are evened out); 7 in every text of label 0 only;
+    # 9 in two texts of label 1 only; 11 in unlabeled texts only.
+    texts = [[8, 7] + ([10] if i % 2 else []) for i in range(30)]
+    texts += [[8] + ([10] if i % 2 else []) + ([9] if i < 2 else []) for i in range(10)] + [[11, 7]] * 5
+    labels = np.zeros([45, 2])
+    labels[:30, 0] = labels[30:40, 1] = 1
+    chances = keyword_hide_chances(tf.ragged.constant(texts), labels, 0.4)
+    assert chances.shape == (12,) and chances.dtype == np.float32
+    assert chances[8] == pytest.approx(0.0, abs=1e-6) and chances[10] == pytest.approx(0.0, abs=1e-6)
+    assert chances[7] == pytest.approx(0.4 * 30 / 35)  # the unlabeled texts holding it do not count
+    assert chances[9] == pytest.approx(0.4 * 2 / 7)  # a give-away, but seen in two texts only
+    assert chances[11] == chances[0] == 0.0
+    both = keyword_hide_chances(tf.ragged.constant([[5, 6], [5]]), np.array([[1, 1], [1, 0]]), 0.4, support=0.0)
+    # Multi-hot: 5 is in every text of both labels; 6 in half of label 0's texts and all of label 1's.
+    assert both[5] == pytest.approx(0.0, abs=1e-6) and both[6] == pytest.approx(0.4 * (2 / 3 - 1 / 2) / (1 / 2))
+
+
+def test_keyword_cutoff_hides_the_words_that_decide_the_label(keras_hub_preset_dir):
+    classifier = TextClassifier(load_bert(keras_hub_preset_dir, sequence_length=32), ["negative", "positive"])
+    examples = sentiment_examples(200)
+    token_ids, _, _ = classifier.pack(tf.constant([e.text for e in examples]))
+    augment = classifier.token_augmentation({"keyword_cutoff": 0.4}, token_ids, classifier.encode_labels(examples))
+    sentiment = set(classifier.preprocessor.tokenizer(tf.constant(POSITIVE + NEGATIVE)).flat_values.numpy())
+    shown, hidden = collections.Counter(), collections.Counter()
+    for row, ids in enumerate(token_ids[:100]):
+        for seed in range(4):
+            out = augment.token_ids(ids, tf.constant([row, seed], tf.int64)).numpy()
+            assert out[0] == ids[0] and out[-1] == ids[-1]  # [CLS] and [SEP] stay
+            for piece, kept in zip(ids.numpy()[1:-1], out[1:-1]):
+                kind = "sentiment" if piece in sentiment else "filler"
+                shown[kind] += 1
+                hidden[kind] += kept == PAD
+    assert hidden["sentiment"] / shown["sentiment"] > 0.25 and hidden["filler"] / shown["filler"] < 0.1, hidden
+    with pytest.raises(ValueError, match="keyword_cutoff learns which words give a label away"):
+        classifier.make_dataset(examples, training=True, labeled=False, augmentation={"keyword_cutoff": 0.4})
 
 
 def test_augmented_training_batches_keep_their_count_and_evaluation_is_untouched(keras_hub_preset_dir):
@@ -161,13 +200,16 @@ def test_the_augmentation_section_trains_from_the_command_line(keras_hub_preset_
     config = bert_job_config(tmp_path, "augmented", "text_classification", keras_hub_preset_dir, 32,
                              {"train": "train.csv"}, {"epochs": 1})
     sets = ["--set", "augmentation.token_cutoff=0.1", "--set", "augmentation.local_swaps=0.1",
-            "--set", "augmentation.consistency=1.0", "--set", "augmentation.label_smoothing=0.1"]
+            "--set", "augmentation.consistency=1.0", "--set", "augmentation.label_smoothing=0.1",
+            "--set", "augmentation.keyword_cutoff=0.2"]
     result = run_tfllm("train", config, *sets)
     assert result.returncode == 0, result.stderr
     recorded = (tmp_path / "run" / "config.yaml").read_text()
     assert "augmentation:" in recorded and "consistency: 1.0" in recorded and "label_smoothing: 0.1" in recorded
     compiled_with = TextClassificationTask().compile_options(load_config(str(config), sets[1::2]))
     assert compiled_with == {"consistency": 1.0, "label_smoothing": 0.1}  # what the runner passes to compile
+    augmented_with = TextClassificationTask().augmentation(load_config(str(config), sets[1::2]))
+    assert augmented_with == {"token_cutoff": 0.1, "span_cutoff": 0.0, "local_swaps": 0.1, "keyword_cutoff": 0.2}
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert np.isfinite(history["loss"][0])
 

@@ -166,6 +166,9 @@ class AugmentationConfig:
                              minimum=0.0, maximum=0.5)
     local_swaps: float = key(0.0, "chance that a word piece trades places with the next one", minimum=0.0,
                              maximum=0.5)
+    keyword_cutoff: float = key(0.0, "chance that a word piece training shows with one label only is hidden "
+                                "(less for one the labels share, none for one spread evenly): the model learns "
+                                "to read the whole text, not one give-away word", minimum=0.0, maximum=0.5)
     consistency: float = key(0.0, "R-Drop: weight of the symmetric KL divergence between two dropout passes of "
                              "each batch (each step computes twice)", minimum=0.0)
     label_smoothing: float = key(0.0, "share of each training label spread evenly over all labels (label "

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.backbones.sources import load_bert, set_pooler_trainable
-from tfllm.data.augmentation import TokenAugmentation
+from tfllm.data.augmentation import TokenAugmentation, keyword_hide_chances
 from tfllm.data.examples import DataError, TextExample
 from tfllm.data.labels import LabelSet
 from tfllm.data.pipeline import batch_packed_inputs
@@ -196,13 +196,11 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
 
         With `labeled=False` the targets are each row's example index (several rows per example with
         `long_text`), to put predictions back in order. `augmentation`, a `TokenAugmentation` (or the
-        keywords of one), changes training texts anew each epoch; its special tokens are this
-        preprocessor's. `unlabeled` examples (single-label models) join `examples` with label -1 and
-        sample weight 0: a student learns them from its teacher alone (`compile(distillation=...)`).
+        keywords of one, and `keyword_cutoff`: see `keyword_hide_chances`, counted on these examples),
+        changes training texts anew each epoch; its special tokens are this preprocessor's. `unlabeled`
+        examples (single-label models) join `examples` with label -1 and sample weight 0: a student
+        learns them from its teacher alone (`compile(distillation=...)`).
         """
-        if isinstance(augmentation, dict):
-            augmentation = TokenAugmentation(**augmentation, protected_ids=self.preprocessor.special_ids,
-                                             pad_id=self.preprocessor.pad_id)
         if unlabeled and (self.multi_label or not labeled):
             raise ValueError("unlabeled examples join the labeled ones of a single-label model's training data")
         examples = list(examples) + list(unlabeled)
@@ -216,9 +214,25 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
             targets = targets[rows]
         else:
             targets = rows.astype(np.int64)
+        if isinstance(augmentation, dict) and training:
+            augmentation = self.token_augmentation(augmentation, token_ids, targets if labeled else None)
         return batch_packed_inputs(token_ids, segment_ids, targets, self.preprocessor, batch_size, shuffle=training,
                                    fixed_length=fixed_length, drop_remainder=fixed_length and training, seed=seed,
                                    augmentation=augmentation if training else None)
+
+    def token_augmentation(self, options, token_ids, targets):
+        """The `TokenAugmentation` of `options` (its keywords and `keyword_cutoff`) for the training texts
+        `token_ids` and their `targets` (label ids, -1 for none, or multi-hot rows)."""
+        options = dict(options)
+        keyword_cutoff = options.pop("keyword_cutoff", 0.0)
+        if keyword_cutoff:
+            if targets is None:
+                raise ValueError("keyword_cutoff learns which words give a label away: it needs labeled examples")
+            # One-hot rows; a label of -1 (unlabeled) picks the extra last column, dropped: a row of zeros.
+            label_matrix = targets if self.multi_label else np.eye(len(self.labels) + 1)[targets][:, :-1]
+            options["hide_chances"] = keyword_hide_chances(token_ids, label_matrix, keyword_cutoff)
+        return TokenAugmentation(**options, protected_ids=self.preprocessor.special_ids,
+                                 pad_id=self.preprocessor.pad_id)
 
     def predict_probabilities(self, examples, batch_size=64):
         """Probabilities [n, labels] for `examples`, in their order."""

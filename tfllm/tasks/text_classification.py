@@ -106,10 +106,11 @@ class TextClassificationTask(BertTask):
                                   unlabeled=self.read(config, unlabeled, labeled=False) if unlabeled else ())
 
     def augmentation(self, config):
-        """The `TokenAugmentation` keywords of the config's `augmentation` section (None without one)."""
+        """`make_dataset`'s augmentation keywords from the config's `augmentation` section (None without one)."""
         if config.augmentation is None:
             return None
-        return {name: getattr(config.augmentation, name) for name in ("token_cutoff", "span_cutoff", "local_swaps")}
+        names = ("token_cutoff", "span_cutoff", "local_swaps", "keyword_cutoff")
+        return {name: getattr(config.augmentation, name) for name in names}
 
     def compile_options(self, config):
         augmentation = config.augmentation
