@@ -42,6 +42,8 @@ RECIPES = {
     "span cutoff 0.2 + swaps": ["augmentation.span_cutoff=0.2", "augmentation.local_swaps=0.1"],
     "R-Drop 1.0": ["augmentation.consistency=1.0"],
     "label smoothing 0.1": ["augmentation.label_smoothing=0.1"],
+    "keyword cutoff 0.3": ["augmentation.keyword_cutoff=0.3"],
+    "keyword cutoff 0.3 + label smoothing 0.1": ["augmentation.keyword_cutoff=0.3", "augmentation.label_smoothing=0.1"],
 }
 
 

@@ -28,6 +28,7 @@ REMEDIES = {
     "R-Drop 1.0": (NONE, {"consistency": 1.0}),
     "token cutoff 0.1 + R-Drop 1.0": ({**NONE, "token_cutoff": 0.1}, {"consistency": 1.0}),
     "label smoothing 0.1": (NONE, {"label_smoothing": 0.1}),
+    "keyword cutoff 0.3": ({**NONE, "keyword_cutoff": 0.3}, {}),
 }
 EPOCHS = {200: 10, 1000: 4}  # about 130 and 250 steps of 16
 
