@@ -40,14 +40,13 @@ def keyword_hide_chances(token_ids, label_matrix, keyword_cutoff, support=5.0):
     """
     ids, rows = token_ids.flat_values.numpy().astype(np.int64), token_ids.value_rowids().numpy()
     label_matrix = np.asarray(label_matrix, np.float64)
-    size = int(ids.max(initial=0)) + 1
+    size, labels = int(ids.max(initial=0)) + 1, label_matrix.shape[1]
     pairs = np.unique(rows * size + ids)  # each piece once per text
     rows, ids = pairs // size, pairs % size
-    counts = np.zeros([size, label_matrix.shape[1]])
+    counts = np.zeros([size, labels])
     np.add.at(counts, ids, label_matrix[rows])
     per_label = counts / np.maximum(label_matrix.sum(0), 1)
     share = per_label / np.maximum(per_label.sum(1, keepdims=True), 1e-12)
-    labels = label_matrix.shape[1]
     keyness = np.clip((share.max(1) - 1 / labels) / (1 - 1 / labels), 0, 1)
     texts = np.bincount(ids, weights=label_matrix[rows].max(1), minlength=size)
     weight = np.divide(texts, texts + support, out=np.zeros(size), where=texts > 0)

@@ -7,7 +7,7 @@ from tensorflow.python.trackable.data_structures import NoDependency
 
 from tfllm.generation.decoding import beam_decode, decode
 from tfllm.models.chat_format import chat_prompt_ids
-from tfllm.models.task_server import NamedInputs, TaskServer
+from tfllm.models.task_server import TaskServer, signature_function
 from tfllm.text.utf8 import replace_invalid_utf8
 
 # Decoding buffers are padded to a multiple of this, so XLA compiles a few shapes, not one per request.
@@ -72,8 +72,7 @@ class CausalLMServer(TaskServer):
         self.beam_search = self.beam_search_function(num_beams)
         # Only chat models have one: SavedModel traces every tf.function the module holds, used or not.
         chat_signature = [tf.TensorSpec([None, None], tf.string, name="history")] + _SAMPLING_SPECS
-        self.chat = (tf.function(NamedInputs(self._chat, [spec.name for spec in chat_signature]),
-                                 input_signature=chat_signature) if self.has_chat else None)
+        self.chat = signature_function(self._chat, chat_signature) if self.has_chat else None
 
     def input_signature(self):
         return [tf.TensorSpec([None], tf.string, name="prompts")] + _SAMPLING_SPECS

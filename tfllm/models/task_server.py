@@ -25,7 +25,7 @@ class TaskServer(tf.Module):
         super().__init__(name=name)
         self.model = model
         signature = self.input_signature()
-        self.serve = tf.function(NamedInputs(self._serve, [spec.name for spec in signature]), input_signature=signature)
+        self.serve = signature_function(self._serve, signature)
 
     def input_signature(self):
         raise NotImplementedError
@@ -88,6 +88,11 @@ def cached_server(model, make, *key):
         cached = (state, make())
         object.__setattr__(model, "_server", cached)  # untracked: a saved server carries no other server
     return cached[1]
+
+
+def signature_function(function, signature):
+    """A `tf.function` of `function` for the `input_signature` `signature`, called by its specs' names."""
+    return tf.function(NamedInputs(function, [spec.name for spec in signature]), input_signature=signature)
 
 
 class NamedInputs:

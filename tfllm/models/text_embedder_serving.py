@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.models.raw_text import batch_of
-from tfllm.models.task_server import NamedInputs, TaskServer
+from tfllm.models.task_server import TaskServer, signature_function
 
 
 class TextEmbedderServer(TaskServer):
@@ -47,9 +47,8 @@ class TextEmbedderServer(TaskServer):
         self.index = tf.Variable(vectors, trainable=False, name="corpus_vectors")
         self.corpus_texts = tf.Variable(corpus, trainable=False, name="corpus_texts")
         self.corpus_ids = tf.Variable(corpus_ids, trainable=False, name="corpus_ids")
-        self.search = tf.function(NamedInputs(self._search, ["query", "k"]),
-                                  input_signature=[tf.TensorSpec([None], tf.string, name="query"),
-                                                   tf.TensorSpec([], tf.int32, name="k")])
+        self.search = signature_function(self._search, [tf.TensorSpec([None], tf.string, name="query"),
+                                                        tf.TensorSpec([], tf.int32, name="k")])
 
     def input_signature(self):
         return [tf.TensorSpec([None], tf.string, name="text")]
