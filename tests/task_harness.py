@@ -51,9 +51,10 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
             a test that also checks what the fitted model learned.
 
     Checks:
-    - `compile()` gives the task's loss and metrics: `fit` lowers the training loss, without Keras's
-      warning that it cannot shuffle the model's own (self-shuffling) dataset, and creates no variable
-      while it traces (TensorFlow would trace the training step twice);
+    - `compile()` gives the task's loss and metrics: `fit`, 8 batches per compiled call (as TPU jobs run,
+      `training.steps_per_execution`; a tiny model's fit also spends less time between calls), lowers the
+      training loss, without Keras's warning that it cannot shuffle the model's own (self-shuffling)
+      dataset, and creates no variable while it traces (TensorFlow would trace the training step twice);
     - `get_config()` is JSON, and `from_config` builds the same model (config and weight shapes);
     - `save_to_dir` and `load` give a model whose server answers the same, scores included;
     - the SavedModel of its server (`TaskServer`), loaded back, answers the same;
@@ -67,7 +68,7 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
     Returns (the fitted model, its server's answer rows).
     """
     model = build()
-    model.compile(optimizer=adamw(learning_rate))
+    model.compile(optimizer=adamw(learning_rate), steps_per_execution=8)
     traced_variables = []
 
     def record_traced_variables(next_creator, **kwargs):
