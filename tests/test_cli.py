@@ -172,6 +172,14 @@ def test_unknown_labels_are_bad_rows_found_before_any_model_loads(job, capsys, m
     assert "train.csv: skipped 1 row(s) with unknown labels" in printed and "dev.csv: skipped 1 row(s)" in printed
 
 
+def test_a_missing_column_is_named_in_the_training_file_first_with_no_advice_to_skip(job, capsys):
+    config, tmp_path = job  # neither file has the column; skipping rows cannot mend a header
+    assert main(["train", config, "--set", "data.group_column=language", "--set", "data.on_bad_rows=skip"]) == 2
+    error = capsys.readouterr().err
+    assert f"{tmp_path / 'train.csv'}:1: field 'language': no such column; the header has ['review', 'sentiment']" in error
+    assert "dev.csv" not in error and "on_bad_rows" not in error
+
+
 def test_the_command_hides_tensorflows_native_start_up_logs_unless_asked(tmp_path):
     # convert imports TensorFlow (whose C++ runtime logs CUDA probes and CPU features) before it fails.
     command = [sys.executable, "-m", "tfllm.cli", "convert", str(tmp_path / "missing"), "--output", str(tmp_path / "o")]

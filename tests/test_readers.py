@@ -74,14 +74,18 @@ def test_a_byte_order_mark_is_not_part_of_the_first_row(tmp_path, name, content)
                                            ("header_only.csv", "text,label\n")])
 def test_an_empty_file_says_it_is_empty(tmp_path, name, content):
     path = write(tmp_path, name, content)
-    with pytest.raises(DataError, match=f"{name}:1: field '<file>': the file is empty"):
+    with pytest.raises(DataError, match=f"{name}:1: field '<file>': the file is empty") as error:
         read_text_examples(path, on_bad_rows="skip")
+    assert "bad row" not in str(error.value) and "on_bad_rows" not in str(error.value)  # no row to skip: no such advice
 
 
 def test_a_file_of_only_bad_rows_is_an_error_also_under_skip(tmp_path):
     path = write(tmp_path, "bad.jsonl", '{"text": ""}\n{"label": "x"}\n')
-    with pytest.raises(DataError, match=r"2 bad row\(s\) \(3 problems\)"):  # rows, not problems, are counted
+    # Rows, not problems, are counted; and skip, already set, is not offered again.
+    with pytest.raises(DataError, match=r"2 bad row\(s\) \(3 problems\); no good row is left, so on_bad_rows: skip cannot"):
         read_text_examples(path, on_bad_rows="skip")
+    with pytest.raises(DataError, match=r"2 bad row\(s\) \(3 problems\); fix them, or set on_bad_rows: skip"):
+        read_text_examples(path)
 
 
 def test_a_group_column_is_read_and_a_row_without_its_value_is_a_bad_row(tmp_path):

@@ -53,8 +53,6 @@ def read_documents(path, file_format=None, text_column="text", document_separato
     text = "".join(line for _, line in _decoded_lines(path, bad_rows))
     documents = text.split(document_separator) if document_separator else [text]
     documents = [document for document in documents if document.strip()]
-    if not documents and not bad_rows:
-        bad_rows.append(BadRow(path, 1, "<text>", "the file has no text"))
     return _apply_policy(ReadResult(documents, bad_rows), on_bad_rows, path)
 
 
@@ -149,7 +147,7 @@ def read_dialogues(path, file_format=None, turns_field="turns", remove_spaces=Fa
         data = read_json_file(path)
         if not isinstance(data, dict) or split not in data:
             keys = sorted(data) if isinstance(data, dict) else []
-            raise DataError([BadRow(path, 1, split or "<split>", f"name a split as {path}#<split>; the file has {keys}")])
+            raise DataError.whole_file(path, {split or "<split>": f"name a split as {path}#<split>; the file has {keys}"})
         # The whole file is one JSON value: the "line" is the dialogue's index in the split, from 1.
         rows = ((index, f"{split}[{index - 1}]", turns) for index, turns in enumerate(data[split], start=1))
     else:

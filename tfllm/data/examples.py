@@ -36,15 +36,31 @@ def bad_row_count(bad_rows):
     return len({(row.path, row.line) for row in bad_rows})
 
 
-class DataError(ValueError):
-    """Input rows were bad and the policy is to stop. Lists every bad row (the first 20 in the message)."""
+SKIP_ADVICE = "fix them, or set on_bad_rows: skip to leave them out (they are then counted and listed)"
+NOTHING_LEFT_ADVICE = "no good row is left, so on_bad_rows: skip cannot help; fix them"
 
-    def __init__(self, bad_rows):
+
+class DataError(ValueError):
+    """Input rows were bad and the policy is to stop. Lists every bad row (the first 20 in the message).
+
+    Args:
+        bad_rows: the `BadRow`s.
+        advice: what the user can do, said after the count of bad rows: by default fix or skip them
+            (`SKIP_ADVICE`); None: the rows alone are the message (see `whole_file`).
+    """
+
+    def __init__(self, bad_rows, advice=SKIP_ADVICE):
         self.bad_rows = list(bad_rows)
         shown = "\n  ".join(str(row) for row in self.bad_rows[:20])
+        if advice is None:
+            super().__init__(shown)
+            return
         more = f"\n  ... and {len(self.bad_rows) - 20} more" if len(self.bad_rows) > 20 else ""
         problems = f" ({len(self.bad_rows)} problems)" if len(self.bad_rows) > bad_row_count(self.bad_rows) else ""
-        super().__init__(
-            f"{bad_row_count(self.bad_rows)} bad row(s){problems}; fix them, or set on_bad_rows: skip to leave them out "
-            f"(they are then counted and listed):\n  {shown}{more}"
-        )
+        super().__init__(f"{bad_row_count(self.bad_rows)} bad row(s){problems}; {advice}:\n  {shown}{more}")
+
+    @classmethod
+    def whole_file(cls, path, problems):
+        """The error of a file that cannot be read as a whole (empty, a column missing, not its layout): no
+        row can be left out, so it gives no advice to skip. `problems`: {field: reason}, at line 1."""
+        return cls([BadRow(path, 1, field, reason) for field, reason in problems.items()], advice=None)

@@ -16,7 +16,7 @@ from typing import List
 
 import tensorflow as tf
 
-from tfllm.data.examples import BadRow, DataError, TextExample
+from tfllm.data.examples import NOTHING_LEFT_ADVICE, BadRow, DataError, TextExample
 
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}
 # Python's csv module refuses fields over 131072 characters by default; a long document is a row like any other.
@@ -69,7 +69,7 @@ def read_json_file(path, layout="a UTF-8 JSON file"):
         try:
             return json.loads(f.read().decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise DataError([BadRow(path, 1, "<file>", f"not {layout}: {error}")]) from None
+            raise DataError.whole_file(path, {"<file>": f"not {layout}: {error}"}) from None
 
 
 def _label_value(value, columns, path, line, bad_rows):
@@ -141,12 +141,12 @@ def _read_delimited(path, fields, build, delimiter, bad_rows, column_names=None)
     reader = csv.reader(text_lines(), delimiter=delimiter, quoting=quoting)
     header = list(column_names) if column_names else next(reader, None)
     if header is None:
-        raise DataError([BadRow(path, 1, "<header>", "the file is empty; a header row naming the columns is needed")])
+        raise DataError.whole_file(path, {"<header>": "the file is empty; a header row naming the columns is needed"})
     header = [name.strip() for name in header]
     absent = [c for c in fields if c not in header]
     if absent:
         where = "column_names are" if column_names else "the header has"
-        raise DataError([BadRow(path, 1, c, f"no such column; {where} {header}") for c in absent])
+        raise DataError.whole_file(path, {c: f"no such column; {where} {header}" for c in absent})
     examples = []
     while True:
         first_line = len(line_numbers)  # a quoted field may span lines: report the row's first one
@@ -184,7 +184,7 @@ def _json_array_records(path):
     """Yields (index from 1, value) for a file holding one JSON array: a record's "line" is its index."""
     records = read_json_file(path)
     if not isinstance(records, list):
-        raise DataError([BadRow(path, 1, "<file>", f"expected a JSON array of objects, got {type(records).__name__}")])
+        raise DataError.whole_file(path, {"<file>": f"expected a JSON array of objects, got {type(records).__name__}"})
     yield from enumerate(records, start=1)
 
 
@@ -212,9 +212,11 @@ def _apply_policy(result, on_bad_rows, path):
     if on_bad_rows not in ("error", "skip"):
         raise ValueError(f"on_bad_rows must be 'error' or 'skip', not {on_bad_rows!r}")
     if not result.examples and not result.bad_rows:
-        raise DataError([BadRow(path, 1, "<file>", "the file is empty: it holds no rows")])
-    if result.bad_rows and (on_bad_rows == "error" or not result.examples):
+        raise DataError.whole_file(path, {"<file>": "the file is empty: it holds no rows"})
+    if result.bad_rows and on_bad_rows == "error":
         raise DataError(result.bad_rows)
+    if result.bad_rows and not result.examples:
+        raise DataError(result.bad_rows, NOTHING_LEFT_ADVICE)
     for row in result.bad_rows:
         logging.warning("skipped bad row: %s", row)
     return result

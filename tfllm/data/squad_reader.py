@@ -53,7 +53,7 @@ def read_squad(path, on_bad_rows="error", labeled=True):
         raise FileNotFoundError(f"{path}: no such file")
     document = read_json_file(path)
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
-        raise DataError([BadRow(path, 1, "data", "expected {\"data\": [articles]}, the SQuAD layout")])
+        raise DataError.whole_file(path, {"data": "expected {\"data\": [articles]}, the SQuAD layout"})
     examples, bad_rows = [], []
     for a, article in enumerate(document["data"], start=1):
         for p, paragraph in enumerate(article.get("paragraphs", []), start=1):

@@ -163,7 +163,7 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
         """Label ids [n] (or multi-hot [n, labels]) for `examples`; DataError names rows with unknown labels."""
         bad_rows = self.labels.unknown(examples, field)
         if bad_rows:
-            raise DataError(bad_rows)
+            raise DataError(bad_rows, "give each example labels of this model, or leave it out")
         if self.multi_label:
             targets = np.zeros((len(examples), len(self.labels)), np.float32)
             for row, example in enumerate(examples):

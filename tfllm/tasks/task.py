@@ -65,9 +65,8 @@ class Task:
         """(train examples, validation examples or None)."""
         if not config.data.train:
             raise ValueError(f"{config.path}: data.train is not set")
-        train = existing(config, "train")
-        validation = self.read(config, existing(config, "validation")) if config.data.validation else None
-        return self.read(config, train), validation
+        train = self.read(config, existing(config, "train"))  # train's problems are named first
+        return train, self.read(config, existing(config, "validation")) if config.data.validation else None
 
     def evaluation_split(self, config, split, path=None):
         """(what the report names as its data, examples) of `path` or the file `data.<split>` names."""

@@ -5,7 +5,7 @@ import logging
 
 import numpy as np
 
-from tfllm.data.examples import DataError
+from tfllm.data.examples import NOTHING_LEFT_ADVICE, DataError
 from tfllm.data.labels import LabelSet
 from tfllm.data.readers import ColumnSpec, read_text_examples
 from tfllm.evaluation.classification_report import (classification_report, format_report, multi_label_report,
@@ -65,8 +65,10 @@ class TextClassificationTask(BertTask):
         bad_rows = labels.unknown(examples, config.data.label_column)
         if not bad_rows:
             return examples
-        if config.data.on_bad_rows == "error" or len(bad_rows) == len(examples):
+        if config.data.on_bad_rows == "error":
             raise DataError(bad_rows)
+        if len(bad_rows) == len(examples):
+            raise DataError(bad_rows, NOTHING_LEFT_ADVICE)
         for row in bad_rows:
             logging.warning("skipped bad row: %s", row)
         print(f"{path}: skipped {len(bad_rows)} row(s) with unknown labels (listed in the log above)")
