@@ -101,6 +101,9 @@ def test_missing_column_is_reported_with_the_header(tmp_path):
     path = write(tmp_path, "cols.csv", "sentence,label\nhi,pos\n")
     with pytest.raises(DataError, match=r"cols.csv:1: field 'text': no such column; the header has \['sentence', 'label'\]"):
         read_text_examples(path)
+    path = write(tmp_path, "twice.csv", "text,label,text\nhi,pos,bye\n")
+    with pytest.raises(DataError, match=r"twice.csv:1: field 'text': 2 columns have this name: \['text', 'label', 'text'\]"):
+        read_text_examples(path)
 
 
 def test_unknown_labels_are_bad_rows():

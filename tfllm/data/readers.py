@@ -147,6 +147,9 @@ def _read_delimited(path, fields, build, delimiter, bad_rows, column_names=None)
     if absent:
         where = "column_names are" if column_names else "the header has"
         raise DataError.whole_file(path, {c: f"no such column; {where} {header}" for c in absent})
+    twice = [c for c in fields if header.count(c) > 1]  # which of them holds the data is anyone's guess
+    if twice:
+        raise DataError.whole_file(path, {c: f"{header.count(c)} columns have this name: {header}" for c in twice})
     examples = []
     while True:
         first_line = len(line_numbers)  # a quoted field may span lines: report the row's first one
