@@ -78,6 +78,17 @@ def test_yaml_1_1_numbers_are_the_floats_they_mean(tmp_path):
     assert training.warmup_fraction == 0.05
 
 
+def test_a_key_written_twice_is_an_error_naming_both_lines(tmp_path):
+    path = tmp_path / "job.yaml"  # PyYAML alone keeps the second section: epochs would silently be the default
+    path.write_text("name: job\ndata: {train: t.csv}\ntraining:\n  epochs: 3\ntraining:\n  batch_size: 8\n")
+    with pytest.raises(ValueError, match=r"job.yaml: not valid YAML: key 'training' is written twice \(first on "
+                                         r"line 3\)\n  in .*, line 5, column 1"):
+        load_config(str(path))
+    path.write_text("name: job\ndata: {train: t.csv, train: u.csv}\n")
+    with pytest.raises(ValueError, match=r"key 'train' is written twice \(first on line 2\)"):
+        load_config(str(path))
+
+
 @pytest.mark.parametrize("name", ["../../x", "a/b", "", ".hidden", 7])
 def test_the_name_is_one_safe_path_component(tmp_path, name):
     with pytest.raises(ValueError, match="name: .* must be one path component"):
