@@ -180,6 +180,22 @@ def test_a_missing_column_is_named_in_the_training_file_first_with_no_advice_to_
     assert "dev.csv" not in error and "on_bad_rows" not in error
 
 
+def test_an_interrupted_run_resumes_only_with_the_settings_it_started_with(job, capsys):
+    from tfllm.configs.job import record_config, settings_changed_since_start
+
+    config, tmp_path = job
+    record_config(load_config(config))  # what `tfllm train` records before its first batch,
+    (tmp_path / "run" / "backup").mkdir()  # and the backup a killed run leaves
+    assert settings_changed_since_start(load_config(config)) == []
+    # Where and in what groups the batches run may change; the export's name too.
+    moved = ["training.backup_every_steps=50", "training.steps_per_execution=4", "name=other"]
+    assert settings_changed_since_start(load_config(config, moved)) == []
+    assert main(["train", config, "--set", "training.learning_rate=1e-3", "--set", "data.validation=train.csv"]) == 2
+    error = capsys.readouterr().err
+    assert "holds an interrupted run started with other data.validation, training.learning_rate: train with the " \
+           f"settings it started with to resume it, or delete {tmp_path / 'run' / 'backup'} to start over" in error
+
+
 def test_the_command_hides_tensorflows_native_start_up_logs_unless_asked(tmp_path):
     # convert imports TensorFlow (whose C++ runtime logs CUDA probes and CPU features) before it fails.
     command = [sys.executable, "-m", "tfllm.cli", "convert", str(tmp_path / "missing"), "--output", str(tmp_path / "o")]

@@ -17,7 +17,7 @@ import os
 import keras
 
 from tfllm import storage
-from tfllm.configs.job import record_config
+from tfllm.configs.job import record_config, settings_changed_since_start
 from tfllm.configs.task_spec import LOWER_IS_BETTER
 from tfllm.evaluation.classification_report import write_report
 from tfllm.export.saved_model_export import export_for_serving
@@ -81,12 +81,19 @@ def train(config, verbose="auto"):
     """Trains the config's task and saves the model in `<run_dir>/model`; returns the trained model.
 
     Writes TensorBoard logs, checkpoints and backups under `config.run_dir` (a killed run resumes from
-    its last backup, every `training.backup_every_steps` batches and each epoch end), the per-epoch
+    its last backup, every `training.backup_every_steps` batches and each epoch end, when trained again
+    with the settings it started with; other settings are an error naming the keys), the per-epoch
     metrics in `<run_dir>/history.json`, and the resolved config in `<run_dir>/config.yaml`, which
     evaluate, predict and export read the model's settings from. In a multi-worker job the chief writes
     them all, and the other workers read its backup when they resume: `run_dir` must be storage they
     share (gs://).
     """
+    if storage.exists(backup_dir(config.run_dir)):  # resuming with other settings would mix two runs
+        changed = settings_changed_since_start(config)
+        if changed:
+            raise ValueError(f"{config.path}: {config.run_dir} holds an interrupted run started with other "
+                             f"{', '.join(changed)}: train with the settings it started with to resume it, or "
+                             f"delete {backup_dir(config.run_dir)} to start over")
     task = task_of(config)
     training = config.training
     strategy = resolve_strategy(training.strategy, training.tpu)  # a multi-worker strategy comes before any op

@@ -38,6 +38,10 @@ from tfllm.tasks.registry import PRETRAINING_TASKS, TASKS, task_spec
 RECORDED_CONFIG = "config.yaml"  # in the run dir: the config a run was trained with
 _TOP_LEVEL = ("name", "task", "run_dir")
 _FROM_COMMAND = ("export", "generation")  # sections that do not shape the trained model
+# Keys that change where, or in what groups of batches, a run computes, not what it computes: an
+# interrupted run may resume with other values (the export's name aside, which training never reads).
+_RESUME_MAY_CHANGE = ("name", "training.backup_every_steps", "training.steps_per_execution", "training.strategy",
+                      "training.tpu")
 # Keys of the `model` section that configs of tfllm 0.1 set under `data` or `training`.
 _MOVED_TO_MODEL = {"data": ("labels", "multi_label", "doc_stride", "entity_types", "tag_scheme",
                             "max_question_length", "max_answer_length", "source_prefix", "target_prefix"),
@@ -408,6 +412,18 @@ def load_config(path, overrides=(), trained=False, command=None):
               f"using the trained run's ({recorded_path}); --set overrides it", file=sys.stderr)
     trained_config.path = str(path)
     return trained_config
+
+
+def settings_changed_since_start(config):
+    """The keys (`section.key`) in which `config` differs from the config its `run_dir` recorded when its
+    training started, save those an interrupted run may resume with changed (`_RESUME_MAY_CHANGE`);
+    [] when the run_dir has no record."""
+    recorded, recorded_path = _read_recorded(config.run_dir)
+    if recorded is None:
+        return []
+    started = _resolve(recorded, recorded_path, announce=False)
+    return [key for key in _changed_keys(config_as_dict(config), config_as_dict(started))
+            if key not in _RESUME_MAY_CHANGE]
 
 
 def _check_command(task, command, path):
