@@ -184,3 +184,16 @@ def test_a_missing_data_file_is_named_by_its_key(tmp_path):
     config = load_config(write(tmp_path, data={"train": "absent.csv", "validation": "dev.csv"}))
     with pytest.raises(ValueError, match=r"job.yaml: data.train: no such file: .*absent.csv"):
         task_of(config).splits(config)
+    (tmp_path / "folder").mkdir()
+    config = load_config(write(tmp_path, data={"train": "folder"}))
+    with pytest.raises(ValueError, match=r"job.yaml: data.train: .*folder is a directory; name a data file"):
+        task_of(config).splits(config)
+
+
+def test_run_and_export_directories_cannot_be_files(tmp_path):
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(ValueError, match=r"job.yaml: run_dir: .*taken cannot be a directory: .*taken is a file"):
+        load_config(write(tmp_path, run_dir=str(tmp_path / "taken")))
+    with pytest.raises(ValueError, match=r"job.yaml: export.root: .*taken/models cannot be a directory: .*taken is a file"):
+        load_config(write(tmp_path, export={"root": str(tmp_path / "taken" / "models")}))
+    assert load_config(write(tmp_path, run_dir=str(tmp_path / "new" / "run"))).run_dir.endswith("new/run")  # made later

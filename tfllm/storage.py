@@ -43,6 +43,10 @@ def exists(path):
     return tf.io.gfile.exists(path)
 
 
+def isdir(path):
+    return tf.io.gfile.isdir(path)
+
+
 def read_text(path):
     with tf.io.gfile.GFile(path, "r") as file:
         return file.read()

@@ -271,6 +271,8 @@ def _resolve(raw, path, announce=True):
         value = getattr(getattr(config, section), name, None)
         if value and not os.path.isabs(value) and "://" not in value:
             setattr(getattr(config, section), name, os.path.normpath(os.path.join(base, value)))
+    _check_directory(config.run_dir, f"{path}: run_dir")
+    _check_directory(config.export.root, f"{path}: export.root")
     config.backbone.source = config.backbone.source or spec.default_source
     if not config.backbone.source:
         kinds = ("a BERT source to continue pretraining" if task == "masked_lm" else
@@ -286,6 +288,18 @@ def _resolve(raw, path, announce=True):
         raise ValueError(f"{path}: backbone.source: scratch is for GPT-2 tasks and masked_lm; a {task} job "
                          "fine-tunes a pretrained BERT (tfllm pretrain makes one)")
     return config
+
+
+def _check_directory(directory, where):
+    """A ValueError naming `where` when the local `directory` is a file or would be made under one (it
+    may not exist yet); gs:// and other remote paths are left to their storage."""
+    if "://" in directory:
+        return
+    existing = os.path.abspath(directory)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{where}: {directory} cannot be a directory: {existing} is a file")
 
 
 def _check_distillation(config):

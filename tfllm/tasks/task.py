@@ -39,12 +39,19 @@ def kept_examples(path, result, limit=None):
     return result.examples[:limit] if limit else result.examples
 
 
+def data_file(path, where=""):
+    """`path` when it names a file; a ValueError starting with `where` (a config key) when there is none
+    or it is a directory."""
+    if not storage.exists(path):
+        raise ValueError(f"{where}no such file: {path}")
+    if storage.isdir(path):
+        raise ValueError(f"{where}{path} is a directory; name a data file")
+    return path
+
+
 def existing(config, split):
     """The file `data.<split>` names; a ValueError naming that key when there is none."""
-    path = getattr(config.data, split)
-    if not storage.exists(path):
-        raise ValueError(f"{config.path}: data.{split}: no such file: {path}")
-    return path
+    return data_file(getattr(config.data, split), f"{config.path}: data.{split}: ")
 
 
 class Task:
@@ -71,9 +78,7 @@ class Task:
     def evaluation_split(self, config, split, path=None):
         """(what the report names as its data, examples) of `path` or the file `data.<split>` names."""
         if path:
-            if not storage.exists(path):
-                raise ValueError(f"no such file: {path}")
-            return path, self.read(config, path)
+            return path, self.read(config, data_file(path))
         if not getattr(config.data, split):
             raise ValueError(f"{config.path}: data.{split} is not set; nothing to evaluate")
         return getattr(config.data, split), self.read(config, existing(config, split))

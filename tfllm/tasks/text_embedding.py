@@ -14,7 +14,7 @@ from tfllm.data.pair_readers import pairs_from_dialogues, pairs_from_squad, read
 from tfllm.evaluation.classification_report import write_predictions
 from tfllm.evaluation.retrieval_metrics import (bm25_ranking, correlation_scores, rank_corpus, ranking_scores)
 from tfllm.models.text_embedder import TextEmbedder
-from tfllm.tasks.task import BertTask, kept_examples
+from tfllm.tasks.task import BertTask, data_file, kept_examples
 
 _PROGRESS_STEP = 4096  # passages embedded between progress-bar updates
 _RETRIEVAL = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10", "ndcg_at_10")
@@ -67,11 +67,9 @@ class TextEmbeddingTask(BertTask):
         export = config.export
         if not export.corpus:
             return self.server(config, model)
-        if not storage.exists(export.corpus):
-            raise ValueError(f"{config.path}: export.corpus: no such file: {export.corpus}")
-        passages = kept_examples(export.corpus, read_corpus(export.corpus, export.corpus_format,
-                                                            export.corpus_text_column, export.corpus_id_column,
-                                                            config.data.on_bad_rows))
+        corpus = data_file(export.corpus, f"{config.path}: export.corpus: ")
+        passages = kept_examples(corpus, read_corpus(corpus, export.corpus_format, export.corpus_text_column,
+                                                     export.corpus_id_column, config.data.on_bad_rows))
         print(f"embedding the {len(passages)} passages of export.corpus for the search signature")
         return model.server(corpus=[text for _, text in passages], corpus_ids=[id_ for id_, _ in passages])
 
