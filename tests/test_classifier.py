@@ -148,6 +148,9 @@ def test_raw_labels_may_be_ids_and_bad_ones_name_their_place(keras_hub_preset_di
         classifier.fit(["good", "meh"], ["positive", "neutral"], verbose=0)
     with pytest.raises(ValueError, match="2 texts, 2 text pairs and 1 labels"):
         classifier.examples(["good", "bad"], ["positive"])
+    with pytest.raises(ValueError, match="one label, 'positive': a single-label classifier chooses among two or more"):
+        TextClassifier(load_bert(keras_hub_preset_dir), ["positive"])
+    assert TextClassifier(load_bert(keras_hub_preset_dir), ["positive"], multi_label=True).output_shape == (None, 1)
 
 
 def test_raw_text_fit_holds_out_a_validation_split_and_keras_save_names_the_way_that_loads(keras_hub_preset_dir,

@@ -196,6 +196,18 @@ def test_an_interrupted_run_resumes_only_with_the_settings_it_started_with(job, 
            f"settings it started with to resume it, or delete {tmp_path / 'run' / 'backup'} to start over" in error
 
 
+def test_a_training_file_of_one_label_is_refused_before_any_model_loads(job, capsys, monkeypatch):
+    from tfllm.tasks.text_classification import TextClassificationTask
+
+    config, tmp_path = job  # as when label_column names a column that holds one value
+    rows = open(tmp_path / "train.csv").read().splitlines()
+    open(tmp_path / "train.csv", "w").write("\n".join([rows[0]] + [r for r in rows[1:] if r.endswith(",positive")]))
+    monkeypatch.setattr(TextClassificationTask, "build", lambda *args: pytest.fail("a model was built"))
+    assert main(["train", config, "--set", "data.validation=train.csv"]) == 2
+    assert "data.train's column 'sentiment' holds one label, 'positive': a single-label classifier chooses among " \
+           "two or more (model.multi_label: true makes a yes/no detector of one)" in capsys.readouterr().err
+
+
 def test_the_command_hides_tensorflows_native_start_up_logs_unless_asked(tmp_path):
     # convert imports TensorFlow (whose C++ runtime logs CUDA probes and CPU features) before it fails.
     command = [sys.executable, "-m", "tfllm.cli", "convert", str(tmp_path / "missing"), "--output", str(tmp_path / "o")]

@@ -80,6 +80,9 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
             raise ValueError(f"pooling must be 'cls', 'mean' or (relation models) 'markers', not {pooling!r}")
         pooled = keras.layers.Dropout(dropout, name="classifier_dropout")(pooled)
         labels = LabelSet(labels)
+        if len(labels) < 2 and not multi_label:  # a softmax over one label answers it always, with 1.0
+            raise ValueError(f"one label, {labels.names[0]!r}: a single-label classifier chooses among two or more "
+                             "(multi_label=True makes a yes/no detector of one)")
         # float32 logits keep the loss stable under mixed precision.
         logits = keras.layers.Dense(len(labels), name="logits", dtype="float32")(pooled)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)

@@ -45,6 +45,11 @@ class TextClassificationTask(BertTask):
         or validation labels train never shows) are bad rows, found here, before any model loads."""
         train, validation = super().splits(config)
         labels = LabelSet(self.label_names(config, train))
+        if len(labels) < 2 and not config.model.multi_label:  # e.g. label_column names a column of one value
+            where = ("model.labels names" if config.model.labels else "data.label_names names"
+                     if config.data.label_names else f"data.train's column {config.data.label_column!r} holds")
+            raise ValueError(f"{config.path}: {where} one label, {labels.names[0]!r}: a single-label classifier "
+                             "chooses among two or more (model.multi_label: true makes a yes/no detector of one)")
         train = self.with_known_labels(config, config.data.train, train, labels)
         if validation is not None:
             validation = self.with_known_labels(config, config.data.validation, validation, labels)
