@@ -27,8 +27,8 @@ def _predict(args):
     from tfllm.tasks.registry import BERT_TASKS, task_spec
 
     if not task_spec(args.config.task).predicts:
-        raise ValueError(f"{args.config.path}: predict is for {' and '.join(BERT_TASKS)}; "
-                         "use tfllm generate or tfllm chat")
+        raise ValueError(f"{args.config.path}: predict is for the tasks {', '.join(BERT_TASKS)}; a {args.config.task} "
+                         "model answers tfllm generate or tfllm chat")
     from tfllm import runner
 
     if args.input:
