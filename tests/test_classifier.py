@@ -2,6 +2,7 @@ import json
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -10,6 +11,7 @@ from task_harness import run_task_test
 from tfllm.backbones import load_bert
 from tfllm.data.examples import DataError, TextExample
 from tfllm.evaluation.classification_report import classification_report
+from tfllm.export.saved_model_export import export_for_serving
 from tfllm.models.classification_metrics import MacroF1
 from tfllm.models.text_classifier import TextClassifier
 from tfllm.models.text_classifier_serving import TextClassifierServer
@@ -146,8 +148,21 @@ def test_raw_labels_may_be_ids_and_bad_ones_name_their_place(keras_hub_preset_di
     assert [e.label for e in classifier.examples(["good", "bad"], [1, 0])] == ["positive", "negative"]
     with pytest.raises(DataError, match=r"y:1: field 'label': unknown label\(s\) \['neutral'\]"):
         classifier.fit(["good", "meh"], ["positive", "neutral"], verbose=0)
-    with pytest.raises(ValueError, match="2 texts, 2 text pairs and 1 labels"):
+    with pytest.raises(ValueError, match="^2 texts and 1 labels: give one of each per example"):
         classifier.examples(["good", "bad"], ["positive"])
+    with pytest.raises(ValueError, match=r"y\[1\]: label id 5 is not one of 0-1 \(\['negative', 'positive'\]\)"):
+        classifier.fit(["good", "bad"], [1, 5], verbose=0)
+    # A pandas column's empty cell is NaN: named by its place, not a tensor Keras cannot convert.
+    with pytest.raises(ValueError, match=r"x\[1\]: expected a string, got float nan"):
+        classifier.fit(pd.Series(["good", np.nan]), ["positive", "negative"], verbose=0)
+    with pytest.raises(ValueError, match=r"x\[1\]: expected a string, got NoneType None"):
+        classifier.predict(["good", None])
+    with pytest.raises(ValueError, match=r"raw inputs need their labels to train or evaluate on: fit\(x=..., y=labels\)"):
+        classifier.evaluate(["good", "bad"], verbose=0)
+    with pytest.raises(ValueError, match="predict takes raw inputs"):
+        classifier.predict(None)
+    with pytest.raises(TypeError, match=r"not a TextClassifier: pass its server\(\)"):
+        export_for_serving(classifier, "unused", "tiny")
     with pytest.raises(ValueError, match="one label, 'positive': a single-label classifier chooses among two or more"):
         TextClassifier(load_bert(keras_hub_preset_dir), ["positive"])
     assert TextClassifier(load_bert(keras_hub_preset_dir), ["positive"], multi_label=True).output_shape == (None, 1)

@@ -83,6 +83,11 @@ def export_for_serving(server, export_root, name, version=None, metadata=None, b
     Example (not run by the test command: it needs a trained model):
     >>> path, report = export_for_serving(TextClassifierServer(classifier), "savedmodels", "intents")  # doctest: +SKIP
     """
+    if not callable(getattr(server, "signatures", None)):
+        made_by = ": pass its server(), export_for_serving(model.server(), ...)" if callable(
+            getattr(server, "server", None)) else ""
+        raise TypeError(f"export_for_serving takes a serving module (a TaskServer), not a {type(server).__name__}"
+                        f"{made_by}")
     model_dir = storage.join(export_root, name)
     version = version or next_version(model_dir)
     final_dir = storage.join(model_dir, str(version))

@@ -47,6 +47,26 @@ def batch_of(x):
     return list(rows_of(x)), False
 
 
+def checked_texts(x):
+    """`x` (raw inputs: texts, or a tuple of text columns) when every input is a string; else a ValueError
+    naming the first that is not (a pandas column gives NaN for an empty cell, which Keras would only
+    report as a tensor it cannot convert).
+
+    Example:
+    >>> checked_texts(["fine", float("nan")])
+    Traceback (most recent call last):
+    ...
+    ValueError: x[1]: expected a string, got float nan
+    """
+    columns = len(x) > 0 and isinstance(x[0], (list, tuple, np.ndarray))  # as `is_raw_text` reads pairs
+    for c, column in enumerate(x if columns else [x]):
+        for i, value in enumerate(column):
+            if not isinstance(value, (str, bytes)):
+                where = f"x[{c}][{i}]" if columns else f"x[{i}]"
+                raise ValueError(f"{where}: expected a string, got {type(value).__name__} {value!r:.60}")
+    return x
+
+
 def _has_no_rows(x):
     """Whether `x` is an empty list of inputs, or a tuple of empty lists (pairs)."""
     if isinstance(x, tuple) and x and all(isinstance(column, (list, tuple, np.ndarray)) for column in x):
@@ -84,6 +104,7 @@ class RawTextModel(TaskFit):
     """
 
     predict_batch_size = 64  # examples per served call
+    targets = None  # what y holds in `fit` and `evaluate` on raw inputs ("labels"); None: y may be left out
 
     def examples(self, x, y=None):
         raise NotImplementedError
@@ -114,7 +135,10 @@ class RawTextModel(TaskFit):
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def _raw_dataset(self, x, y, batch_size, training=False):
-        return self.make_dataset(self.examples(x, y), batch_size=batch_size or 32, training=training)
+        if y is None and self.targets:  # the examples would carry none, and train toward none
+            raise ValueError(f"raw inputs need their {self.targets} to train or evaluate on: "
+                             f"fit(x=..., y={self.targets})")
+        return self.make_dataset(self.examples(checked_texts(x), y), batch_size=batch_size or 32, training=training)
 
     def predict(self, x, batch_size=None, **kwargs):
         """Keras `predict`; for raw strings, the served answers: one JSON-ready dict per input (for one
@@ -122,8 +146,11 @@ class RawTextModel(TaskFit):
         x = rows_of(x)
         if isinstance(x, (str, bytes)):
             return self.predict([x], batch_size, **kwargs)[0]
+        if x is None:
+            raise ValueError("predict takes raw inputs: a text, a list of texts, or a tuple of text lists (text pairs; "
+                             "questions and contexts)")
         if _has_no_rows(x):
             return []
         if is_raw_text(x):
-            return self.server().answer(self.examples(x), batch_size or self.predict_batch_size)
+            return self.server().answer(self.examples(checked_texts(x)), batch_size or self.predict_batch_size)
         return super().predict(x, batch_size=batch_size, **kwargs)

@@ -70,6 +70,8 @@ class SpanExtractor(BertTaskModel, RawTextModel, keras.Model):
     >>> reader.fit(train, epochs=2)  # doctest: +SKIP
     """
 
+    targets = "answers"
+
     def __init__(self, bert, max_question_length=64, stride=128, max_answer_length=30, dropout=0.1, **kwargs):
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
         sequence = bert.backbone(inputs)["sequence_output"]

@@ -58,6 +58,8 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
     >>> classifier.fit(train, epochs=2)  # doctest: +SKIP
     """
 
+    targets = "labels"
+
     def __init__(self, bert, labels, multi_label=False, text_pair=False, thresholds=0.5, dropout=0.1,
                  pooling="cls", long_text=None, stride=None, relation=False, **kwargs):
         if relation and text_pair:
@@ -148,14 +150,21 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
             raise ValueError("this model reads text pairs: give x=(texts, text_pairs)" if self.text_pair else
                              "this model reads single texts, not (texts, text_pairs)")
         texts, pairs = (list(x[0]), list(x[1])) if self.text_pair else (list(x), [None] * len(x))
-        labels = [None] * len(texts) if y is None else [self._label_names(label) for label in y]
+        labels = [None] * len(texts) if y is None else [self._label_names(label, i) for i, label in enumerate(y)]
         if len(pairs) != len(texts) or len(labels) != len(texts):
-            raise ValueError(f"{len(texts)} texts, {len(pairs)} text pairs and {len(labels)} labels: give one of each "
-                             "per example")
+            pairs_given = f", {len(pairs)} text pairs" if self.text_pair else ""
+            raise ValueError(f"{len(texts)} texts{pairs_given} and {len(labels)} labels: give one of each per example")
         return [TextExample(text, pair, label, f"y:{i}") for i, (text, pair, label) in enumerate(zip(texts, pairs, labels))]
 
-    def _label_names(self, label):
-        name = lambda value: self.labels.names[int(value)] if isinstance(value, (int, np.integer)) else value  # noqa: E731
+    def _label_names(self, label, row):
+        """The name(s) of the `row`-th label in y, given as names or ids."""
+        def name(value):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                return value
+            if not 0 <= value < len(self.labels):
+                raise ValueError(f"y[{row}]: label id {value} is not one of 0-{len(self.labels) - 1} ({self.labels.names})")
+            return self.labels.names[int(value)]
+
         return tuple(name(value) for value in label) if self.multi_label else name(label)
 
     def server(self):

@@ -40,6 +40,8 @@ class TokenClassifier(BertTaskModel, RawTextModel, keras.Model):
     >>> tagger.fit(train, epochs=3)  # doctest: +SKIP
     """
 
+    targets = "entities"
+
     def __init__(self, bert, entity_types, scheme="bio", dropout=0.1, **kwargs):
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES}
         sequence = bert.backbone(inputs)["sequence_output"]
