@@ -160,6 +160,11 @@ def test_odd_prompts_get_answers_and_bad_lengths_clear_errors(trained_lm):
             server.serve(**{**inputs, key: tf.constant(bad, inputs[key].dtype)})
         with pytest.raises(ValueError, match=f"{message}.*, not {bad:g}"):  # Python's callers get a ValueError
             lm.generate_text(["the cat"], **{"max_new_tokens": 4, key: bad})
+    # A pandas column's empty cell (NaN) or a None is named by its place, as fit's raw documents are.
+    with pytest.raises(ValueError, match=r"prompts\[1\]: expected a string, got float nan"):
+        lm.generate_text(["the cat", float("nan")], max_new_tokens=4)
+    with pytest.raises(ValueError, match=r"x\[1\]: expected a string, got NoneType None"):
+        lm.fit(["the cat sat", None], epochs=1, verbose=0)
     # A stop string that is not valid UTF-8 is cleaned like a prompt, not a failure of the whole call.
     stopped = server.serve(**{**inputs, "stop": tf.constant([b"\xff\xfe", b"the"])})
     assert stopped["text"].shape == (3,) and not any(b"the" in text for text in stopped["text"].numpy())

@@ -104,6 +104,8 @@ def test_replies_follow_the_conversation(chat_lm):
     replies = chat_lm.reply([["hi"], ["hi", "hello", "how are you"], ["what is your name"]], max_new_tokens=8)
     assert replies == ["hello", "fine thanks", "i am bot"]
     assert chat_lm.reply(["hi", "hello", "how are you"], max_new_tokens=8) == "fine thanks"  # one history, its reply
+    with pytest.raises(ValueError, match=r"histories\[1\]\[0\]: expected a string, got NoneType None"):
+        chat_lm.reply([["hi"], [None]], max_new_tokens=8)
     # Raw dialogues (fit, evaluate) make the chat batches, the replies its targets.
     raw, made = chat_lm.raw_dataset(DIALOGUES, sequence_length=32), chat_lm.make_chat_dataset(DIALOGUES, 32)
     batches = list(zip(raw, made))

@@ -17,7 +17,7 @@ from tfllm.backbones.gpt2_sources import load_gpt2
 from tfllm.data.packing import pack_examples, pack_stream
 from tfllm.models.chat_format import chat_training_examples
 from tfllm.models.prompt_format import PromptFormat
-from tfllm.models.raw_text import batch_of, is_raw_text, rows_of
+from tfllm.models.raw_text import batch_of, checked_texts, is_raw_text, rows_of
 from tfllm.models.task_fit import TaskFit
 from tfllm.models.task_server import cached_server
 from tfllm.models.task_files import CONFIG_FILE, WEIGHTS_FILE, TaskFiles
@@ -106,16 +106,16 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
         into `raw_dataset`'s batches (batch_size default 16); so may `validation_data`."""
         x, validation_data = rows_of(x), rows_of(validation_data)
         if is_raw_text(validation_data):
-            validation_data = self.raw_dataset(validation_data, batch_size or 16)
+            validation_data = self.raw_dataset(checked_texts(validation_data, "validation_data"), batch_size or 16)
         if is_raw_text(x):
-            x, batch_size = self.raw_dataset(x, batch_size or 16, training=True), None
+            x, batch_size = self.raw_dataset(checked_texts(x), batch_size or 16, training=True), None
         return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """Keras `evaluate`; `x` may also be raw data, as `fit` takes it."""
         x = rows_of(x)
         if is_raw_text(x):
-            x, batch_size = self.raw_dataset(x, batch_size or 16), None
+            x, batch_size = self.raw_dataset(checked_texts(x), batch_size or 16), None
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def predict(self, x, *args, **kwargs):
@@ -208,6 +208,7 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
         prompts, one = batch_of(prompts)
         if not prompts:
             return []
+        checked_texts(prompts, "prompts")
         prompts, stop = tf.constant(prompts, tf.string), tf.constant(batch_of(stop)[0], tf.string)
         max_new_tokens = tf.constant(max_new_tokens, tf.int32)
         with _input_errors():
@@ -228,6 +229,7 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
             return self.reply([histories], max_new_tokens, temperature, top_k, top_p, seed, stop)[0]
         if not histories:
             return []
+        checked_texts(histories, "histories")
         width = max(1, max(len(history) for history in histories))
         padded = [list(history) + [""] * (width - len(history)) for history in histories]
         with _input_errors():

@@ -47,10 +47,10 @@ def batch_of(x):
     return list(rows_of(x)), False
 
 
-def checked_texts(x):
-    """`x` (raw inputs: texts, or a tuple of text columns) when every input is a string; else a ValueError
-    naming the first that is not (a pandas column gives NaN for an empty cell, which Keras would only
-    report as a tensor it cannot convert).
+def checked_texts(x, name="x"):
+    """`x` (raw inputs: texts, or a sequence of lists of texts: pair columns, dialogues) when every input is
+    a string; else a ValueError naming the first that is not, as `name[i]` (a pandas column gives NaN
+    for an empty cell, which TensorFlow would only report as a tensor it cannot convert).
 
     Example:
     >>> checked_texts(["fine", float("nan")])
@@ -62,7 +62,7 @@ def checked_texts(x):
     for c, column in enumerate(x if columns else [x]):
         for i, value in enumerate(column):
             if not isinstance(value, (str, bytes)):
-                where = f"x[{c}][{i}]" if columns else f"x[{i}]"
+                where = f"{name}[{c}][{i}]" if columns else f"{name}[{i}]"
                 raise ValueError(f"{where}: expected a string, got {type(value).__name__} {value!r:.60}")
     return x
 
@@ -120,7 +120,7 @@ class RawTextModel(TaskFit):
             (x, y), validation_data = _split_last(x, y, validation_split)
             validation_split = 0.0
         if isinstance(validation_data, tuple) and is_raw_text(validation_data[0]):
-            validation_data = self._raw_dataset(*validation_data, batch_size)
+            validation_data = self._raw_dataset(*validation_data, batch_size, name="validation_data[0]")
         if is_raw_text(x):
             x, y, batch_size = self._raw_dataset(x, y, batch_size, training=True), None, None
         return super().fit(x, y, batch_size=batch_size, validation_data=validation_data,
@@ -134,11 +134,12 @@ class RawTextModel(TaskFit):
             x, y, batch_size = self._raw_dataset(x, y, batch_size), None, None
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
-    def _raw_dataset(self, x, y, batch_size, training=False):
+    def _raw_dataset(self, x, y, batch_size, training=False, name="x"):
         if y is None and self.targets:  # the examples would carry none, and train toward none
             raise ValueError(f"raw inputs need their {self.targets} to train or evaluate on: "
                              f"fit(x=..., y={self.targets})")
-        return self.make_dataset(self.examples(checked_texts(x), y), batch_size=batch_size or 32, training=training)
+        return self.make_dataset(self.examples(checked_texts(x, name), y), batch_size=batch_size or 32,
+                                 training=training)
 
     def predict(self, x, batch_size=None, **kwargs):
         """Keras `predict`; for raw strings, the served answers: one JSON-ready dict per input (for one
