@@ -57,7 +57,8 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
       dataset, and creates no variable while it traces (TensorFlow would trace the training step twice);
     - `get_config()` is JSON, and `from_config` builds the same model (config and weight shapes);
     - `save_to_dir` and `load` give a model whose server answers the same, scores included;
-    - the SavedModel of its server (`TaskServer`), loaded back, answers the same;
+    - the SavedModel of its server (`TaskServer`), loaded back, answers the same, and a request of no
+      rows with outputs of no rows;
     - built under `mixed_bfloat16`, it computes in bfloat16 with float32 variables and float32 outputs.
     Models trained here on raw inputs also answer raw strings with `predict(x)`, as their server does
     (one string with its row).
@@ -131,11 +132,15 @@ def _first(x, count):
 
 
 def _exported_answers(server, examples, path):
-    """The answer rows of `server` saved as a SavedModel at `path` and loaded back."""
+    """The answer rows of `server` saved as a SavedModel at `path` and loaded back; a request of no rows
+    (a serving client may send one) gets outputs of no rows."""
     tf.saved_model.save(server, str(path), signatures=server.signatures())
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     inputs = {name: values if tf.is_tensor(values) else tf.constant(values)
               for name, values in server.requests(examples).items()}
+    batched = [name for name, spec in serve.structured_input_signature[1].items() if spec.shape.rank]
+    empty = serve(**{name: value[:0] if name in batched else value for name, value in inputs.items()})
+    assert all(output.shape[0] == 0 for output in empty.values()), {k: v.shape for k, v in empty.items()}
     return server.answers(examples, {name: value.numpy() for name, value in serve(**inputs).items()})
 
 

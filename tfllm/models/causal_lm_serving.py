@@ -55,6 +55,8 @@ class CausalLMServer(TaskServer):
     ...              stop=tf.constant([], tf.string))  # doctest: +SKIP
     """
 
+    rows = ["prompts"]  # `stop` holds the request's stop strings, not one per prompt
+
     def __init__(self, causal_lm, num_beams=4, chat=None, jit_compile=True, sampling=None):
         super().__init__(causal_lm, name="causal_lm_server")
         self.sampling = NoDependency({"max_new_tokens": min(64, causal_lm.context_length // 2), "temperature": 0.0,
@@ -72,7 +74,7 @@ class CausalLMServer(TaskServer):
         self.beam_search = self.beam_search_function(num_beams)
         # Only chat models have one: SavedModel traces every tf.function the module holds, used or not.
         chat_signature = [tf.TensorSpec([None, None], tf.string, name="history")] + _SAMPLING_SPECS
-        self.chat = signature_function(self._chat, chat_signature) if self.has_chat else None
+        self.chat = signature_function(self._chat, chat_signature, rows=["history"]) if self.has_chat else None
 
     def input_signature(self):
         return [tf.TensorSpec([None], tf.string, name="prompts")] + _SAMPLING_SPECS
@@ -93,9 +95,9 @@ class CausalLMServer(TaskServer):
             def beam_search(prompts, max_new_tokens, stop):
                 return self._beam_search(prompts, max_new_tokens, stop, decoder)
 
-            self._beam_searches[num_beams] = tf.function(
-                beam_search, input_signature=[tf.TensorSpec([None], tf.string, name="prompts"), _SAMPLING_SPECS[0],
-                                 _SAMPLING_SPECS[-1]])
+            self._beam_searches[num_beams] = signature_function(
+                beam_search, [tf.TensorSpec([None], tf.string, name="prompts"), _SAMPLING_SPECS[0], _SAMPLING_SPECS[-1]],
+                rows=["prompts"])
         return self._beam_searches[num_beams]
 
     def _prompt_room(self, max_new_tokens, temperature=0.0, top_k=0, top_p=1.0):

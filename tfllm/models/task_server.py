@@ -21,11 +21,13 @@ class TaskServer(tf.Module):
     that decodes in a loop (GPT-2) overrides `_serve`, and one with more signatures `signatures()`.
     """
 
+    rows = None  # the `serving_default` inputs whose first dimension is the batch; None: all of rank >= 1
+
     def __init__(self, model, name=None):
         super().__init__(name=name)
         self.model = model
         signature = self.input_signature()
-        self.serve = signature_function(self._serve, signature)
+        self.serve = signature_function(self._serve, signature, self.rows)
 
     def input_signature(self):
         raise NotImplementedError
@@ -90,9 +92,17 @@ def cached_server(model, make, *key):
     return cached[1]
 
 
-def signature_function(function, signature):
-    """A `tf.function` of `function` for the `input_signature` `signature`, called by its specs' names."""
-    return tf.function(NamedInputs(function, [spec.name for spec in signature]), input_signature=signature)
+def signature_function(function, signature, rows=None):
+    """A `tf.function` of `function` for the `input_signature` `signature`, called by its specs' names.
+
+    `rows`: the names of the inputs whose first dimension is the batch (default: every input of rank 1
+    or more); `function` returns a dict of outputs whose first dimension is too. A request of no rows,
+    which a serving client may send, gets outputs of no rows: the graph runs on one blank row in its
+    place, as a model's slices and a decoder's loop need one.
+    """
+    names = [spec.name for spec in signature]
+    rows = [spec.name for spec in signature if spec.shape.rank] if rows is None else list(rows)
+    return tf.function(NamedInputs(function, names, rows), input_signature=signature)
 
 
 class NamedInputs:
@@ -101,10 +111,22 @@ class NamedInputs:
     of all closures of one code object together, and warned of "retracing" (blaming a tf.function made
     in a loop) when a process traced a fifth server, though each server traces once."""
 
-    def __init__(self, function, names):
-        self.function = function
+    def __init__(self, function, names, rows=()):
+        self.function, self.rows = function, rows
         self.__signature__ = inspect.Signature(
             [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names])
 
     def __call__(self, *args, **kwargs):
-        return self.function(*self.__signature__.bind(*args, **kwargs).args)
+        inputs = self.__signature__.bind(*args, **kwargs).arguments
+        if not self.rows:
+            return self.function(*inputs.values())
+        count = tf.shape(inputs[self.rows[0]])[0]
+        for name in self.rows:
+            inputs[name] = _rows_or_one_blank(inputs[name], count)
+        return {name: output[:count] for name, output in self.function(*inputs.values()).items()}
+
+
+def _rows_or_one_blank(value, count):
+    """`value` when it has rows (`count` > 0), else one row of "" or 0 (at least 1 wide in every dimension)."""
+    return tf.cond(count > 0, lambda: value, lambda: tf.fill(
+        tf.concat([[1], tf.maximum(tf.shape(value)[1:], 1)], axis=0), tf.zeros([], value.dtype)))
