@@ -52,9 +52,9 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
 
     Checks:
     - `compile()` gives the task's loss and metrics: `fit`, 8 batches per compiled call (as TPU jobs run,
-      `training.steps_per_execution`; a tiny model's fit also spends less time between calls), lowers the
-      training loss, without Keras's warning that it cannot shuffle the model's own (self-shuffling)
-      dataset, and creates no variable while it traces (TensorFlow would trace the training step twice);
+      `training.steps_per_execution`), lowers the training loss, without Keras's warning that it cannot
+      shuffle the model's own (self-shuffling) dataset, and creates no variable while it traces
+      (TensorFlow would trace the training step twice);
     - `get_config()` is JSON, and `from_config` builds the same model (config and weight shapes);
     - `save_to_dir` and `load` give a model whose server answers the same, scores included;
     - the SavedModel of its server (`TaskServer`), loaded back, answers the same, and a request of no
