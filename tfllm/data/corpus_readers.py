@@ -13,7 +13,8 @@ from typing import Tuple
 import tensorflow as tf
 
 from tfllm.data.examples import BadRow, DataError
-from tfllm.data.readers import ColumnSpec, ReadResult, _apply_policy, _decoded_lines, read_json_file, read_text_examples
+from tfllm.data.readers import (ColumnSpec, ReadResult, _decoded_lines, apply_bad_row_policy, read_json_file,
+                                 read_text_examples)
 
 _DAILYDIALOG_SEPARATOR = "__eou__"
 # DailyDialog is tokenized ("Say , Jim , how about ... ?"): rejoin punctuation as people write it.
@@ -53,7 +54,7 @@ def read_documents(path, file_format=None, text_column="text", document_separato
     text = "".join(line for _, line in _decoded_lines(path, bad_rows))
     documents = text.split(document_separator) if document_separator else [text]
     documents = [document for document in documents if document.strip()]
-    return _apply_policy(ReadResult(documents, bad_rows), on_bad_rows, path)
+    return apply_bad_row_policy(ReadResult(documents, bad_rows), on_bad_rows, path)
 
 
 def read_pairs(path, file_format=None, source_column="source", target_column="target", column_names=None,
@@ -157,5 +158,6 @@ def read_dialogues(path, file_format=None, turns_field="turns", remove_spaces=Fa
         turns = _turns_from(raw, source_path, line, field, bad_rows, remove_spaces)
         if turns:
             dialogues.append(Dialogue(tuple(turns), f"{source_path}:{line}"))
-    return _apply_policy(ReadResult(dialogues, sorted(bad_rows, key=lambda row: row.line)), on_bad_rows, source_path)
+    result = ReadResult(dialogues, sorted(bad_rows, key=lambda row: row.line))
+    return apply_bad_row_policy(result, on_bad_rows, source_path)
 

@@ -13,7 +13,7 @@ from typing import Tuple
 import tensorflow as tf
 
 from tfllm.data.examples import BadRow
-from tfllm.data.readers import ReadResult, _apply_policy, _decoded_lines, _jsonl_records
+from tfllm.data.readers import ReadResult, _decoded_lines, _jsonl_records, apply_bad_row_policy
 
 _TAG_PREFIXES = ("B", "I", "M", "E", "S")  # IOB1, IOB2 (BIO), BIOES and BMES (M- as I-) tags all read
 
@@ -107,7 +107,7 @@ def read_conll(path, on_bad_rows="error", word_column=0, tag_column=-1):
         words.append(columns[word_column])
         tags.append(columns[tag_column])
     finish()
-    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
+    return apply_bad_row_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
 
 
 def _cluener_entities(record, path, line, bad_rows, text_field, label_field):
@@ -159,7 +159,7 @@ def read_cluener(path, on_bad_rows="error", text_field="text", label_field="labe
         entities = _cluener_entities(record, path, line, bad_rows, text_field, label_field)
         if entities is not None:
             examples.append(EntityExample(text, entities, f"{path}:{line}"))
-    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
+    return apply_bad_row_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
 
 
 def read_entity_examples(path, file_format=None, on_bad_rows="error"):

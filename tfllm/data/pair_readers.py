@@ -7,7 +7,7 @@ from typing import Optional
 
 from tfllm.data.corpus_readers import read_dialogues
 from tfllm.data.examples import BadRow
-from tfllm.data.readers import ReadResult, _apply_policy, _decoded_lines, read_json_file, read_rows, text_field
+from tfllm.data.readers import ReadResult, _decoded_lines, apply_bad_row_policy, read_json_file, read_rows, text_field
 from tfllm.data.squad_reader import read_squad
 
 
@@ -81,7 +81,7 @@ def pairs_from_dialogues(path, file_format=None, context_turns=1, on_bad_rows="e
     pairs = [TextPair("\n".join(dialogue.turns[max(0, i - context_turns):i]), dialogue.turns[i],
                       source=f"{dialogue.source} turn {i + 1}")
              for dialogue in result.examples for i in range(1, len(dialogue.turns))]
-    return _apply_policy(ReadResult(pairs, result.bad_rows), on_bad_rows, path)
+    return apply_bad_row_policy(ReadResult(pairs, result.bad_rows), on_bad_rows, path)
 
 
 def read_corpus(path, file_format=None, text_column="text", id_column=None, on_bad_rows="error"):
@@ -97,11 +97,11 @@ def read_corpus(path, file_format=None, text_column="text", id_column=None, on_b
     [('1', 'Mars is red.'), ('3', 'Venus is hot.')]
     """
     if file_format == "squad":
-        return _apply_policy(_squad_paragraphs(path), on_bad_rows, path)
+        return apply_bad_row_policy(_squad_paragraphs(path), on_bad_rows, path)
     if file_format == "text" or (file_format is None and path.lower().endswith(".txt")):
         bad_rows = []
         passages = [(str(line), text.strip()) for line, text in _decoded_lines(path, bad_rows) if text.strip()]
-        return _apply_policy(ReadResult(passages, bad_rows), on_bad_rows, path)
+        return apply_bad_row_policy(ReadResult(passages, bad_rows), on_bad_rows, path)
 
     def build(record, path, line, bad_rows):
         text = text_field(record, text_column, path, line, bad_rows)

@@ -210,7 +210,7 @@ def _json_kind(path):
     return "json" if start.startswith(b"[") else "jsonl"
 
 
-def _apply_policy(result, on_bad_rows, path):
+def apply_bad_row_policy(result, on_bad_rows, path):
     """`result` under the bad-row policy; a file with no rows, or (under skip) only bad ones, is an error."""
     if on_bad_rows not in ("error", "skip"):
         raise ValueError(f"on_bad_rows must be 'error' or 'skip', not {on_bad_rows!r}")
@@ -281,7 +281,7 @@ def read_rows(path, fields, build, file_format=None, on_bad_rows="error", column
         examples = _examples_from_records(records, build, path, bad_rows)
     else:
         raise ValueError(f"{path}: unknown format {file_format!r}; use csv, tsv, jsonl or json")
-    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
+    return apply_bad_row_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
 
 
 def read_tfds_examples(name, split, columns=ColumnSpec(text="sentence", label="label"), on_bad_rows="error",
@@ -318,4 +318,4 @@ def read_tfds_examples(name, split, columns=ColumnSpec(text="sentence", label="l
         example = None if undecodable else _example_from_record(decoded, source, index, bad_rows, columns)
         if example:
             examples.append(example)
-    return _apply_policy(ReadResult(examples, bad_rows), on_bad_rows, source)
+    return apply_bad_row_policy(ReadResult(examples, bad_rows), on_bad_rows, source)

@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 import tensorflow as tf
 
 from tfllm.data.examples import BadRow, TextExample
-from tfllm.data.readers import ReadResult, _apply_policy, _jsonl_records
+from tfllm.data.readers import ReadResult, _jsonl_records, apply_bad_row_policy
 from tfllm.text.entity_markers import mark_entities
 
 
@@ -66,7 +66,7 @@ def read_relation_examples(path, on_bad_rows="error", labeled=True, label_field=
             bad_rows.append(BadRow(path, line, label_field, f"missing or invalid relation {label!r}"))
             continue
         examples.append(RelationExample(text, head, tail, str(label) if labeled else None, f"{path}:{line}"))
-    return _apply_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
+    return apply_bad_row_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
 
 
 def marked_text_examples(examples):

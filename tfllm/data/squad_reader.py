@@ -6,7 +6,7 @@ from typing import Tuple
 import tensorflow as tf
 
 from tfllm.data.examples import BadRow, DataError
-from tfllm.data.readers import ReadResult, _apply_policy, read_json_file
+from tfllm.data.readers import ReadResult, apply_bad_row_policy, read_json_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,7 @@ def read_squad(path, on_bad_rows="error", labeled=True):
                 example = _example(qa, context, article.get("title", ""), path, place, labeled, bad_rows)
                 if example:
                     examples.append(example)
-    return _apply_policy(ReadResult(examples, bad_rows), on_bad_rows, path)
+    return apply_bad_row_policy(ReadResult(examples, bad_rows), on_bad_rows, path)
 
 
 def _example(qa, context, title, path, place, labeled, bad_rows):

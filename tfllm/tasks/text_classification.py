@@ -1,13 +1,11 @@
 """Text classification: labels for texts or text pairs, single- or multi-label, long texts read whole."""
 
 import dataclasses
-import logging
 
 import numpy as np
 
-from tfllm.data.examples import NOTHING_LEFT_ADVICE, DataError
 from tfllm.data.labels import LabelSet
-from tfllm.data.readers import ColumnSpec, read_text_examples
+from tfllm.data.readers import ColumnSpec, ReadResult, apply_bad_row_policy, read_text_examples
 from tfllm.evaluation.classification_report import (classification_report, format_report, multi_label_report,
                                                      write_predictions)
 from tfllm.models.text_classifier import TextClassifier
@@ -70,15 +68,11 @@ class TextClassificationTask(BertTask):
         bad_rows = labels.unknown(examples, config.data.label_column)
         if not bad_rows:
             return examples
-        if config.data.on_bad_rows == "error":
-            raise DataError(bad_rows)
-        if len(bad_rows) == len(examples):
-            raise DataError(bad_rows, NOTHING_LEFT_ADVICE)
-        for row in bad_rows:
-            logging.warning("skipped bad row: %s", row)
-        print(f"{path}: skipped {len(bad_rows)} row(s) with unknown labels (listed in the log above)")
         unknown = {f"{row.path}:{row.line}" for row in bad_rows}
-        return [example for example in examples if example.source not in unknown]
+        kept = [example for example in examples if example.source not in unknown]
+        apply_bad_row_policy(ReadResult(kept, bad_rows), config.data.on_bad_rows, path)  # the readers' own rule
+        print(f"{path}: skipped {len(bad_rows)} row(s) with unknown labels (listed in the log above)")
+        return kept
 
     def evaluate(self, config, model, examples, directory, server=None):
         path = examples[0].source.rpartition(":")[0] if examples else config.path
