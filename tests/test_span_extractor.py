@@ -11,6 +11,7 @@ from task_harness import run_task_test
 from tfllm.backbones.sources import load_bert
 from tfllm.cli import main
 from tfllm.data.examples import DataError
+from tfllm.data.pair_readers import read_corpus
 from tfllm.data.squad_reader import Answer, QAExample, read_squad
 from tfllm.evaluation.squad_metrics import squad_scores
 from tfllm.models.span_extractor import SpanExtractor
@@ -97,6 +98,32 @@ def test_bad_squad_questions_are_named_by_place_and_id(tmp_path):
     assert f"{path}:1/2/1 (id 1): field 'answers'" in str(error.value)
     assert f"{path}:1/3/1 (id 2): field 'question'" in str(error.value)
     assert len(read_squad(str(path), on_bad_rows="skip").examples) == 1
+
+
+def test_a_squad_file_of_the_wrong_shape_in_places_is_read_with_each_place_named(tmp_path):
+    context = "It was Denver Broncos."
+    good = {"id": "1", "question": "who?", "answers": [{"text": "Denver Broncos", "answer_start": 7}]}
+    path = tmp_path / "converted.json"
+    path.write_text(json.dumps({"data": [
+        {"title": "t", "paragraphs": [
+            {"context": context, "qas": [good, {"id": "2", "question": "who?", "answers": "Denver Broncos"},
+                                         ["not", "a", "question"]]},
+            {"context": context, "qas": "none"},
+            "a paragraph as a string"]},
+        "an article as a string",
+        {"title": "u", "paragraphs": {"context": context}}]}))
+    result = read_squad(str(path), on_bad_rows="skip")
+    assert [example.id for example in result.examples] == ["1"]
+    assert [str(row).split(f"{path}:", 1)[1] for row in result.bad_rows] == [
+        "1/1/2 (id 2): field 'answers': expected a list of {\"text\", \"answer_start\"} objects, got 'Denver Broncos'",
+        "1/1/3: field 'qas': expected an object, got list",
+        "1/2: field 'qas': expected a list, got str",
+        "1/3: field 'paragraphs': expected an object, got str",
+        "2: field 'data': expected an object, got str",
+        "3: field 'paragraphs': expected a list, got dict"]
+    # The search corpus reads the same files' paragraphs, by the same rule.
+    corpus = read_corpus(str(path), "squad", on_bad_rows="skip")
+    assert [id_ for id_, _ in corpus.examples] == ["t/1", "t/2"] and len(corpus.bad_rows) == 3
 
 
 @pytest.mark.parametrize("text, start, expected", [

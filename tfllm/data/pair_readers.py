@@ -6,9 +6,9 @@ import math
 from typing import Optional
 
 from tfllm.data.corpus_readers import read_dialogues
-from tfllm.data.examples import BadRow
+from tfllm.data.examples import BadRow, DataError
 from tfllm.data.readers import ReadResult, _decoded_lines, apply_bad_row_policy, read_json_file, read_rows, text_field
-from tfllm.data.squad_reader import read_squad
+from tfllm.data.squad_reader import read_squad, squad_paragraphs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,12 +115,13 @@ def read_corpus(path, file_format=None, text_column="text", id_column=None, on_b
 
 def _squad_paragraphs(path):
     document = read_json_file(path, "a SQuAD-format JSON file")
+    if not isinstance(document, dict):
+        raise DataError.whole_file(path, {"data": "expected {\"data\": [articles]}, the SQuAD layout"})
     passages, bad_rows = [], []
-    for a, article in enumerate(document.get("data", []) if isinstance(document, dict) else [], start=1):
-        for p, paragraph in enumerate(article.get("paragraphs", []), start=1):
-            context = paragraph.get("context")
-            if isinstance(context, str) and context.strip():
-                passages.append((f"{article.get('title', a)}/{p}", context))
-            else:
-                bad_rows.append(BadRow(path, f"{a}/{p}", "context", "missing or empty"))
+    for a, p, title, paragraph in squad_paragraphs(document, path, bad_rows):
+        context = paragraph.get("context")
+        if isinstance(context, str) and context.strip():
+            passages.append((f"{title or a}/{p}", context))
+        else:
+            bad_rows.append(BadRow(path, f"{a}/{p}", "context", "missing or empty"))
     return ReadResult(passages, bad_rows)

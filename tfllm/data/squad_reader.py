@@ -55,15 +55,37 @@ def read_squad(path, on_bad_rows="error", labeled=True):
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
         raise DataError.whole_file(path, {"data": "expected {\"data\": [articles]}, the SQuAD layout"})
     examples, bad_rows = [], []
-    for a, article in enumerate(document["data"], start=1):
-        for p, paragraph in enumerate(article.get("paragraphs", []), start=1):
-            context = paragraph.get("context")
-            for q, qa in enumerate(paragraph.get("qas", []), start=1):
-                place = f"{a}/{p}/{q} (id {qa.get('id')})"
-                example = _example(qa, context, article.get("title", ""), path, place, labeled, bad_rows)
-                if example:
-                    examples.append(example)
+    for a, p, title, paragraph in squad_paragraphs(document, path, bad_rows):
+        for q, qa in _objects(paragraph, "qas", path, f"{a}/{p}", bad_rows):
+            example = _example(qa, paragraph.get("context"), title, path, f"{a}/{p}/{q}" + (f" (id {qa['id']})" if "id" in qa else ""),
+                               labeled, bad_rows)
+            if example:
+                examples.append(example)
     return apply_bad_row_policy(ReadResult(examples, bad_rows), on_bad_rows, path)
+
+
+def squad_paragraphs(document, path, bad_rows):
+    """Yields (article, paragraph (1-based positions), the article's title, the paragraph) for each paragraph of a
+    SQuAD-format document; an article or paragraph that is not a JSON object, or a list field that is
+    not a list, is a bad row named by its place (the file is hand-edited or converted often enough)."""
+    for a, article in _objects(document, "data", path, "", bad_rows):
+        for p, paragraph in _objects(article, "paragraphs", path, str(a), bad_rows):
+            yield a, p, article.get("title", ""), paragraph
+
+
+def _objects(container, field, path, place, bad_rows):
+    """Yields (1-based position, item) for the JSON objects in `container[field]` (missing: none), lazily,
+    so that bad rows are reported in the file's order."""
+    items = container.get(field, [])
+    if not isinstance(items, list):
+        bad_rows.append(BadRow(path, place or field, field, f"expected a list, got {type(items).__name__}"))
+        return
+    for i, item in enumerate(items, start=1):
+        if isinstance(item, dict):
+            yield i, item
+        else:
+            bad_rows.append(BadRow(path, f"{place}/{i}" if place else str(i), field,
+                                   f"expected an object, got {type(item).__name__}"))
 
 
 def _example(qa, context, title, path, place, labeled, bad_rows):
@@ -75,8 +97,12 @@ def _example(qa, context, title, path, place, labeled, bad_rows):
     if not isinstance(question, str) or not question.strip():
         bad("question", "missing or empty question")
         return None
+    given = qa.get("answers", [])
+    if not isinstance(given, list) or not all(isinstance(answer, dict) for answer in given):
+        bad("answers", f"expected a list of {{\"text\", \"answer_start\"}} objects, got {_shortened(given)}")
+        return None
     answers = []
-    for answer in qa.get("answers", []):
+    for answer in given:
         text, start = answer.get("text"), answer.get("answer_start")
         located = locate_answer(context, text, start)
         if located is None:
@@ -87,6 +113,11 @@ def _example(qa, context, title, path, place, labeled, bad_rows):
         bad("answers", "no answer")
         return None
     return QAExample(question, context, tuple(answers), str(qa.get("id", "")), f"{path}:{place}", title)
+
+
+def _shortened(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def locate_answer(context, text, start=None):
