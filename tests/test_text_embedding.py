@@ -226,6 +226,21 @@ def test_cosine_loss_and_scores_go_together(tmp_path):
     assert load_config(str(path)).training.monitor == "spearman"
 
 
+def test_in_batch_negatives_refuse_a_batch_of_one_pair(tmp_path, keras_hub_preset_dir):
+    # A batch of one pair ranks its query among one candidate, its own positive: loss 0, nothing learned.
+    path = tmp_path / "job.yaml"
+    path.write_text("name: e\ntask: text_embedding\ndata: {train: t.csv}\ntraining: {batch_size: 1}\n")
+    with pytest.raises(ValueError, match="job.yaml: training.batch_size: in-batch negatives need 2 or more pairs"):
+        load_config(str(path))
+    path.write_text("name: e\ntask: text_embedding\ndata: {train: t.csv, negative_column: n}\ntraining: {batch_size: 1}\n")
+    assert load_config(str(path)).training.batch_size == 1  # a hard negative per pair is something to rank
+    model = tiny_embedder(keras_hub_preset_dir)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    pairs = word_pairs(4)
+    with pytest.raises(ValueError, match="batch_size 1: in-batch negatives need 2 or more pairs per batch"):
+        model.fit(x=([p.query for p in pairs], [p.positive for p in pairs]), batch_size=1, verbose=0)
+
+
 def test_embedding_job_trains_scores_against_bm25_exports_search_and_embeds(tmp_path, keras_hub_preset_dir):
     def write(name, pairs):
         with open(tmp_path / name, "w") as f:

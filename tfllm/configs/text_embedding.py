@@ -62,7 +62,12 @@ def embedding_monitors(config):
 
 
 def check(config):
-    """The keys that must agree: scores and the cosine loss go together."""
+    """The keys that must agree: scores and the cosine loss go together; in-batch negatives need a batch."""
+    if (config.model.loss == "in_batch_negatives" and config.training.batch_size < 2
+            and not config.data.negative_column):
+        raise ValueError(f"{config.path}: training.batch_size: in-batch negatives need 2 or more pairs per batch "
+                         "(with one, a query's only candidate is its own positive, and nothing is learned); or "
+                         "set data.negative_column")
     if (config.model.loss == "cosine") != bool(config.data.score_column):
         raise ValueError(f"{config.path}: model.loss: cosine trains on scored pairs and needs data.score_column"
                          if config.model.loss == "cosine" else

@@ -146,6 +146,10 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
                 raise ValueError(f"{unscored[0]}: no score; a cosine-loss model trains on scored pairs")
             targets = np.array([e.score for e in examples], np.float32)
         else:
+            if training and batch_size < 2 and "negative" not in sides:
+                raise ValueError(f"batch_size {batch_size}: in-batch negatives need 2 or more pairs per batch (with "
+                                 "one, a query's only candidate is its own positive, and nothing is learned); "
+                                 "give every pair a negative to train on one")
             targets = np.array([zlib.crc32(e.positive.encode("utf-8")) for e in examples], np.int64)
         packed = {side: self.preprocessor.pack(tf.constant(texts)) for side, texts in sides.items()}
         return batch_packed_sides(packed, targets, self.preprocessor, batch_size, shuffle=training,
