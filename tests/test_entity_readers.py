@@ -59,6 +59,7 @@ def test_cluener_spans_are_checked_against_their_mentions(tmp_path):
         {"text": "生生不息CSOL", "label": {"game": {"CSOL": [[4, 6]]}}},  # end off by one
         {"text": "《招商银行》", "label": {"book": {"《招商银行》": [[0, 5]]}, "company": {"招商银行": [[1, 4]]}}},
         {"text": ""},
+        {"text": "叶老桂博士", "label": {"name": [[0, 2]]}},  # spans without their mention
     ]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n{broken\n", encoding="utf-8")
     result = read_cluener(str(path), on_bad_rows="skip")
@@ -67,7 +68,8 @@ def test_cluener_spans_are_checked_against_their_mentions(tmp_path):
     reasons = {row.line: (row.field, row.reason) for row in result.bad_rows}
     assert reasons[3][0] == "label" and "'CSO', not the mention 'CSOL'" in reasons[3][1]
     assert reasons[4][0] == "label" and "overlap" in reasons[4][1]
-    assert reasons[5][0] == "text" and "invalid JSON" in reasons[6][1]
+    assert reasons[5][0] == "text" and "invalid JSON" in reasons[7][1]
+    assert reasons[6] == ("label", "name: expected {mention: [[start, end], ...]}, got list")
     with pytest.raises(DataError):
         read_entity_examples(str(path))
 

@@ -118,7 +118,13 @@ def _cluener_entities(record, path, line, bad_rows, text_field, label_field):
         return None
     entities = []
     for kind, mentions in labels.items():
-        for mention, spans in (mentions or {}).items():
+        if mentions is None:
+            continue
+        if not isinstance(mentions, dict):
+            bad_rows.append(BadRow(path, line, label_field, f"{kind}: expected {{mention: [[start, end], ...]}}, "
+                                   f"got {type(mentions).__name__}"))
+            return None
+        for mention, spans in mentions.items():
             for span in spans if isinstance(spans, list) else [spans]:
                 if not (isinstance(span, list) and len(span) == 2 and all(isinstance(i, int) for i in span)):
                     bad_rows.append(BadRow(path, line, label_field, f"{kind}/{mention}: span {span!r} is not [start, end]"))
