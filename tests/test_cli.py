@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from conftest import sentiment_examples
+from conftest import run_tfllm, sentiment_examples
 from tfllm.cli import main
 from tfllm.configs.job import load_config
 
@@ -219,6 +219,14 @@ def test_the_command_hides_tensorflows_native_start_up_logs_unless_asked(tmp_pat
     native = [line for line in verbose.stderr.splitlines() if re.match(r"[IWE]\d{4} [\d:.]+ +\d+ \S+:\d+\] ", line)]
     if not native:
         pytest.skip("TensorFlow logs nothing natively at start-up on this machine: nothing to hide")
+
+
+@pytest.mark.parametrize("args", [("export", "job.yaml", "--version", "0"), ("export", "job.yaml", "--version", "-3"),
+                                  ("convert", "preset", "--output", "hub", "--seq-length", "0")])
+def test_counts_and_versions_on_the_command_line_are_whole_numbers_from_1(args):
+    # --version -3 published savedmodels/<name>/-3, which TF Serving cannot load; 0 meant "the next one".
+    refused = run_tfllm(*args)
+    assert refused.returncode == 2 and f"{args[-2]}: expected a whole number, 1 or more, not '{args[-1]}'" in refused.stderr
 
 
 def test_convert_writes_tf_hub_format(keras_hub_preset_dir, tmp_path):

@@ -288,6 +288,15 @@ def test_embedding_job_trains_scores_against_bm25_exports_search_and_embeds(tmp_
     np.testing.assert_allclose(vectors, model.embed(corpus), atol=1e-5)
     again = run_tfllm("embed", config, "--input", tmp_path / "corpus.txt", "--output", tmp_path / "vectors")
     assert again.returncode == 2 and not any(name.startswith(".") for name in os.listdir(tmp_path))
+    # A mistyped input is named (it was a TensorFlow NotFoundError traceback), a shard size of 0 refused (it
+    # was "range() arg 3 must not be zero"; -2 wrote a manifest of 4 vectors in no shard at all).
+    missing = run_tfllm("embed", config, "--input", tmp_path / "corpsu.txt", "--output", tmp_path / "v2")
+    assert missing.returncode == 2 and f"error: no such file: {tmp_path / 'corpsu.txt'}" in missing.stderr
+    for size in ("0", "-2"):
+        refused = run_tfllm("embed", config, "--input", tmp_path / "corpus.txt", "--output", tmp_path / "v2",
+                            "--shard-size", size)
+        assert refused.returncode == 2 and f"--shard-size: expected a whole number, 1 or more, not '{size}'" in refused.stderr
+    assert not os.path.exists(tmp_path / "v2")
 
 
 def test_parallel_sentences_are_pairs_of_two_columns():

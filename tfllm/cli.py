@@ -145,6 +145,17 @@ def _verbose_argument(parser):
                         help="also show TensorFlow's native start-up logs (CUDA probes, CPU features)")
 
 
+def _positive_int(text):
+    """argparse's type for counts and version numbers: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, not {text!r}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfllm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -178,7 +189,7 @@ def build_parser():
 
     export = commands.add_parser("export", help="write a verified SavedModel for TF Serving")
     _config_argument(export)
-    export.add_argument("--version", type=int, help="version number (default: the next free one)")
+    export.add_argument("--version", type=_positive_int, help="version number (default: the next free one)")
     export.add_argument("--quantize", choices=["int8"],
                         help="export int8 backbone weights (BERT and GPT-2 tasks; default: export.quantize)")
     export.set_defaults(run=_with_config(_export))
@@ -191,7 +202,7 @@ def build_parser():
     embed.add_argument("--id-column", help="the id field (default: line numbers)")
     embed.add_argument("--format", choices=["text", "csv", "tsv", "jsonl", "json", "squad"],
                        help="default: from the extension (squad: the paragraphs of a SQuAD file)")
-    embed.add_argument("--shard-size", type=int, default=100_000, help="passages per shard")
+    embed.add_argument("--shard-size", type=_positive_int, default=100_000, help="passages per shard")
     embed.set_defaults(run=_with_config(_embed))
 
     generation = argparse.ArgumentParser(add_help=False)
@@ -223,7 +234,7 @@ def build_parser():
     convert.add_argument("source", help="any backbone source (see tfllm.backbones.load_bert)")
     convert.add_argument("--output", required=True, help="directory for encoder/ and preprocess/")
     convert.add_argument("--preprocess", help="matching preprocess model, for TF-Hub sources")
-    convert.add_argument("--seq-length", type=int, default=128, help="the preprocess model's default length")
+    convert.add_argument("--seq-length", type=_positive_int, default=128, help="the preprocess model's default length")
     convert.set_defaults(run=_convert)
     return parser
 

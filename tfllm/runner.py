@@ -182,7 +182,8 @@ def export(config, version=None, quantize=None):
     if task.report_keys and storage.exists(report_path):
         report = storage.read_json(report_path)
         metadata["validation"] = {key: report[key] for key in task.report_keys if key in report}
-    path, check = export_for_serving(server, config.export.root, config.name, version or config.export.version,
+    path, check = export_for_serving(server, config.export.root, config.name,
+                                     config.export.version if version is None else version,
                                      metadata, config.export.base_path)
     print(f"fresh-process check (tensorflow + tensorflow_text only): outputs match for "
           f"{', '.join(sorted(check['signatures']))} ({', '.join(check['outputs'])})")

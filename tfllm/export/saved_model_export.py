@@ -88,6 +88,8 @@ def export_for_serving(server, export_root, name, version=None, metadata=None, b
             getattr(server, "server", None)) else ""
         raise TypeError(f"export_for_serving takes a serving module (a TaskServer), not a {type(server).__name__}"
                         f"{made_by}")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+        raise ValueError(f"version {version!r}: TF Serving's versions are whole numbers, 1 or more")
     model_dir = storage.join(export_root, name)
     version = version or next_version(model_dir)
     final_dir = storage.join(model_dir, str(version))

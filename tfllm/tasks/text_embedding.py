@@ -129,7 +129,9 @@ def embed_corpus(config, model, path, output, text_column="text", id_column=None
     `manifest.json` (model, dimension, metric, counts). Shows a progress bar; returns the manifest."""
     if storage.exists(output):
         raise ValueError(f"{output} exists; tfllm embed writes a new directory")
-    passages = kept_examples(path, read_corpus(path, file_format, text_column, id_column, config.data.on_bad_rows))
+    if shard_size < 1:
+        raise ValueError(f"shard_size {shard_size}: a shard holds 1 or more passages")
+    passages = kept_examples(data_file(path), read_corpus(path, file_format, text_column, id_column, config.data.on_bad_rows))
     server = model.server()
     progress = keras.utils.Progbar(len(passages), unit_name="passage")
     shards = []
