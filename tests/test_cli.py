@@ -1,4 +1,5 @@
 import glob
+import io
 import json
 import os
 import re
@@ -34,7 +35,7 @@ export: {{root: {tmp_path / 'savedmodels'}}}
     return str(config), tmp_path
 
 
-def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
+def test_train_evaluate_predict_export(job, capsys, monkeypatch, keras_hub_preset_dir):
     config, tmp_path = job
     rows = open(tmp_path / "dev.csv").read().splitlines()
     open(tmp_path / "dev.csv", "w").write("\n".join([rows[0] + ",language"] + [
@@ -97,6 +98,16 @@ def test_train_evaluate_predict_export(job, capsys, keras_hub_preset_dir):
     (tmp_path / "texts.csv").write_text("review\nthe movie was good\n")
     assert main(["predict", config, "--input", str(tmp_path / "texts.csv"), "--set", "data.group_column=language"]) == 0
     assert json.loads(capsys.readouterr().out)["label"] == "positive"
+    # Standard input: an answer per line, blank and Windows-ended lines too, so answers line up with lines.
+    monkeypatch.setattr("sys.stdin", io.StringIO("the movie was good\r\n\nawful plot\n"))
+    assert main(["predict", config]) == 0
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == [
+        "the movie was good", "", "awful plot"]
+    # A file and texts at once (the texts were ignored), or a directory as the file, are refused by name.
+    assert main(["predict", config, "--input", str(tmp_path / "texts.csv"), "--text", "good"]) == 2
+    assert "give it or --text, not both" in capsys.readouterr().err
+    assert main(["predict", config, "--input", str(tmp_path)]) == 2
+    assert f"{tmp_path} is a directory; name a data file" in capsys.readouterr().err
     # int8 backbone weights: scored beside the float model, exported (and checked in a fresh process) as int8.
     assert main(["evaluate", config, "--quantize", "int8"]) == 0
     int8_report = json.load(open(tmp_path / "run" / "evaluation" / "validation_int8" / "report.json"))

@@ -31,10 +31,12 @@ def _predict(args):
                          "model answers tfllm generate or tfllm chat")
     from tfllm import runner
 
+    if args.input and (args.text or args.text_pair):
+        raise ValueError("--input names a file of texts to label: give it or --text, not both")
     if args.input:
         rows = runner.predict_file(args.config, args.input)
-    else:
-        texts = args.text or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    else:  # one answer per line of standard input, blank ones too, so that answers line up with lines
+        texts = args.text or [line.rstrip("\r\n") for line in sys.stdin]
         rows = runner.predict(args.config, (texts, args.text_pair) if args.text_pair else texts)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     for row in rows:
@@ -80,7 +82,7 @@ def _generate(args):
     from tfllm.tasks.causal_lm import sampler
 
     lm = _loaded_lm(args.config)
-    prompts = args.prompt or [line.rstrip("\n") for line in sys.stdin]
+    prompts = args.prompt or [line.rstrip("\r\n") for line in sys.stdin]
     config = dataclasses.replace(args.config, task="causal_lm")  # plain completion, also for chat models
     texts = sampler(config, lm, **_generation_overrides(args))(prompts)
     for prompt, text in zip(prompts, texts):

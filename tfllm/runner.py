@@ -22,6 +22,7 @@ from tfllm.configs.task_spec import LOWER_IS_BETTER
 from tfllm.evaluation.classification_report import write_report
 from tfllm.export.saved_model_export import export_for_serving
 from tfllm.tasks.registry import task_spec
+from tfllm.tasks.task import data_file
 from tfllm.training.callbacks import ServedScore, backup_dir, best_weights_path, training_callbacks
 from tfllm.training.distillation import Distillation
 from tfllm.training.optimizer import adamw_with_warmup
@@ -165,8 +166,9 @@ def predict(config, x, model=None):
 def predict_file(config, path):
     """The served answers of a data file's examples (gold labels, if any, are ignored)."""
     task = task_of(config)
+    examples = task.read(config, data_file(path), labeled=False)  # a bad file is named before the model loads
     model = task.load(config)
-    return task.server(config, model).answer(task.read(config, path, labeled=False), model.predict_batch_size)
+    return task.server(config, model).answer(examples, model.predict_batch_size)
 
 
 def export(config, version=None, quantize=None):

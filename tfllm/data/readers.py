@@ -280,7 +280,8 @@ def read_rows(path, fields, build, file_format=None, on_bad_rows="error", column
         records = _jsonl_records(path, bad_rows) if file_format == "jsonl" else _json_array_records(path)
         examples = _examples_from_records(records, build, path, bad_rows)
     else:
-        raise ValueError(f"{path}: unknown format {file_format!r}; use csv, tsv, jsonl or json")
+        named = f"format {file_format!r}" if file_format else f"format: its extension {extension or '(none)'!r} names none"
+        raise ValueError(f"{path}: unknown {named}; use csv, tsv, jsonl or json (data.format)")
     return apply_bad_row_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
 
 
