@@ -155,6 +155,22 @@ def test_data_limit_reads_only_the_first_rows(job):
     assert [e.text for e in examples] == [e.text for e in sentiment_examples(10)]
 
 
+def test_training_says_how_many_texts_are_longer_than_sequence_length(job, capsys):
+    from tfllm.runner import task_of
+
+    config, tmp_path = job
+    with open(tmp_path / "train.csv", "a") as f:
+        f.write(" ".join(["the movie was good"] * 10) + ",positive\n")  # 40 words: 42 tokens with [CLS] and [SEP]
+    for changes, said in (([], "data.train: 1 of 129 texts (0.8%) are longer than backbone.sequence_length 16 (the "
+                                "longest: 42 tokens) and are cut to it; raise backbone.sequence_length, or set "
+                                "model.long_text"),
+                          (["model.long_text=mean"], "")):  # windows read it whole: nothing is cut
+        loaded = load_config(config, changes)
+        task = task_of(loaded)
+        task.bert(loaded, task.splits(loaded)[0])
+        assert said in capsys.readouterr().out if said else "are cut" not in capsys.readouterr().out
+
+
 def test_bad_rows_stop_training_with_their_location(job, capsys):
     config, tmp_path = job
     with open(tmp_path / "train.csv", "a") as f:

@@ -59,3 +59,12 @@ def test_pairs_are_trimmed_round_robin(vocabulary_file):
     features = preprocessor(tf.constant(["good " * 10]), tf.constant(["bad bad"]))
     assert features["segment_ids"].numpy()[0].tolist() == [0, 0, 0, 0, 0, 0, 1, 1, 1]  # [CLS] 4 of a [SEP] | b b [SEP]
     assert features["token_ids"].shape == (1, 9)
+
+
+def test_uncut_lengths_are_what_packing_cuts_to_sequence_length(vocabulary_file):
+    texts, pairs = ["good " * 50, "", "好电影", "the movie was good"], ["bad", "bad bad", "", "film"]
+    for text_pairs in (None, pairs):
+        uncut = BertPreprocessor.from_vocabulary(vocabulary_file, sequence_length=512).uncut_lengths(texts, text_pairs)
+        cut = BertPreprocessor.from_vocabulary(vocabulary_file, sequence_length=8).pack(
+            tf.constant(texts), None if text_pairs is None else tf.constant(text_pairs))[0].row_lengths().numpy()
+        assert (cut == [min(length, 8) for length in uncut]).all() and uncut[0] > 50

@@ -30,6 +30,9 @@ class QuestionAnsweringTask(BertTask):
     def texts(self, examples):
         return [text for example in examples for text in (example.question, example.context)]
 
+    def cut_inputs(self, config, examples):
+        return []  # contexts are read whole, in windows
+
     def dataset(self, config, model, examples, training):
         return model.make_dataset(examples, batch_size=config.training.batch_size, training=training,
                                   fixed_length=config.training.fixed_length, seed=config.training.seed)

@@ -22,6 +22,8 @@ parts of a `Task`, in this order:
 the graph TF Serving runs. Language-model tasks, whose quality is a loss, override `evaluate`.
 """
 
+import numpy as np
+
 from tfllm import storage
 from tfllm.backbones.sources import load_bert
 from tfllm.data.corpus_readers import read_documents
@@ -179,7 +181,31 @@ class BertTask(Task):
             added = bert.add_characters(texts, storage.join(config.run_dir, "tokenizer"), config.training.seed)
             print(f"backbone.add_characters: {len(added)} character(s) of data.train had no token in the "
                   f"vocabulary and now have their own ({''.join(added[:20])}{'...' if len(added) > 20 else ''})")
+        self.say_what_is_cut(config, bert.preprocessor, train_examples)
         return bert
+
+    def say_what_is_cut(self, config, preprocessor, examples):
+        """Says how many of the training inputs are longer than `backbone.sequence_length`: the model reads
+        their first tokens only, which a user should know before training, not find out from the scores."""
+        inputs = self.cut_inputs(config, examples)
+        if not inputs:
+            return
+        texts, pairs = [text for text, _ in inputs], [pair or "" for _, pair in inputs]
+        lengths = preprocessor.uncut_lengths(texts, pairs if any(pair for _, pair in inputs) else None)
+        cut = int(np.sum(lengths > preprocessor.sequence_length))
+        if cut:
+            print(f"data.train: {cut} of {len(lengths)} texts ({cut / len(lengths):.1%}) are longer than "
+                  f"backbone.sequence_length {preprocessor.sequence_length} (the longest: {int(lengths.max())} tokens) "
+                  f"and are cut to it{self.cut_advice(config)}")
+
+    def cut_inputs(self, config, examples):
+        """(text, its pair or None) of each input the model reads the first `backbone.sequence_length` tokens
+        of; none for a task that reads long texts whole, in windows."""
+        return [(text, None) for text in self.texts(examples)]
+
+    def cut_advice(self, config):
+        """What a user can do about inputs cut to `backbone.sequence_length`, after a semicolon."""
+        return "; raise backbone.sequence_length to read more of them"
 
     def student(self, config, teacher):
         settings = config.distillation

@@ -94,6 +94,16 @@ class TextClassificationTask(BertTask):
         return [text for example in self.training_examples(examples) for text in (example.text, example.text_pair)
                 if text]
 
+    def cut_inputs(self, config, examples):
+        if getattr(config.model, "long_text", None):
+            return []  # read whole, in windows
+        return [(example.text, example.text_pair) for example in self.training_examples(examples)]
+
+    def cut_advice(self, config):
+        if self.relation:
+            return "; an entity past the cut is not seen: raise backbone.sequence_length"
+        return "; raise backbone.sequence_length, or set model.long_text (mean or max) to read them whole, in windows"
+
     def training_examples(self, examples):
         """The `TextExample`s the classifier learns from (relation examples mark their entities)."""
         return examples

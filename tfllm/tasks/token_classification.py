@@ -31,6 +31,9 @@ class TokenClassificationTask(BertTask):
     def texts(self, examples):
         return [example.text for example in examples]
 
+    def cut_advice(self, config):
+        return "; their words past the cut get no tag, in training and served answers: raise backbone.sequence_length"
+
     def dataset(self, config, model, examples, training):
         return model.make_dataset(examples, batch_size=config.training.batch_size, training=training,
                                   fixed_length=config.training.fixed_length, seed=config.training.seed)

@@ -1,5 +1,6 @@
 """Raw text to BERT inputs, as one TensorFlow object for tf.data, evaluation and the export graph."""
 
+import numpy as np
 import tensorflow as tf
 
 from tfllm.text.bert_packer import BertPacker
@@ -50,6 +51,17 @@ class BertPreprocessor(tf.Module):
         if text_pairs is not None:
             segments.append(self.tokenizer(text_pairs))
         return self.packer(segments)
+
+    def uncut_lengths(self, texts, text_pairs=None, chunk=4096):
+        """The tokens each example (a string, or a string and its pair) would take uncut, special tokens
+        included: what `pack` cuts to `sequence_length` (numpy int64)."""
+        lengths = []
+        for start in range(0, len(texts), chunk):
+            count = self.tokenizer(tf.constant(texts[start:start + chunk])).row_lengths() + 2
+            if text_pairs is not None:
+                count += self.tokenizer(tf.constant(text_pairs[start:start + chunk])).row_lengths() + 1
+            lengths.append(count.numpy())
+        return np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
 
     def __call__(self, texts, text_pairs=None, length=None):
         """Returns dense model inputs padded to `length` (default: the batch's longest example)."""
