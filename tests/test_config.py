@@ -25,6 +25,7 @@ def write(tmp_path, **sections):
     ({"learning_rate": 0}, r"training.learning_rate: must be more than 0.0, not 0.0"),
     ({"dropout": 1.5}, r"training.dropout: must be at most 0.9, not 1.5"),
     ({"fixed_length": "yes"}, r"training.fixed_length: expected true or false, got 'yes'"),
+    ({"seed": -1}, r"training.seed: must be at least 0, not -1"),  # was Keras's "Seed must be between ..."
     ({"mask_rate": 0.2}, r"training.mask_rate: not read by task text_classification \(it is for masked_lm "
                          r"\(model.mask_rate\)\)"),
     ({"lora_rank": 4}, r"training.lora_rank: not read by task text_classification \(it is for causal_lm, chat, "

@@ -138,7 +138,7 @@ class TrainingConfig:
     steps_per_execution: int = key(1, "batches per compiled call: fewer host round trips (TPU: 32 or more)",
                                    minimum=1)
     precision: str = key("float32", "float32 | mixed_bfloat16 | mixed_float16 | auto", choices=PRECISIONS)
-    seed: int = key(42, "seeds weights, dropout and the data order")
+    seed: int = key(42, "seeds weights, dropout and the data order", minimum=0, maximum=2**32 - 1)
 
 
 @dataclasses.dataclass
