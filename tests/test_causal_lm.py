@@ -294,3 +294,22 @@ def test_generation_reads_adapters_enabled_after_a_first_generation(vocabulary):
     served = lm.server().serve.get_concrete_function().variables
     assert any("lora" in variable.name for variable in served), "the served graph reads no adapter"
     assert lm.generate_text(["the cat"], max_new_tokens=8) != before
+
+
+def test_a_validation_share_that_leaves_nothing_to_train_on_is_refused(tmp_path):
+    # A .txt file is one document unless data.document_separator splits it: its 10% share was the whole
+    # file, and the run "trained" one step on nothing, loss 0.
+    from tfllm.configs.job import load_config
+    from tfllm.runner import task_of
+
+    (tmp_path / "plays.txt").write_text("ROMEO:\nO, she doth teach.\n\nJULIET:\nAy me.\n\nROMEO:\nShe speaks.\n")
+    (tmp_path / "job.yaml").write_text("name: lm\ntask: causal_lm\nbackbone: {source: scratch}\n"
+                                       "data: {train: plays.txt, validation_split: 0.1}\n")
+    config = load_config(str(tmp_path / "job.yaml"))
+    with pytest.raises(ValueError, match=r"job.yaml: data.validation_split: a 10% share of the 1 example\(s\) of "
+                                         r"data.train leaves none to train on; the file is one document: set "
+                                         r"data.document_separator"):
+        task_of(config).splits(config)
+    config = load_config(str(tmp_path / "job.yaml"), ["data.document_separator=\"\\n\\n\""])
+    train, validation = task_of(config).splits(config)
+    assert [len(train), len(validation)] == [2, 1] and validation[0].startswith("ROMEO:\nShe")

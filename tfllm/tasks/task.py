@@ -252,7 +252,14 @@ class DocumentsTask(Task):
 
     def held_out(self, config, examples):
         """(train, validation) of `examples` when `data.validation_split` holds a share out."""
-        cut = len(examples) - max(1, int(len(examples) * config.data.validation_split))
+        share = config.data.validation_split
+        cut = len(examples) - max(1, int(len(examples) * share))
+        if cut < 1:
+            one = len(examples) == 1 and getattr(config.data, "document_separator", False) is None
+            raise ValueError(f"{config.path}: data.validation_split: a {share:.0%} share of the {len(examples)} "
+                             f"example(s) of data.train leaves none to train on; " +
+                             ("the file is one document: set data.document_separator (e.g. \"\\n\\n\") to split it, "
+                              "or give data.validation" if one else "give data.validation, or more training data"))
         return examples[:cut], examples[cut:]
 
     def splits(self, config):
