@@ -160,6 +160,8 @@ def test_odd_prompts_get_answers_and_bad_lengths_clear_errors(trained_lm):
             server.serve(**{**inputs, key: tf.constant(bad, inputs[key].dtype)})
         with pytest.raises(ValueError, match=f"{message}.*, not {bad:g}"):  # Python's callers get a ValueError
             lm.generate_text(["the cat"], **{"max_new_tokens": 4, key: bad})
+    with pytest.raises(ValueError, match=r"num_beams must be at least 1 \(1: no beam search\), not 0"):
+        lm.generate_text(["the cat"], max_new_tokens=4, num_beams=0)  # `tfllm generate --num-beams 0` sampled
     # A pandas column's empty cell (NaN) or a None is named by its place, as fit's raw documents are.
     with pytest.raises(ValueError, match=r"prompts\[1\]: expected a string, got float nan"):
         lm.generate_text(["the cat", float("nan")], max_new_tokens=4)

@@ -205,6 +205,8 @@ class CausalLM(TaskFiles, TaskFit, keras_hub.models.GPT2CausalLM):
         `num_beams` > 1 runs beam search (the sampling parameters are then unused); `stop` strings (or one)
         end a completion where one first appears.
         """
+        if not isinstance(num_beams, int) or num_beams < 1:  # 0 sampled instead, silently
+            raise ValueError(f"num_beams must be at least 1 (1: no beam search), not {num_beams!r}")
         prompts, one = batch_of(prompts)
         if not prompts:
             return []
