@@ -177,6 +177,17 @@ def test_sequence_length_is_checked_against_the_backbones_positions_and_a_missin
         load_config(write(tmp_path, backbone={"source": str(checkpoint), "sequence_length": 65}))
     with pytest.raises(ValueError, match=r"backbone.source: no such directory: .*elsewhere"):
         load_config(write(tmp_path, backbone={"source": str(tmp_path / "elsewhere")}))
+    # A GPT-2 window of n tokens reads n + 1 positions: the model's "must be in 1..63" named no key.
+    gpt2 = tmp_path / "gpt2"
+    gpt2.mkdir()
+    (gpt2 / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_positions": 64}))
+    for backbone, of in (({"source": str(gpt2)}, f"backbone.source {gpt2}"),
+                         ({"source": "scratch", "context_length": 64}, "backbone.context_length")):
+        with pytest.raises(ValueError, match=rf"backbone.sequence_length: 64 does not fit the 64 positions of {of}: "
+                                             r"a window of n tokens needs n \+ 1 \(its last token is a target\); "
+                                             r"use at most 63"):
+            load_config(write(tmp_path, task="causal_lm", backbone={**backbone, "sequence_length": 64}))
+        assert load_config(write(tmp_path, task="causal_lm", backbone={**backbone, "sequence_length": 63}))
 
 
 def test_a_missing_data_file_is_named_by_its_key(tmp_path):

@@ -287,7 +287,19 @@ def _resolve(raw, path, announce=True):
     if config.backbone.source == SCRATCH_SOURCE and spec.family == "bert":
         raise ValueError(f"{path}: backbone.source: scratch is for GPT-2 tasks and masked_lm; a {task} job "
                          "fine-tunes a pretrained BERT (tfllm pretrain makes one)")
+    if config.backbone.source == SCRATCH_SOURCE and spec.family == "gpt2":
+        _check_window(config, config.backbone.context_length, "backbone.context_length")
     return config
+
+
+def _check_window(config, positions, of):
+    """A GPT-2 training window of n tokens reads n + 1 (the last one only as a target): n must be below
+    the model's positions."""
+    length = config.backbone.sequence_length
+    if length >= positions:
+        raise ValueError(f"{config.path}: backbone.sequence_length: {length} does not fit the {positions} positions "
+                         f"of {of}: a window of n tokens needs n + 1 (its last token is a target); use at most "
+                         f"{positions - 1}")
 
 
 def _check_directory(directory, where):
@@ -343,9 +355,12 @@ def _check_source(config):
     except (OSError, yaml.YAMLError):
         return  # a TF-Hub SavedModel dir has no config.json; loading it checks it
     described = described if isinstance(described, dict) else {}
-    positions = described.get("max_position_embeddings") or (described.get("config") or {}).get("max_sequence_length")
+    positions = (described.get("max_position_embeddings") or described.get("n_positions")  # BERT, GPT-2 (HF)
+                 or (described.get("config") or {}).get("max_sequence_length"))  # KerasHub presets
     length = config.backbone.sequence_length
-    if isinstance(positions, int) and task_spec(config.task).family != "masked_lm" and length > positions:
+    if isinstance(positions, int) and task_spec(config.task).family == "gpt2":
+        _check_window(config, positions, f"backbone.source {config.backbone.source}")
+    elif isinstance(positions, int) and task_spec(config.task).family != "masked_lm" and length > positions:
         raise ValueError(f"{config.path}: backbone.sequence_length: {length} is more than the {positions} positions "
                          f"of backbone.source {config.backbone.source}")
 
