@@ -70,6 +70,33 @@ def test_a_byte_order_mark_is_not_part_of_the_first_row(tmp_path, name, content)
     assert read_text_examples(path).examples == [TextExample("hello", None, "pos", f"{path}:{1 if 'json' in name else 2}")]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("name, content", [
+    ("excel_unicode_text.tsv", "text\tlabel\r\n好电影\tpos\r\nbad film\tneg\r\n"),  # Excel's "Unicode Text"
+    ("utf16.csv", "text,label\n好电影,pos\nbad film,neg\n"),
+    ("utf16.jsonl", '{"text": "好电影", "label": "pos"}\n{"text": "bad film", "label": "neg"}\n'),
+])
+def test_a_file_with_a_utf16_byte_order_mark_is_read_as_utf16(tmp_path, name, content, encoding):
+    # Its first line was a bad row, so a CSV's header was its second line (a row of data) and no column was found.
+    bom = b"\xff\xfe" if encoding.endswith("le") else b"\xfe\xff"
+    path = write(tmp_path, name, bom + content.encode(encoding))
+    first = 1 if name.endswith("jsonl") else 2
+    assert [(e.text, e.label, e.source) for e in read_text_examples(path).examples] == [
+        ("好电影", "pos", f"{path}:{first}"), ("bad film", "neg", f"{path}:{first + 1}")]
+
+
+def test_a_file_in_another_encoding_is_named_so_and_its_undecodable_header_is_no_row(tmp_path):
+    gbk = write(tmp_path, "gbk.csv", "text,label\n好电影,pos\nbad,neg\n".encode("gbk"))
+    with pytest.raises(DataError, match=r"gbk.csv:2: field '<row>': not valid UTF-8 \(.*\); if the file is in "
+                                        r"another encoding \(GBK, Latin-1\), save it as UTF-8"):
+        read_text_examples(gbk)
+    # The header row was skipped as a bad row and the first row of data taken for the header.
+    header = write(tmp_path, "header.csv", "文本,标签\n好电影,pos\nbad,neg\n".encode("gbk"))
+    with pytest.raises(DataError, match=r"header.csv:1: field '<header>': not valid UTF-8") as error:
+        read_text_examples(header, ColumnSpec(text="文本", label="标签"), on_bad_rows="skip")
+    assert "on_bad_rows" not in str(error.value)
+
+
 @pytest.mark.parametrize("name, content", [("empty.jsonl", ""), ("blank.jsonl", "\n\n"), ("empty.json", "[]"),
                                            ("header_only.csv", "text,label\n")])
 def test_an_empty_file_says_it_is_empty(tmp_path, name, content):

@@ -52,15 +52,27 @@ class ColumnSpec:
 
 def _decoded_lines(path, bad_rows):
     """Yields (line number, text) for each line; undecodable lines become bad rows. A UTF-8 byte-order
-    mark (what Excel writes) is not part of the first line."""
+    mark (what Excel writes) is not part of the first line; a file that starts with a UTF-16 one (Excel's
+    "Unicode Text") is read as UTF-16."""
     with tf.io.gfile.GFile(path, "rb") as f:
+        if f.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            f.seek(0)
+            try:
+                text = f.read().decode("utf-16")
+            except UnicodeDecodeError as error:
+                raise DataError.whole_file(path, {"<file>": f"not valid UTF-16, as its byte-order mark says: {error}"})
+            lines = text.split("\n")  # as the UTF-8 branch splits: at "\n" only, each line keeping it
+            yield from enumerate([line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else []), start=1)
+            return
+        f.seek(0)
         for number, raw in enumerate(f, start=1):
             if number == 1:
                 raw = raw.removeprefix(codecs.BOM_UTF8)
             try:
                 yield number, raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                bad_rows.append(BadRow(path, number, "<row>", f"not valid UTF-8 ({error.reason} at byte {error.start})"))
+                bad_rows.append(BadRow(path, number, "<row>", f"not valid UTF-8 ({error.reason} at byte {error.start}); "
+                                       "if the file is in another encoding (GBK, Latin-1), save it as UTF-8"))
 
 
 def read_json_file(path, layout="a UTF-8 JSON file"):
@@ -140,8 +152,10 @@ def _read_delimited(path, fields, build, delimiter, bad_rows, column_names=None)
     csv.field_size_limit(_CSV_FIELD_LIMIT)
     reader = csv.reader(text_lines(), delimiter=delimiter, quoting=quoting)
     header = list(column_names) if column_names else next(reader, None)
-    if header is None:
+    if header is None and not bad_rows:
         raise DataError.whole_file(path, {"<header>": "the file is empty; a header row naming the columns is needed"})
+    if not column_names and (header is None or line_numbers[0] != 1):  # the header row itself was undecodable
+        raise DataError.whole_file(path, {"<header>": bad_rows[0].reason})
     header = [name.strip() for name in header]
     absent = [c for c in fields if c not in header]
     if absent:
