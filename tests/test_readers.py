@@ -75,12 +75,13 @@ def test_a_byte_order_mark_is_not_part_of_the_first_row(tmp_path, name, content)
     ("excel_unicode_text.tsv", "text\tlabel\r\n好电影\tpos\r\nbad film\tneg\r\n"),  # Excel's "Unicode Text"
     ("utf16.csv", "text,label\n好电影,pos\nbad film,neg\n"),
     ("utf16.jsonl", '{"text": "好电影", "label": "pos"}\n{"text": "bad film", "label": "neg"}\n'),
+    ("utf16.json", '[{"text": "好电影", "label": "pos"}, {"text": "bad film", "label": "neg"}]'),
 ])
 def test_a_file_with_a_utf16_byte_order_mark_is_read_as_utf16(tmp_path, name, content, encoding):
     # Its first line was a bad row, so a CSV's header was its second line (a row of data) and no column was found.
     bom = b"\xff\xfe" if encoding.endswith("le") else b"\xfe\xff"
     path = write(tmp_path, name, bom + content.encode(encoding))
-    first = 1 if name.endswith("jsonl") else 2
+    first = 1 if "json" in name else 2  # a JSON array's "lines" are its items' positions
     assert [(e.text, e.label, e.source) for e in read_text_examples(path).examples] == [
         ("好电影", "pos", f"{path}:{first}"), ("bad film", "neg", f"{path}:{first + 1}")]
 

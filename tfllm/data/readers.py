@@ -58,7 +58,7 @@ def _decoded_lines(path, bad_rows):
         if f.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             f.seek(0)
             try:
-                text = f.read().decode("utf-16")
+                text = _decoded(f.read())
             except UnicodeDecodeError as error:
                 raise DataError.whole_file(path, {"<file>": f"not valid UTF-16, as its byte-order mark says: {error}"})
             lines = text.split("\n")  # as the UTF-8 branch splits: at "\n" only, each line keeping it
@@ -76,10 +76,11 @@ def _decoded_lines(path, bad_rows):
 
 
 def read_json_file(path, layout="a UTF-8 JSON file"):
-    """The one JSON value a whole file holds (a byte-order mark allowed); a DataError at line 1 otherwise."""
+    """The one JSON value a whole file holds (UTF-8, or UTF-16 after its byte-order mark); a DataError at
+    line 1 otherwise."""
     with tf.io.gfile.GFile(path, "rb") as f:
         try:
-            return json.loads(f.read().decode("utf-8-sig"))
+            return json.loads(_decoded(f.read()))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise DataError.whole_file(path, {"<file>": f"not {layout}: {error}"}) from None
 
@@ -220,8 +221,15 @@ def _examples_from_records(records, build, path, bad_rows):
 def _json_kind(path):
     """ "json" for a file that starts with a JSON array, else "jsonl"."""
     with tf.io.gfile.GFile(path, "rb") as f:
-        start = f.read(4096).removeprefix(codecs.BOM_UTF8).lstrip()
-    return "json" if start.startswith(b"[") else "jsonl"
+        start = _decoded(f.read(4096), errors="ignore").lstrip()
+    return "json" if start.startswith("[") else "jsonl"
+
+
+def _decoded(data, errors="strict"):
+    """Bytes of a file (or of its start) as text: UTF-16 after its byte-order mark, else UTF-8 (a UTF-8 mark
+    dropped)."""
+    utf16 = data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    return data.decode("utf-16" if utf16 else "utf-8-sig", errors=errors)
 
 
 def apply_bad_row_policy(result, on_bad_rows, path):
