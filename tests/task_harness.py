@@ -57,8 +57,9 @@ def run_task_test(build, train, requests, tmp_path, epochs=3, learning_rate=1e-3
       (TensorFlow would trace the training step twice);
     - `get_config()` is JSON, and `from_config` builds the same model (config and weight shapes);
     - `save_to_dir` and `load` give a model whose server answers the same, scores included;
-    - the SavedModel of its server (`TaskServer`), loaded back, answers the same, and a request of no
-      rows with outputs of no rows;
+    - the SavedModel of its server (`TaskServer`), loaded back, answers the same, a request of no rows
+      with outputs of no rows, and one of odd strings (empty, control characters, invalid UTF-8, very
+      long) with a row each, its scores finite;
     - built under `mixed_bfloat16`, it computes in bfloat16 with float32 variables and float32 outputs.
     Models trained here on raw inputs also answer raw strings with `predict(x)`, as their server does
     (one string with its row).
@@ -141,7 +142,26 @@ def _exported_answers(server, examples, path):
     batched = [name for name, spec in serve.structured_input_signature[1].items() if spec.shape.rank]
     empty = serve(**{name: value[:0] if name in batched else value for name, value in inputs.items()})
     assert all(output.shape[0] == 0 for output in empty.values()), {k: v.shape for k, v in empty.items()}
+    # Whatever strings a client sends get an answer per row, with finite scores.
+    odd = serve(**{name: _odd_strings(value) if name in batched and value.dtype == tf.string else value
+                   for name, value in inputs.items()})
+    count = inputs[(server.rows or batched)[0]].shape[0]  # `rows`: a GPT-2's prompts, not its stop strings
+    for name, output in odd.items():
+        assert output.shape[0] == count, (name, output.shape)
+        assert not output.dtype.is_floating or np.isfinite(output.numpy()).all(), f"odd strings gave {name} NaN"
     return server.answers(examples, {name: value.numpy() for name, value in serve(**inputs).items()})
+
+
+ODD_STRINGS = [b"", b"   ", b"\t\r\n", b"\x00\x01\x7f", "\u200b\u2028 emoji \U0001F600".encode(), b"\xff\xfe\xc3 broken UTF-8",
+               ("word " * 4000).encode(), ("好" * 3000).encode(), b"a"]
+
+
+def _odd_strings(value):
+    """`value` (a string tensor of a request) with its strings replaced by ODD_STRINGS: empty, blank, control
+    characters, invisible and astral characters, invalid UTF-8, texts far longer than any window."""
+    count = int(tf.size(value))
+    return tf.reshape(tf.constant([ODD_STRINGS[i % len(ODD_STRINGS)] for i in range(count)], tf.string),
+                      tf.shape(value))
 
 
 def _check_int8(model, examples, float_rows):
