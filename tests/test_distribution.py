@@ -98,3 +98,14 @@ def test_strategy_names_resolve_and_bad_ones_say_what_is_known():
         resolve_strategy("horovod")
     with pytest.raises(ValueError, match="needs training.tpu"):
         resolve_strategy("tpu")
+
+
+@pytest.mark.parametrize("tf_config, message", [
+    ('{"cluster": {"worker": ["a:1"]', r"TF_CONFIG is not valid JSON \(Expecting"),  # a shell quoting slip
+    ('["a:1", "b:2"]', r'TF_CONFIG: expected \{"cluster"'),
+])
+def test_a_malformed_tf_config_is_named(monkeypatch, tf_config, message):
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    for name in ("auto", "multi_worker"):  # a bare json error (auto) or AttributeError (a list) named nothing
+        with pytest.raises(ValueError, match=message):
+            resolve_strategy(name)

@@ -31,7 +31,13 @@ def local_tf_configs(workers):
 
 
 def _workers_in_tf_config():
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({error}): {os.environ['TF_CONFIG'][:200]}") from None
+    cluster = config.get("cluster", {}) if isinstance(config, dict) else None
+    if not isinstance(cluster, dict):
+        raise ValueError(f'TF_CONFIG: expected {{"cluster": {{"worker": [...]}}, "task": {{...}}}}, got {config!r:.200}')
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
