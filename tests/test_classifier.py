@@ -161,6 +161,13 @@ def test_raw_labels_may_be_ids_and_bad_ones_name_their_place(keras_hub_preset_di
         classifier.evaluate(["good", "bad"], verbose=0)
     with pytest.raises(ValueError, match="predict takes raw inputs"):
         classifier.predict(None)
+    # A nested list, or a pair to a single-text model, reached TensorFlow as a [1, 1] tensor it could not bind.
+    for x in ([["good film"]], (["good film"],)):
+        with pytest.raises(ValueError, match=r"x\[0\]: expected a string, got list \['good film'\] \(this model reads "
+                                             r"one text per input\)"):
+            classifier.predict(x)
+    with pytest.raises(ValueError, match="takes no sample_weight"):  # Keras's refusal spoke of a tf.data.Dataset
+        classifier.fit(["good", "bad"], ["positive", "negative"], sample_weight=np.ones(2), verbose=0)
     with pytest.raises(TypeError, match=r"not a TextClassifier: pass its server\(\)"):
         export_for_serving(classifier, "unused", "tiny")
     with pytest.raises(ValueError, match="one label, 'positive': a single-label classifier chooses among two or more"):

@@ -93,6 +93,11 @@ def test_search_texts_answers_in_python_what_the_search_signature_ranks(keras_hu
     assert index.search_texts([], k=3) == []
     with pytest.raises(ValueError, match="no corpus"):
         model.server().search_texts("good movie!")
+    # Pairs are for fit (predict gave an AttributeError), a nested list no text (a binding TypeError).
+    with pytest.raises(ValueError, match=r"the embedder embeds texts: predict\(texts\); \(queries, positives\) pairs"):
+        model.predict((["good movie!"], ["good film"]))
+    with pytest.raises(ValueError, match=r"x\[0\]: expected a string, got list"):
+        model.predict([["good movie!"]])
 
 
 def _mean_rank_of_positive(model, pairs):

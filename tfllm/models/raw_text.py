@@ -67,6 +67,17 @@ def checked_texts(x, name="x"):
     return x
 
 
+def single_texts(x, reads="this model reads one text per input"):
+    """`x` as a list of texts, for a model that reads one text per input; a ValueError naming the first
+    input that is not a string (a nested list, or text pairs given to such a model), which TensorFlow
+    would only report as a tensor of the wrong shape."""
+    texts = list(x)
+    for i, text in enumerate(texts):
+        if not isinstance(text, (str, bytes)):
+            raise ValueError(f"x[{i}]: expected a string, got {type(text).__name__} {text!r:.60} ({reads})")
+    return texts
+
+
 def _has_no_rows(x):
     """Whether `x` is an empty list of inputs, or a tuple of empty lists (pairs)."""
     if isinstance(x, tuple) and x and all(isinstance(column, (list, tuple, np.ndarray)) for column in x):
@@ -122,6 +133,9 @@ class RawTextModel(TaskFit):
         if isinstance(validation_data, tuple) and is_raw_text(validation_data[0]):
             validation_data = self._raw_dataset(*validation_data, batch_size, name="validation_data[0]")
         if is_raw_text(x):
+            if kwargs.get("sample_weight") is not None:  # Keras's refusal speaks of a tf.data.Dataset
+                raise ValueError("fit on raw texts takes no sample_weight (the texts become a dataset); weigh "
+                                 "whole classes with class_weight, or leave rows out")
             x, y, batch_size = self._raw_dataset(x, y, batch_size, training=True), None, None
         return super().fit(x, y, batch_size=batch_size, validation_data=validation_data,
                            validation_split=validation_split, **kwargs)

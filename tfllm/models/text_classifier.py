@@ -13,7 +13,7 @@ from tfllm.layers.marker_pooling import MarkerPooling
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.classification_metrics import MacroF1, MultiLabelF1
-from tfllm.models.raw_text import RawTextModel
+from tfllm.models.raw_text import RawTextModel, single_texts
 from tfllm.models.smoothed_crossentropy import SmoothedSparseCrossentropy
 from tfllm.models.task_server import cached_server
 from tfllm.models.text_classifier_serving import TextClassifierServer
@@ -149,7 +149,7 @@ class TextClassifier(BertTaskModel, RawTextModel, keras.Model):
         if paired != self.text_pair:
             raise ValueError("this model reads text pairs: give x=(texts, text_pairs)" if self.text_pair else
                              "this model reads single texts, not (texts, text_pairs)")
-        texts, pairs = (list(x[0]), list(x[1])) if self.text_pair else (list(x), [None] * len(x))
+        texts, pairs = (list(x[0]), list(x[1])) if self.text_pair else (single_texts(x), [None] * len(x))
         labels = [None] * len(texts) if y is None else [self._label_names(label, i) for i, label in enumerate(y)]
         if len(pairs) != len(texts) or len(labels) != len(texts):
             pairs_given = f", {len(pairs)} text pairs" if self.text_pair else ""

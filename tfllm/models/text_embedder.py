@@ -14,7 +14,7 @@ from tfllm.data.pipeline import batch_packed_sides
 from tfllm.layers.masked_mean_pooling import MaskedMeanPooling
 from tfllm.models.bert_task import BertTaskModel
 from tfllm.models.contrastive_loss import cosine_regression_loss, in_batch_negatives_loss
-from tfllm.models.raw_text import RawTextModel, batch_of
+from tfllm.models.raw_text import RawTextModel, batch_of, single_texts
 from tfllm.models.task_server import cached_server
 from tfllm.models.text_classifier import FEATURE_NAMES
 from tfllm.models.text_embedder_serving import TextEmbedderServer
@@ -114,7 +114,8 @@ class TextEmbedder(BertTaskModel, RawTextModel, keras.Model):
         """Examples of raw inputs: texts (to embed), or (queries, positives[, negatives]) with `y` the
         pairs' scores for a cosine-loss model."""
         if not (isinstance(x, tuple) and not isinstance(x[0], (str, bytes))):
-            return [TextExample(text, source=f"x:{i}") for i, text in enumerate(x)]
+            texts = single_texts(x, "texts to embed; (queries, positives) pairs, a tuple, are for fit and evaluate")
+            return [TextExample(text, source=f"x:{i}") for i, text in enumerate(texts)]
         columns = [list(side) for side in x]
         if len(columns) not in (2, 3) or len({len(c) for c in columns}) != 1:
             raise ValueError("give x=(queries, positives) or (queries, positives, negatives), lists of one length")

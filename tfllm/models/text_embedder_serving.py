@@ -107,6 +107,9 @@ class TextEmbedderServer(TaskServer):
         return hits[0] if one else hits
 
     def requests(self, examples):
+        if examples and not hasattr(examples[0], "text"):
+            raise ValueError("the embedder embeds texts: predict(texts); (queries, positives) pairs are for fit and "
+                             "evaluate")
         return {"text": [example.text for example in examples]}
 
     def answers(self, examples, outputs):

@@ -10,7 +10,7 @@ from tfllm.data.entity_readers import Entity, EntityExample
 from tfllm.backbones.sources import load_bert, set_pooler_trainable
 from tfllm.data.pipeline import batch_packed_inputs
 from tfllm.models.bert_task import BertTaskModel
-from tfllm.models.raw_text import RawTextModel
+from tfllm.models.raw_text import RawTextModel, single_texts
 from tfllm.models.entity_tags import EntityTags
 from tfllm.models.text_classifier import FEATURE_NAMES
 from tfllm.models.task_server import cached_server
@@ -70,7 +70,7 @@ class TokenClassifier(BertTaskModel, RawTextModel, keras.Model):
     def examples(self, x, y=None):
         """`EntityExample`s of raw texts `x` and, if given, `y` their entities: per text a list of (start,
         end, type) character spans (end exclusive), or of dicts with those keys."""
-        texts = list(x)
+        texts = single_texts(x)
         spans = [[]] * len(texts) if y is None else list(y)
         if len(spans) != len(texts):
             raise ValueError(f"{len(texts)} texts and {len(spans)} entity lists: give one list per text")
