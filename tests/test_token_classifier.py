@@ -107,8 +107,8 @@ def test_unknown_entity_types_and_spans_outside_their_text_are_named(tagger):
     # Raw spans given to fit or evaluate: one past its text's end names its row, before any tensor is made.
     with pytest.raises(ValueError, match=r"y:1: entity \(0, 9, 'POS'\) is not a span of its text's 4 characters"):
         tagger.evaluate(["good movie", "good"], [[(0, 4, "POS")], [(0, 9, "POS")]])
-    with pytest.raises(ValueError, match=r"x\[1\]: expected a string, got list \['bad'\]"):  # was a binding TypeError
-        tagger.predict(["good movie", ["bad"]])
+    with pytest.raises(ValueError, match=r"x\[0\]: expected a string, got list \['good movie'\]"):  # a TypeError
+        tagger.predict([["good movie"]])
 
 
 def conll(examples):
