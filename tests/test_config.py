@@ -90,6 +90,17 @@ def test_a_key_written_twice_is_an_error_naming_both_lines(tmp_path):
         load_config(str(path))
 
 
+def test_a_config_that_is_not_utf8_text_or_is_a_directory_is_named(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_bytes("# 情感分类\nname: job\ndata: {train: t.csv}\n".encode("gbk"))  # was a bare 'utf-8' codec error
+    with pytest.raises(ValueError, match=r"job.yaml: not UTF-8 text \(invalid continuation byte at byte 2\); save it"):
+        load_config(str(path))
+    path.write_bytes("\ufeff# 情感分类\nname: job\ndata: {train: t.csv}\n".encode("utf-8"))  # a BOM is fine
+    assert load_config(str(path)).name == "job"
+    with pytest.raises(ValueError, match=f"{tmp_path} is a directory; name a job config"):
+        load_config(str(tmp_path))
+
+
 @pytest.mark.parametrize("name", ["../../x", "a/b", "", ".hidden", 7])
 def test_the_name_is_one_safe_path_component(tmp_path, name):
     with pytest.raises(ValueError, match="name: .* must be one path component"):

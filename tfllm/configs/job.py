@@ -183,6 +183,10 @@ def _read_yaml(path):
             raw = yaml.load(f, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as error:
         raise ValueError(f"{path}: not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory; name a job config (YAML) file") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
