@@ -71,8 +71,9 @@ def _decoded_lines(path, bad_rows):
             try:
                 yield number, raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                bad_rows.append(BadRow(path, number, "<row>", f"not valid UTF-8 ({error.reason} at byte {error.start}); "
-                                       "if the file is in another encoding (GBK, Latin-1), save it as UTF-8"))
+                bad_rows.append(BadRow(path, number, "<row>", f"not valid UTF-8 ({error.reason} at byte "
+                                       f"{error.start}); if the file is in another encoding (GBK, Latin-1), save it "
+                                       "as UTF-8"))
 
 
 def read_json_file(path, layout="a UTF-8 JSON file"):
@@ -302,7 +303,8 @@ def read_rows(path, fields, build, file_format=None, on_bad_rows="error", column
         records = _jsonl_records(path, bad_rows) if file_format == "jsonl" else _json_array_records(path)
         examples = _examples_from_records(records, build, path, bad_rows)
     else:
-        named = f"format {file_format!r}" if file_format else f"format: its extension {extension or '(none)'!r} names none"
+        named = (f"format {file_format!r}" if file_format else
+                 f"format: its extension {extension or '(none)'!r} names none")
         raise ValueError(f"{path}: unknown {named}; use csv, tsv, jsonl or json (data.format)")
     return apply_bad_row_policy(ReadResult(examples, sorted(bad_rows, key=lambda r: r.line)), on_bad_rows, path)
 

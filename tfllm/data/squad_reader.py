@@ -57,17 +57,18 @@ def read_squad(path, on_bad_rows="error", labeled=True):
     examples, bad_rows = [], []
     for a, p, title, paragraph in squad_paragraphs(document, path, bad_rows):
         for q, qa in _objects(paragraph, "qas", path, f"{a}/{p}", bad_rows):
-            example = _example(qa, paragraph.get("context"), title, path, f"{a}/{p}/{q}" + (f" (id {qa['id']})" if "id" in qa else ""),
-                               labeled, bad_rows)
+            place = f"{a}/{p}/{q}" + (f" (id {qa['id']})" if "id" in qa else "")
+            example = _example(qa, paragraph.get("context"), title, path, place, labeled, bad_rows)
             if example:
                 examples.append(example)
     return apply_bad_row_policy(ReadResult(examples, bad_rows), on_bad_rows, path)
 
 
 def squad_paragraphs(document, path, bad_rows):
-    """Yields (article, paragraph (1-based positions), the article's title, the paragraph) for each paragraph of a
-    SQuAD-format document; an article or paragraph that is not a JSON object, or a list field that is
-    not a list, is a bad row named by its place (the file is hand-edited or converted often enough)."""
+    """Yields (article, paragraph (1-based positions), the article's title, the paragraph) for each
+    paragraph of a SQuAD-format document; an article or paragraph that is not a JSON object, or a list
+    field that is not a list, is a bad row named by its place (such files are often hand-edited or
+    converted)."""
     for a, article in _objects(document, "data", path, "", bad_rows):
         for p, paragraph in _objects(article, "paragraphs", path, str(a), bad_rows):
             yield a, p, article.get("title", ""), paragraph

@@ -131,7 +131,8 @@ def embed_corpus(config, model, path, output, text_column="text", id_column=None
         raise ValueError(f"{output} exists; tfllm embed writes a new directory")
     if shard_size < 1:
         raise ValueError(f"shard_size {shard_size}: a shard holds 1 or more passages")
-    passages = kept_examples(data_file(path), read_corpus(path, file_format, text_column, id_column, config.data.on_bad_rows))
+    passages = kept_examples(data_file(path), read_corpus(path, file_format, text_column, id_column,
+                                                          config.data.on_bad_rows))
     server = model.server()
     progress = keras.utils.Progbar(len(passages), unit_name="passage")
     shards = []

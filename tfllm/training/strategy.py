@@ -37,7 +37,8 @@ def _workers_in_tf_config():
         raise ValueError(f"TF_CONFIG is not valid JSON ({error}): {os.environ['TF_CONFIG'][:200]}") from None
     cluster = config.get("cluster", {}) if isinstance(config, dict) else None
     if not isinstance(cluster, dict):
-        raise ValueError(f'TF_CONFIG: expected {{"cluster": {{"worker": [...]}}, "task": {{...}}}}, got {config!r:.200}')
+        raise ValueError(f'TF_CONFIG: expected {{"cluster": {{"worker": [...]}}, "task": {{...}}}}, '
+                         f'got {config!r:.200}')
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
