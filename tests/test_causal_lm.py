@@ -309,8 +309,8 @@ def test_a_validation_share_that_leaves_nothing_to_train_on_is_refused(tmp_path)
                                        "data: {train: plays.txt, validation_split: 0.1}\n")
     config = load_config(str(tmp_path / "job.yaml"))
     with pytest.raises(ValueError, match=r"job.yaml: data.validation_split: a 10% share of the 1 example\(s\) of "
-                                         r"data.train leaves none to train on; the file is one document: set "
-                                         r"data.document_separator"):
+                                         r"data.train leaves none to train on: give data.validation, or more "
+                                         r"examples \(a .txt file is one document unless data.document_separator"):
         task_of(config).splits(config)
     config = load_config(str(tmp_path / "job.yaml"), ["data.document_separator=\"\\n\\n\""])
     train, validation = task_of(config).splits(config)

@@ -10,7 +10,8 @@ parts of a `Task`, in this order:
 - model: `build` (the Keras model a config starts from, its head on a backbone; its `compile()`
   defaults to the task's loss and metrics), `dataset` (the model's tf.data pipeline for examples),
   `model_class` (whose `load(directory)` restores what `save_to_dir` wrote) and `callbacks`;
-  BERT tasks (`BertTask`) build on `bert(config, train_examples)` and name the `texts` it reads; those
+  BERT tasks (`BertTask`) build on `bert(config, train_examples)` and name the `texts` it reads (and the
+  `cut_inputs` read only up to `backbone.sequence_length`, which training counts aloud); those
   with a `distillation:` section build a `student` of the `teacher` run's model instead;
 - serving: `server` (raw strings in, readable answers out, in TF ops: what `tfllm export` publishes;
   its `requests` and `answers` turn examples into its inputs and its outputs into JSON-ready rows) and
@@ -255,11 +256,11 @@ class DocumentsTask(Task):
         share = config.data.validation_split
         cut = len(examples) - max(1, int(len(examples) * share))
         if cut < 1:
-            one = len(examples) == 1 and getattr(config.data, "document_separator", False) is None
+            unsplit = len(examples) == 1 and getattr(config.data, "document_separator", "") is None
+            hint = ' (a .txt file is one document unless data.document_separator, e.g. "\\n\\n", splits it)'
             raise ValueError(f"{config.path}: data.validation_split: a {share:.0%} share of the {len(examples)} "
-                             f"example(s) of data.train leaves none to train on; " +
-                             ("the file is one document: set data.document_separator (e.g. \"\\n\\n\") to split it, "
-                              "or give data.validation" if one else "give data.validation, or more training data"))
+                             f"example(s) of data.train leaves none to train on: give data.validation, or more "
+                             f"examples{hint if unsplit else ''}")
         return examples[:cut], examples[cut:]
 
     def splits(self, config):
