@@ -115,8 +115,10 @@ def test_train_evaluate_predict_export(job, capsys, monkeypatch, keras_hub_prese
     capsys.readouterr()
     assert main(["export", config, "--quantize", "int8", "--set", f"export.root={tmp_path / 'exports'}"]) == 0
     exported = capsys.readouterr().out
-    assert "fresh-process check (tensorflow + tensorflow_text only): outputs match" in exported
-    assert "SavedModel for TF Serving" in exported
+    said = exported.splitlines()  # what the minutes of saving and checking are, before they start
+    assert said[0] == "saving the serving signatures, then checking their answers in a fresh process ..."
+    assert "fresh-process check (tensorflow + tensorflow_text only): outputs match" in said[1]
+    assert "SavedModel for TF Serving" in said[2]
     version = tmp_path / "exports" / "sentiment" / "1"
     metadata = json.load(open(version / "assets.extra" / "tfllm_metadata.json"))
     assert metadata["backbone"] == keras_hub_preset_dir and metadata["labels"] == ["positive", "negative"]

@@ -184,6 +184,8 @@ def export(config, version=None, quantize=None):
     if task.report_keys and storage.exists(report_path):
         report = storage.read_json(report_path)
         metadata["validation"] = {key: report[key] for key in task.report_keys if key in report}
+    # Tracing the signatures and loading them back takes a while (minutes for a large GPT-2): say what it is.
+    print("saving the serving signatures, then checking their answers in a fresh process ...", flush=True)
     path, check = export_for_serving(server, config.export.root, config.name,
                                      config.export.version if version is None else version,
                                      metadata, config.export.base_path)
