@@ -76,6 +76,8 @@ def test_train_evaluate_predict_export(job, capsys, monkeypatch, keras_hub_prese
     assert set(groups) == {"en", "zh"} and sum(group["examples"] for group in groups.values()) == 48
     assert sum(g["accuracy"] * g["examples"] for g in groups.values()) == pytest.approx(report["accuracy"] * 48)
     assert f"language zh: accuracy: {groups['zh']['accuracy']:.4f}" in evaluated.out
+    # Served answers take minutes on large sets: a progress line (a bar on a terminal), not silence.
+    assert re.search(r"^48/48 - \d+s - .*/example$", evaluated.out, re.M) and "\r" not in evaluated.out
     # Every scored row, to read which ones were wrong: its place in the file, the served answer and the gold label.
     predictions = tmp_path / "run" / "evaluation" / "validation" / "predictions.jsonl"
     predicted = [json.loads(line) for line in open(predictions)]

@@ -287,6 +287,7 @@ def test_embedding_job_trains_scores_against_bm25_exports_search_and_embeds(tmp_
     embedded = run_tfllm("embed", config, "--input", tmp_path / "corpus.txt", "--output", tmp_path / "vectors",
                          "--shard-size", 3)
     assert embedded.returncode == 0, embedded.stderr[-3000:]
+    assert "4/4 - " in embedded.stdout and "\r" not in embedded.stdout  # a log file gets a line, not a bar's updates
     manifest = json.load(open(tmp_path / "vectors" / "manifest.json"))
     assert [shard["count"] for shard in manifest["shards"]] == [3, 1] and manifest["dimension"] == 16
     vectors = np.concatenate([np.load(tmp_path / "vectors" / shard["embeddings"]) for shard in manifest["shards"]])

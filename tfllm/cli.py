@@ -34,7 +34,7 @@ def _predict(args):
     if args.input and (args.text or args.text_pair):
         raise ValueError("--input names a file of texts to label: give it or --text, not both")
     if args.input:
-        rows = runner.predict_file(args.config, args.input)
+        rows = runner.predict_file(args.config, args.input, progress=bool(args.output))
     else:  # one answer per line of standard input, blank ones too, so that answers line up with lines
         texts = args.text or [line.rstrip("\r\n") for line in sys.stdin]
         rows = runner.predict(args.config, (texts, args.text_pair) if args.text_pair else texts)

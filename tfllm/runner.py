@@ -163,12 +163,13 @@ def predict(config, x, model=None):
     return (model or task_of(config).load(config)).predict(x)
 
 
-def predict_file(config, path):
-    """The served answers of a data file's examples (gold labels, if any, are ignored)."""
+def predict_file(config, path, progress=False):
+    """The served answers of a data file's examples (gold labels, if any, are ignored); `progress`: show a
+    progress bar (on standard output: not where the answers go)."""
     task = task_of(config)
     examples = task.read(config, data_file(path), labeled=False)  # a bad file is named before the model loads
     model = task.load(config)
-    return task.server(config, model).answer(examples, model.predict_batch_size)
+    return task.server(config, model).answer(examples, model.predict_batch_size, progress)
 
 
 def export(config, version=None, quantize=None):

@@ -54,3 +54,11 @@ def progress_verbosity():
     """Keras `verbose`: progress bars on a terminal, one line per epoch when output goes to a file or pipe
     (a log file would otherwise fill with thousands of carriage-return updates)."""
     return 1 if sys.stdout.isatty() else 2
+
+
+def progress_bar(total, unit_name):
+    """A Keras progress bar of `total` units that suits where the output goes (see `progress_verbosity`:
+    one line at the end into a file or pipe)."""
+    import keras
+
+    return keras.utils.Progbar(total, unit_name=unit_name, verbose=progress_verbosity())

@@ -5,6 +5,8 @@ import inspect
 import numpy as np
 import tensorflow as tf
 
+from tfllm.terminal import progress_bar
+
 
 class TaskServer(tf.Module):
     """What `tfllm export` saves for TF Serving, and what `predict` and `tfllm evaluate` answer through.
@@ -55,10 +57,12 @@ class TaskServer(tf.Module):
     def example_requests(self):
         raise NotImplementedError
 
-    def answer(self, examples, batch_size=64):
+    def answer(self, examples, batch_size=64, progress=False):
         """JSON-ready answer rows of `examples` through `serve`, in batches: the graph TF Serving runs, so
-        what `predict`, `tfllm predict` and `tfllm evaluate` return is what the export answers."""
+        what `predict`, `tfllm predict` and `tfllm evaluate` return is what the export answers. `progress`:
+        show a Keras progress bar (a SQuAD dev set takes minutes on a CPU)."""
         rows = []
+        bar = progress_bar(len(examples), "example") if progress else None
         for begin in range(0, len(examples), batch_size):
             batch = examples[begin:begin + batch_size]
             inputs = {name: values if tf.is_tensor(values) else
@@ -66,6 +70,8 @@ class TaskServer(tf.Module):
                       for name, values in self.requests(batch).items()}
             outputs = self.serve(**inputs)
             rows.extend(self.answers(batch, {name: value.numpy() for name, value in outputs.items()}))
+            if bar:
+                bar.update(len(rows))
         return rows
 
 

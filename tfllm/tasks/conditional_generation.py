@@ -3,8 +3,6 @@ on the targets; evaluation also generates every target and scores it with ROUGE 
 
 import random
 
-import keras
-
 from tfllm.backbones.sources import DEFAULT_BACKBONE, load_bert
 from tfllm.data.corpus_readers import read_pairs
 from tfllm.evaluation.classification_report import write_predictions
@@ -12,6 +10,7 @@ from tfllm.evaluation.generation_metrics import generation_scores
 from tfllm.models.prompt_format import PromptFormat
 from tfllm.tasks.causal_lm import CausalLanguageModelingTask, generation_settings, sampler
 from tfllm.tasks.task import kept_examples
+from tfllm.terminal import progress_bar
 
 
 class ConditionalGenerationTask(CausalLanguageModelingTask):
@@ -46,7 +45,7 @@ class ConditionalGenerationTask(CausalLanguageModelingTask):
         report = super().evaluate(config, model, pairs, directory)
         settings = dict(generation_settings(config), temperature=0.0)
         generate = sampler(config, model, **settings)
-        progress = keras.utils.Progbar(len(pairs), unit_name="example")
+        progress = progress_bar(len(pairs), "example")
         predictions = []
         for start in range(0, len(pairs), self.generation_batch_size):
             predictions.extend(generate([source for source, _ in pairs[start: start + self.generation_batch_size]]))

@@ -143,7 +143,8 @@ class Task:
     def evaluate(self, config, model, examples, directory, server=None):
         """The report on `examples`: their served answers (through `server`, default `self.server`) scored
         against their gold ones; predictions go to `directory` unless it is None (a score during training)."""
-        rows = (server or self.server(config, model)).answer(examples, model.predict_batch_size)
+        rows = (server or self.server(config, model)).answer(examples, model.predict_batch_size,
+                                                             progress=directory is not None)
         return self.score(config, model, examples, rows, directory)
 
     def score(self, config, model, examples, rows, directory):

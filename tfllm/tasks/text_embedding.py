@@ -5,7 +5,6 @@ import dataclasses
 import json
 import os
 
-import keras
 import numpy as np
 
 from tfllm import storage
@@ -15,6 +14,7 @@ from tfllm.evaluation.classification_report import write_predictions
 from tfllm.evaluation.retrieval_metrics import (bm25_ranking, correlation_scores, rank_corpus, ranking_scores)
 from tfllm.models.text_embedder import TextEmbedder
 from tfllm.tasks.task import BertTask, data_file, kept_examples
+from tfllm.terminal import progress_bar
 
 _PROGRESS_STEP = 4096  # passages embedded between progress-bar updates
 _RETRIEVAL = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10", "ndcg_at_10")
@@ -134,7 +134,7 @@ def embed_corpus(config, model, path, output, text_column="text", id_column=None
     passages = kept_examples(data_file(path), read_corpus(path, file_format, text_column, id_column,
                                                           config.data.on_bad_rows))
     server = model.server()
-    progress = keras.utils.Progbar(len(passages), unit_name="passage")
+    progress = progress_bar(len(passages), "passage")
     shards = []
     with storage.published_directory(output, last="manifest.json") as staging:
         for number, start in enumerate(range(0, len(passages), shard_size)):
