@@ -60,6 +60,7 @@ def test_train_evaluate_predict_export(job, capsys, monkeypatch, keras_hub_prese
     assert f"kept the weights of epoch {kept['epoch']} of {len(history['loss'])}: the best val_accuracy" in trained
     # Output that is not a terminal gets one line per epoch, not a progress bar's carriage returns.
     assert "\r" not in trained and trained.count("Epoch ") == len(history["loss"])
+    assert "training 5 epoch(s) of 8 steps; a line per epoch (the output is not a terminal)" in trained
     recorded = yaml.safe_load(open(tmp_path / "run" / "config.yaml"))
     assert recorded["backbone"]["source"] == keras_hub_preset_dir and recorded["training"]["epochs"] == 5
     # After training, the run's recorded settings define the model, whatever the file says now.

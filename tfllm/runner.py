@@ -119,6 +119,10 @@ def train(config, verbose="auto"):
     def make_train_data():  # the first epoch's dataset, then a new one for a run resumed mid-epoch
         return unused.pop() if unused else task.dataset(config, model, train_examples, True)
 
+    if verbose == 2:  # a line per epoch, no bar: say how long an epoch is before its line comes
+        steps = int(train_data.cardinality())
+        print(f"training {training.epochs} epoch(s)" + (f" of {steps} steps" if steps > 0 else "") +
+              "; a line per epoch (the output is not a terminal)", flush=True)
     history = resumable_fit(model, make_train_data, training.epochs, backup_dir(config.run_dir), validation_data,
                             callbacks, verbose, training.backup_every_steps)
     if chief:

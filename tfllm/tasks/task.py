@@ -196,7 +196,8 @@ class BertTask(Task):
         lengths = preprocessor.uncut_lengths(texts, pairs if any(pair for _, pair in inputs) else None)
         cut = int(np.sum(lengths > preprocessor.sequence_length))
         if cut:
-            print(f"data.train: {cut} of {len(lengths)} texts ({cut / len(lengths):.1%}) are longer than "
+            share = f"{cut / len(lengths):.1%}" if cut / len(lengths) >= 0.001 else "under 0.1%"
+            print(f"data.train: {cut} of {len(lengths)} texts ({share}) are longer than "
                   f"backbone.sequence_length {preprocessor.sequence_length} (the longest: {int(lengths.max())} tokens) "
                   f"and are cut to it{self.cut_advice(config)}")
 
