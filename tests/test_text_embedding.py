@@ -270,6 +270,8 @@ def test_embedding_job_trains_scores_against_bm25_exports_search_and_embeds(tmp_
     report = json.load(open(tmp_path / "run" / "evaluation" / "validation" / "report.json"))
     assert report["queries"] == 24 and report["corpus"] == len({p.positive for p in word_pairs(24, seed=3)})
     assert set(report["bm25"]) >= {"mrr_at_10", "recall_at_1"} and "BM25 on the same corpus" in evaluated.stdout
+    texts = report["queries"] + report["corpus"]  # what is embedded, shown as progress (a line into a pipe)
+    assert f"{texts}/{texts} - " in evaluated.stdout and "\r" not in evaluated.stdout
     assert report["vs_bm25"]["mrr_at_10"] == pytest.approx(report["mrr_at_10"] - report["bm25"]["mrr_at_10"])
 
     exported = run_tfllm("export", config)

@@ -74,14 +74,17 @@ class TextEmbedderServer(TaskServer):
             signatures["search"] = self.search
         return signatures
 
-    def embed(self, texts, batch_size=64):
+    def embed(self, texts, batch_size=64, progress=None):
         """The vectors of `texts` [n, dim] in their order, through `serve`, in batches of similar lengths
-        (sorted by length, so that little padding is computed)."""
+        (sorted by length, so that little padding is computed); `progress`, a Keras progress bar, is
+        advanced by each batch's texts."""
         order = np.argsort([len(text) for text in texts], kind="stable")
         vectors = np.zeros((len(texts), self.model.dimension), np.float32)
         for start in range(0, len(texts), batch_size):
             rows = order[start:start + batch_size]
             vectors[rows] = self.serve(text=tf.constant([texts[i] for i in rows], tf.string))["embeddings"].numpy()
+            if progress:
+                progress.add(len(rows))
         return vectors
 
     def search_texts(self, queries, k=10):

@@ -16,7 +16,6 @@ from tfllm.models.text_embedder import TextEmbedder
 from tfllm.tasks.task import BertTask, data_file, kept_examples
 from tfllm.terminal import progress_bar
 
-_PROGRESS_STEP = 4096  # passages embedded between progress-bar updates
 _RETRIEVAL = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10", "ndcg_at_10")
 
 
@@ -77,17 +76,21 @@ class TextEmbeddingTask(BertTask):
         """Correlations for scored pairs; else retrieval metrics of each query among the split's distinct
         positive and negative texts, with BM25's on the same corpus when the report is written."""
         server = server or self.server(config, model)
-        queries = server.embed([pair.query for pair in examples])
-        if config.model.loss == "cosine":
-            positives = server.embed([pair.positive for pair in examples])
-            similarity = np.sum(_unit(queries) * _unit(positives), axis=1)
+        cosine = config.model.loss == "cosine"
+        # Scored pairs compare each query with its own positive; retrieval ranks the split's distinct texts.
+        corpus = [pair.positive for pair in examples] if cosine else list(dict.fromkeys(
+            text for pair in examples for text in (pair.positive, pair.negative) if text))
+        bar = progress_bar(len(examples) + len(corpus), "text") if directory is not None else None
+        queries = server.embed([pair.query for pair in examples], progress=bar)
+        vectors = server.embed(corpus, progress=bar)
+        if cosine:
+            similarity = np.sum(_unit(queries) * _unit(vectors), axis=1)
             write_predictions(({"query": pair.query, "positive": pair.positive, "score": pair.score,
                                 "similarity": round(float(s), 4)} for pair, s in zip(examples, similarity)), directory)
             return {**correlation_scores(similarity, [pair.score for pair in examples]), "pairs": len(examples)}
-        corpus = list(dict.fromkeys(text for pair in examples for text in (pair.positive, pair.negative) if text))
         position = {text: i for i, text in enumerate(corpus)}
         relevant = [{position[pair.positive]} for pair in examples]
-        ranked = rank_corpus(queries, server.embed(corpus))
+        ranked = rank_corpus(queries, vectors)
         report = {**ranking_scores(ranked, relevant), "queries": len(examples), "corpus": len(corpus)}
         if directory is not None:
             bm25 = ranking_scores(bm25_ranking([pair.query for pair in examples], corpus), relevant)
@@ -139,12 +142,7 @@ def embed_corpus(config, model, path, output, text_column="text", id_column=None
     with storage.published_directory(output, last="manifest.json") as staging:
         for number, start in enumerate(range(0, len(passages), shard_size)):
             shard = passages[start:start + shard_size]
-            texts = [text for _, text in shard]
-            pieces = []
-            for begin in range(0, len(texts), _PROGRESS_STEP):  # sorted by length within each step
-                pieces.append(server.embed(texts[begin:begin + _PROGRESS_STEP], batch_size))
-                progress.add(len(pieces[-1]))
-            vectors = np.concatenate(pieces)
+            vectors = server.embed([text for _, text in shard], batch_size, progress)
             name = f"{number:05d}"
             np.save(os.path.join(staging, f"embeddings-{name}.npy"), vectors)
             with open(os.path.join(staging, f"passages-{name}.jsonl"), "w", encoding="utf-8") as f:
