@@ -2,6 +2,7 @@
 
 import json
 import random
+import re
 
 import pytest
 import tensorflow as tf
@@ -137,6 +138,9 @@ export: {{root: {tmp_path / 'savedmodels'}}}
 
     evaluated = run_tfllm("evaluate", config, "--split", "test")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    # Progress through the loss and the generation (lines into a pipe, not a silent wait or a bar's updates).
+    assert re.search(r"^\d+/\d+ - .*loss", evaluated.stdout, re.M) and "8/8 - " in evaluated.stdout
+    assert "\r" not in evaluated.stdout
     report = json.load(open(tmp_path / "run" / "evaluation" / "test" / "report.json"))
     assert report["generated"] == 8 and report["decoding"] == "greedy"
     assert all(0.0 <= report[key] <= 1.0 for key in ("bleu", "rouge1", "rouge2", "rougeL"))

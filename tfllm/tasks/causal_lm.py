@@ -14,6 +14,7 @@ from tfllm.models.causal_lm import CausalLM
 from tfllm.models.causal_lm_serving import CausalLMServer
 from tfllm.models.quantization import quantize_backbone
 from tfllm.tasks.task import DocumentsTask
+from tfllm.terminal import progress_verbosity
 from tfllm.text.byte_pair_training import train_byte_pair_vocabulary
 from tfllm.training.generation_samples import GenerationSamples
 from tfllm.training.run_files import model_dir, run_vocabulary
@@ -86,7 +87,8 @@ class CausalLanguageModelingTask(DocumentsTask):
         """Loss, token accuracy and perplexity (on replies or targets only, for chat and conditional models)."""
         model.compile()
         data = self.dataset(config, model, examples, False)
-        report = {k: float(v) for k, v in model.evaluate(data, verbose=0, return_dict=True).items()}
+        verbose = progress_verbosity() if directory is not None else 0  # tfllm evaluate: minutes on a corpus
+        report = {k: float(v) for k, v in model.evaluate(data, verbose=verbose, return_dict=True).items()}
         report["tokens"] = int(sum(float(w.numpy().sum()) for _, _, w in data))
         return report
 

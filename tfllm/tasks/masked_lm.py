@@ -12,6 +12,7 @@ from tfllm.backbones.sources import load_bert
 from tfllm.configs.sections import SCRATCH_SOURCE
 from tfllm.models.masked_lm import MaskedLM
 from tfllm.tasks.task import DocumentsTask
+from tfllm.terminal import progress_verbosity
 from tfllm.text.wordpiece_training import train_wordpiece_vocabulary
 from tfllm.training.run_files import model_dir, run_vocabulary
 
@@ -47,7 +48,8 @@ class MaskedLanguageModelingTask(DocumentsTask):
     def evaluate(self, config, model, examples, directory, server=None):
         model.compile()
         data = self.dataset(config, model, examples, False)
-        report = {k: float(v) for k, v in model.evaluate(data, verbose=0, return_dict=True).items()}
+        verbose = progress_verbosity() if directory is not None else 0  # tfllm evaluate: minutes on a corpus
+        report = {k: float(v) for k, v in model.evaluate(data, verbose=verbose, return_dict=True).items()}
         report["masked_tokens"] = int(sum(float((w["mlm"] if model.next_sentence else w).numpy().sum())
                                           for _, _, w in data))
         report["next_sentence"] = model.next_sentence
