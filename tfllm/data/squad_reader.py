@@ -100,7 +100,7 @@ def _example(qa, context, title, path, place, labeled, bad_rows):
         return None
     given = qa.get("answers", [])
     if not isinstance(given, list) or not all(isinstance(answer, dict) for answer in given):
-        bad("answers", f"expected a list of {{\"text\", \"answer_start\"}} objects, got {_shortened(given)}")
+        bad("answers", f"expected a list of {{\"text\", \"answer_start\"}} objects, got {given!r:.60}")
         return None
     answers = []
     for answer in given:
@@ -114,11 +114,6 @@ def _example(qa, context, title, path, place, labeled, bad_rows):
         bad("answers", "no answer")
         return None
     return QAExample(question, context, tuple(answers), str(qa.get("id", "")), f"{path}:{place}", title)
-
-
-def _shortened(value, limit=60):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def locate_answer(context, text, start=None):
