@@ -6,8 +6,8 @@ import math
 from typing import Optional
 
 from tfllm.data.corpus_readers import read_dialogues
-from tfllm.data.examples import BadRow, DataError
-from tfllm.data.readers import ReadResult, _decoded_lines, apply_bad_row_policy, read_json_file, read_rows, text_field
+from tfllm.data.examples import BadRow
+from tfllm.data.readers import ReadResult, _decoded_lines, apply_bad_row_policy, read_rows, text_field
 from tfllm.data.squad_reader import read_squad, squad_paragraphs
 
 
@@ -114,11 +114,8 @@ def read_corpus(path, file_format=None, text_column="text", id_column=None, on_b
 
 
 def _squad_paragraphs(path):
-    document = read_json_file(path, "a SQuAD-format JSON file")
-    if not isinstance(document, dict):
-        raise DataError.whole_file(path, {"data": "expected {\"data\": [articles]}, the SQuAD layout"})
     passages, bad_rows = [], []
-    for a, p, title, paragraph in squad_paragraphs(document, path, bad_rows):
+    for a, p, title, paragraph in squad_paragraphs(path, bad_rows):
         context = paragraph.get("context")
         if isinstance(context, str) and context.strip():
             passages.append((f"{title or a}/{p}", context))

@@ -49,13 +49,8 @@ def read_squad(path, on_bad_rows="error", labeled=True):
     >>> examples[0].question, examples[0].answers[0]  # doctest: +SKIP
     ('Which NFL team represented the AFC at Super Bowl 50?', Answer(text='Denver Broncos', start=177))
     """
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    document = read_json_file(path)
-    if not isinstance(document, dict) or not isinstance(document.get("data"), list):
-        raise DataError.whole_file(path, {"data": "expected {\"data\": [articles]}, the SQuAD layout"})
     examples, bad_rows = [], []
-    for a, p, title, paragraph in squad_paragraphs(document, path, bad_rows):
+    for a, p, title, paragraph in squad_paragraphs(path, bad_rows):
         for q, qa in _objects(paragraph, "qas", path, f"{a}/{p}", bad_rows):
             place = f"{a}/{p}/{q}" + (f" (id {qa['id']})" if "id" in qa else "")
             example = _example(qa, paragraph.get("context"), title, path, place, labeled, bad_rows)
@@ -64,11 +59,16 @@ def read_squad(path, on_bad_rows="error", labeled=True):
     return apply_bad_row_policy(ReadResult(examples, bad_rows), on_bad_rows, path)
 
 
-def squad_paragraphs(document, path, bad_rows):
+def squad_paragraphs(path, bad_rows):
     """Yields (article, paragraph (1-based positions), the article's title, the paragraph) for each
-    paragraph of a SQuAD-format document; an article or paragraph that is not a JSON object, or a list
-    field that is not a list, is a bad row named by its place (such files are often hand-edited or
-    converted)."""
+    paragraph of the SQuAD-format file `path`; an article or paragraph that is not a JSON object, or a
+    list field that is not a list, is a bad row named by its place (such files are often hand-edited or
+    converted). A file without the layout is a `DataError`."""
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    document = read_json_file(path, "a SQuAD-format JSON file")
+    if not isinstance(document, dict) or not isinstance(document.get("data"), list):
+        raise DataError.whole_file(path, {"data": "expected {\"data\": [articles]}, the SQuAD layout"})
     for a, article in _objects(document, "data", path, "", bad_rows):
         for p, paragraph in _objects(article, "paragraphs", path, str(a), bad_rows):
             yield a, p, article.get("title", ""), paragraph
