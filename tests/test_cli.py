@@ -240,6 +240,19 @@ def test_a_training_file_of_one_label_is_refused_before_any_model_loads(job, cap
            "two or more (model.multi_label: true makes a yes/no detector of one)" in capsys.readouterr().err
 
 
+def test_a_multi_label_file_whose_label_holds_a_comma_is_refused_before_any_model_loads(job, capsys, monkeypatch):
+    from tfllm.tasks.text_classification import TextClassificationTask
+
+    config, tmp_path = job  # served, "arts, culture|sports" would join to "arts, culture,sports": three labels
+    rows = open(tmp_path / "train.csv").read().splitlines()
+    open(tmp_path / "train.csv", "w").write("\n".join(rows + ['a fine film,"arts, culture|positive"']))
+    monkeypatch.setattr(TextClassificationTask, "build", lambda *args: pytest.fail("a model was built"))
+    assert main(["train", config, "--set", "model.multi_label=true", "--set", "data.validation=train.csv"]) == 2
+    assert "data.train's column 'sentiment' holds the label 'arts, culture', which holds \",\", which separates " \
+           "the labels of a multi-label answer (label_names); data.label_names can name it otherwise" \
+           in capsys.readouterr().err
+
+
 def test_the_command_hides_tensorflows_native_start_up_logs_unless_asked(tmp_path):
     # convert imports TensorFlow (whose C++ runtime logs CUDA probes and CPU features) before it fails.
     command = [sys.executable, "-m", "tfllm.cli", "convert", str(tmp_path / "missing"), "--output", str(tmp_path / "o")]

@@ -178,6 +178,18 @@ def test_label_names_map_codes_written_as_numbers_or_text_to_names(tmp_path):
         load_config(write(tmp_path, data={"train": "t.csv", "label_names": {1: 7}}))
 
 
+def test_label_names_in_the_config_are_ones_that_can_be_served(tmp_path):
+    # A blank name serves an empty answer; a multi-label answer's names are joined with "," (label_names).
+    with pytest.raises(ValueError, match=r"data.label_names.2: ' ' is blank: its answers would read as no answer"):
+        load_config(write(tmp_path, data={"train": "t.csv", "label_names": {1: "world", 2: " "}}))
+    with pytest.raises(ValueError, match=r"model.labels\[0\]: '' is blank"):
+        load_config(write(tmp_path, task="relation_extraction", model={"labels": ["", "founded"]}))
+    multi_label = {"multi_label": True, "labels": ["sports", "arts, culture"]}
+    with pytest.raises(ValueError, match=r"model.labels\[1\]: 'arts, culture' holds \",\", which separates the labels"):
+        load_config(write(tmp_path, model=multi_label))
+    assert load_config(write(tmp_path, model={"labels": ["sports", "arts, culture"]})).model.labels[1] == "arts, culture"
+
+
 def test_sequence_length_is_checked_against_the_backbones_positions_and_a_missing_source_named(tmp_path):
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()

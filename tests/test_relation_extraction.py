@@ -6,8 +6,10 @@ import tensorflow as tf
 
 from conftest import FILLER, NEGATIVE, POSITIVE, bert_job_config
 from tfllm.cli import main
+from tfllm.configs.job import load_config
 from tfllm.data.examples import DataError
 from tfllm.data.relation_reader import read_relation_examples
+from tfllm.runner import task_of
 from tfllm.text.entity_markers import mark_entities
 
 
@@ -49,6 +51,20 @@ def test_bad_relation_rows_name_file_line_and_field(tmp_path):
     for line, field in ((2, "tail"), (3, "head"), (4, "relation"), (5, "head")):
         assert f"{path}:{line}: field '{field}'" in str(error.value)
     assert [e.head for e in read_relation_examples(str(path), on_bad_rows="skip").examples] == [(0, 4)]
+    path.write_text(json.dumps({**rows[0], "relation": " "}))  # a blank relation is no name to serve
+    with pytest.raises(DataError, match=r"relations.jsonl:1: field 'relation': missing or invalid relation ' '"):
+        read_relation_examples(str(path))
+
+
+def test_a_relation_file_of_one_relation_is_refused_before_any_model_loads(tmp_path):
+    records = [{"text": "good film", "head": [0, 4], "tail": [5, 9], "relation": "describes"}] * 3
+    (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    config = tmp_path / "job.yaml"
+    config.write_text(json.dumps({"name": "job", "task": "relation_extraction", "data": {"train": "train.jsonl"}}))
+    job = load_config(str(config))
+    with pytest.raises(ValueError, match=r"data.train's column 'relation' holds one label, 'describes': a single-label "
+                                         r"classifier chooses among two or more$"):
+        task_of(job).splits(job)
 
 
 def test_relation_job_learns_from_marked_entities_and_serves_spans(tmp_path, keras_hub_preset_dir, capsys):

@@ -5,7 +5,7 @@ import typing
 
 from tfllm.configs.sections import DataConfig, key
 from tfllm.configs.task_spec import TaskSpec
-from tfllm.configs.text_classification import CLASSIFIER_MONITORS, DEFAULT_BERT
+from tfllm.configs.text_classification import CLASSIFIER_MONITORS, DEFAULT_BERT, check_label_names
 
 
 @dataclasses.dataclass
@@ -27,4 +27,4 @@ class RelationExtractionModel:
 SPEC = TaskSpec(
     "relation_extraction", "the relation between a marked head and tail entity in a text",
     "tfllm.tasks.relation_extraction:RelationExtractionTask", "bert", RelationExtractionData,
-    RelationExtractionModel, default_source=DEFAULT_BERT, monitors=CLASSIFIER_MONITORS)
+    RelationExtractionModel, default_source=DEFAULT_BERT, monitors=CLASSIFIER_MONITORS, check=check_label_names)

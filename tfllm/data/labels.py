@@ -3,6 +3,23 @@
 from tfllm.data.examples import BadRow
 
 
+def label_name_problem(name, multi_label=False):
+    """Why `name` cannot be a served label, or None: a blank one reads as no answer, and a multi-label
+    model's `label_names` output joins a text's labels with "," for clients to split.
+
+    Example:
+    >>> label_name_problem("sports"), label_name_problem("arts, culture"), label_name_problem(" ")
+    (None, None, 'is blank: its answers would read as no answer')
+    >>> label_name_problem("arts, culture", multi_label=True)
+    'holds ",", which separates the labels of a multi-label answer (label_names)'
+    """
+    if not name.strip():
+        return "is blank: its answers would read as no answer"
+    if multi_label and "," in name:
+        return 'holds ",", which separates the labels of a multi-label answer (label_names)'
+    return None
+
+
 class LabelSet:
     """An ordered list of label names; a label's id is its position.
 

@@ -62,7 +62,7 @@ def read_relation_examples(path, on_bad_rows="error", labeled=True, label_field=
             bad_rows.append(BadRow(path, line, "tail", f"tail {list(tail)} overlaps head {list(head)}"))
             continue
         label = record.get(label_field)
-        if labeled and (not isinstance(label, (str, int)) or isinstance(label, bool) or str(label) == ""):
+        if labeled and (not isinstance(label, (str, int)) or isinstance(label, bool) or not str(label).strip()):
             bad_rows.append(BadRow(path, line, label_field, f"missing or invalid relation {label!r}"))
             continue
         examples.append(RelationExample(text, head, tail, str(label) if labeled else None, f"{path}:{line}"))

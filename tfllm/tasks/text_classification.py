@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from tfllm.data.labels import LabelSet
+from tfllm.data.labels import LabelSet, label_name_problem
 from tfllm.data.readers import ColumnSpec, ReadResult, apply_bad_row_policy, read_text_examples
 from tfllm.evaluation.classification_report import (classification_report, format_report, multi_label_report,
                                                      write_predictions)
@@ -43,11 +43,20 @@ class TextClassificationTask(BertTask):
         or validation labels train never shows) are bad rows, found here, before any model loads."""
         train, validation = super().splits(config)
         labels = LabelSet(self.label_names(config, train))
-        if len(labels) < 2 and not config.model.multi_label:  # e.g. label_column names a column of one value
-            where = ("model.labels names" if config.model.labels else "data.label_names names"
-                     if config.data.label_names else f"data.train's column {config.data.label_column!r} holds")
+        multi_label = getattr(config.model, "multi_label", False)  # relation models have one label per text
+        named_in_config = config.model.labels or getattr(config.data, "label_names", None)
+        where = ("model.labels names" if config.model.labels else "data.label_names names" if named_in_config
+                 else f"data.train's column {config.data.label_column!r} holds")
+        if len(labels) < 2 and not multi_label:  # e.g. label_column names a column of one value
+            hint = (" (model.multi_label: true makes a yes/no detector of one)"
+                    if hasattr(config.model, "multi_label") else "")
             raise ValueError(f"{config.path}: {where} one label, {labels.names[0]!r}: a single-label classifier "
-                             "chooses among two or more (model.multi_label: true makes a yes/no detector of one)")
+                             f"chooses among two or more{hint}")
+        for name in [] if named_in_config else labels.names:  # the config's names were checked when it was read
+            problem = label_name_problem(name, multi_label)
+            if problem:
+                raise ValueError(f"{config.path}: {where} the label {name!r}, which {problem}; data.label_names can "
+                                 "name it otherwise")
         train = self.with_known_labels(config, config.data.train, train, labels)
         if validation is not None:
             validation = self.with_known_labels(config, config.data.validation, validation, labels)
