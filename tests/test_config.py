@@ -188,6 +188,14 @@ def test_label_names_in_the_config_are_ones_that_can_be_served(tmp_path):
     with pytest.raises(ValueError, match=r"model.labels\[1\]: 'arts, culture' holds \",\", which separates the labels"):
         load_config(write(tmp_path, model=multi_label))
     assert load_config(write(tmp_path, model={"labels": ["sports", "arts, culture"]})).model.labels[1] == "arts, culture"
+    with pytest.raises(ValueError, match=r"model.labels\[2\]: 'world' repeats model.labels\[0\]"):
+        load_config(write(tmp_path, model={"labels": ["world", "sports", "world"]}))
+    entity_types = {"entity_types": ["PER", " "]}
+    with pytest.raises(ValueError, match=r"model.entity_types\[1\]: ' ' is blank"):
+        load_config(write(tmp_path, task="token_classification", data={"train": "t.txt"}, model=entity_types))
+    entity_types = {"entity_types": ["PER", "LOC", "PER"]}
+    with pytest.raises(ValueError, match=r"model.entity_types\[2\]: 'PER' repeats model.entity_types\[0\]"):
+        load_config(write(tmp_path, task="token_classification", data={"train": "t.txt"}, model=entity_types))
 
 
 def test_sequence_length_is_checked_against_the_backbones_positions_and_a_missing_source_named(tmp_path):

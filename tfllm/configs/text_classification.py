@@ -57,15 +57,25 @@ def classifier_monitors(config):
     return ("micro_f1", "macro_f1", "loss") if config.model.multi_label else CLASSIFIER_MONITORS
 
 
-def check_label_names(config):
-    """The label names the config gives (`model.labels`, `data.label_names`) are ones that can be served."""
-    named = [(f"model.labels[{i}]", name) for i, name in enumerate(config.model.labels or [])]
-    named += [(f"data.label_names.{code}", name) for code, name in (getattr(config.data, "label_names", None)
-                                                                   or {}).items()]
-    for where, name in named:
-        problem = label_name_problem(name, getattr(config.model, "multi_label", False))
+def check_names(config, key_name, names, multi_label=False):
+    """A list of names a config key gives (labels, entity types): distinct, and each one that can be served."""
+    for i, name in enumerate(names or []):
+        problem = label_name_problem(name, multi_label)
+        if problem is None and name in names[:i]:
+            problem = f"repeats {key_name}[{names.index(name)}]"
         if problem:
-            raise ValueError(f"{config.path}: {where}: {name!r} {problem}")
+            raise ValueError(f"{config.path}: {key_name}[{i}]: {name!r} {problem}")
+
+
+def check_label_names(config):
+    """The label names the config gives (`model.labels`, `data.label_names`) are ones that can be served;
+    codes may share a name (they are merged)."""
+    multi_label = getattr(config.model, "multi_label", False)
+    check_names(config, "model.labels", config.model.labels, multi_label)
+    for code, name in (getattr(config.data, "label_names", None) or {}).items():
+        problem = label_name_problem(name, multi_label)
+        if problem:
+            raise ValueError(f"{config.path}: data.label_names.{code}: {name!r} {problem}")
 
 
 SPEC = TaskSpec(

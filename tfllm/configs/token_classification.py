@@ -5,7 +5,7 @@ import typing
 
 from tfllm.configs.sections import DataConfig, DistillationConfig, key
 from tfllm.configs.task_spec import TaskSpec
-from tfllm.configs.text_classification import DEFAULT_BERT
+from tfllm.configs.text_classification import DEFAULT_BERT, check_names
 
 
 @dataclasses.dataclass
@@ -24,8 +24,13 @@ class TokenClassificationModel:
     tag_scheme: str = key("bio", "word tags: bio | bioes", choices=("bio", "bioes"))
 
 
+def check_entity_types(config):
+    """`model.entity_types` are distinct names that can be served."""
+    check_names(config, "model.entity_types", config.model.entity_types)
+
+
 SPEC = TaskSpec(
     "token_classification", "named entities with character offsets (BIO or BIOES tags)",
     "tfllm.tasks.token_classification:TokenClassificationTask", "bert", TokenClassificationData,
     TokenClassificationModel, distillation=DistillationConfig, default_source=DEFAULT_BERT,
-    monitors=("entity_f1", "tag_accuracy", "loss"))
+    monitors=("entity_f1", "tag_accuracy", "loss"), check=check_entity_types)
