@@ -48,7 +48,7 @@ def test_export_is_checked_in_a_fresh_process_and_published_whole(server, tmp_pa
     second, _ = export_for_serving(server, root, "tiny")
     assert second.endswith(os.path.join("tiny", "2"))
     assert sorted(os.listdir(os.path.join(root, "tiny"))) == [".partial-2-%d-x" % os.getpid(), "1", "2"]
-    with pytest.raises(ExportError, match="never overwritten"):
+    with pytest.raises(FileExistsError, match="never overwritten"):
         export_for_serving(server, root, "tiny", version=1)
     for version in (0, -3, "3"):  # 0 was taken as "the next one", -3 published tiny/-3
         with pytest.raises(ValueError, match="versions are whole numbers, 1 or more"):

@@ -94,7 +94,8 @@ def export_for_serving(server, export_root, name, version=None, metadata=None, b
     version = version or next_version(model_dir)
     final_dir = storage.join(model_dir, str(version))
     if storage.exists(final_dir):
-        raise ExportError(f"{final_dir} exists; a published version is never overwritten (choose another version)")
+        raise FileExistsError(f"{final_dir} exists; a published version is never overwritten (choose another "
+                              "version, or none for the next one)")
     with storage.published_directory(final_dir) as staging:
         signatures = server.signatures()
         tf.saved_model.save(server, staging, signatures=signatures)
