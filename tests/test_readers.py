@@ -48,6 +48,16 @@ def test_skip_policy_counts_bad_rows_and_keeps_the_rest(tmp_path):
     assert [(r.line, r.field) for r in result.bad_rows] == [(3, "text"), (5, "label")]
 
 
+def test_a_quote_left_open_names_the_lines_it_swallowed(tmp_path):
+    # The csv module reads from an unclosed quote to the file's end as one field: the lines after it were
+    # lost without a word, the bad row naming its first line only.
+    path = write(tmp_path, "quote.csv", 'text,label\ngood,pos\n"unclosed,neg\nalso good,pos\nfine,pos\n')
+    result = read_text_examples(path, on_bad_rows="skip")
+    assert [e.text for e in result.examples] == ["good"] and [r.line for r in result.bad_rows] == [3]
+    assert "lines 3-5 were read as this one row, as a quoted field runs across them (a quote on line 3 not " \
+           "closed?)" in result.bad_rows[0].reason
+
+
 @pytest.mark.parametrize("name", ["long.csv", "long.tsv"])
 def test_fields_of_any_length_are_read_and_every_row_is_used_or_reported(tmp_path, name):
     # A field over the csv module's default limit (131072 characters) once ended the read at that row.

@@ -180,7 +180,11 @@ def _read_delimited(path, fields, build, delimiter, bad_rows, column_names=None)
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # blank line: there is no row to lose
         if len(row) != len(header):
-            bad_rows.append(BadRow(path, line, "<row>", f"has {len(row)} fields, expected {len(header)} ({header})"))
+            reason = f"has {len(row)} fields, expected {len(header)} ({header})"
+            if line_numbers[-1] > line:  # a quote left open swallows the lines after it: say which they are
+                reason += (f"; lines {line}-{line_numbers[-1]} were read as this one row, as a quoted field "
+                           f"runs across them (a quote on line {line} not closed?)")
+            bad_rows.append(BadRow(path, line, "<row>", reason))
             continue
         example = build(dict(zip(header, row)), path, line, bad_rows)
         if example:
