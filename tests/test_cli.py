@@ -132,6 +132,14 @@ def test_train_evaluate_predict_export(job, capsys, monkeypatch, keras_hub_prese
     assert main(["export", config, "--version", "1", "--set", f"export.root={tmp_path / 'exports'}"]) == 2
     assert f"tfllm export: error: {version} exists; a published version is never overwritten (choose another " \
            "version, or none for the next one)" in capsys.readouterr().err
+    # Training again replaces the model: its reports go with it (an export carried the old model's scores).
+    source = f"backbone.source={keras_hub_preset_dir}"  # the file's was edited above
+    assert main(["train", config, "--set", "training.epochs=1", "--set", source]) == 0
+    assert f"removed {tmp_path / 'run' / 'evaluation'}: its reports were of the model this run replaces" \
+           in capsys.readouterr().out
+    assert main(["export", config, "--set", f"export.root={tmp_path / 'exports'}"]) == 0
+    assert "note: the export carries no validation scores" in capsys.readouterr().out
+    assert "validation" not in json.load(open(version.parent / "2" / "assets.extra" / "tfllm_metadata.json"))
 
 
 def test_tasks_lists_every_task_and_its_keys(capsys):

@@ -28,7 +28,7 @@ from tfllm.training.distillation import Distillation
 from tfllm.training.optimizer import adamw_with_warmup
 from tfllm.training.precision import precision_scope
 from tfllm.training.resumable_fit import resumable_fit
-from tfllm.training.run_files import evaluation_dir, model_dir
+from tfllm.training.run_files import evaluation_dir, model_dir, remove_evaluations
 from tfllm.training.strategy import resolve_strategy
 
 
@@ -132,6 +132,10 @@ def train(config, verbose="auto"):
             kept = storage.read_json(best + ".json")
             print(f"kept the weights of epoch {kept['epoch']} of {len(history.get(monitor, []))}: the best "
                   f"{monitor}, {kept['best']:.4f} (training.monitor: {training.monitor})")
+        removed = remove_evaluations(config)
+        if removed:
+            print(f"removed {removed}: its reports were of the model this run replaces (tfllm evaluate scores "
+                  "this one)")
         model.save_to_dir(model_dir(config))
         storage.write_json(storage.join(config.run_dir, "history.json"),
                            {k: [float(v) for v in values] for k, values in history.items()}, indent=2)
@@ -189,6 +193,8 @@ def export(config, version=None, quantize=None):
     if task.report_keys and storage.exists(report_path):
         report = storage.read_json(report_path)
         metadata["validation"] = {key: report[key] for key in task.report_keys if key in report}
+    elif task.report_keys and getattr(config.data, "validation", None):
+        print(f"note: the export carries no validation scores: {report_path} is not there (tfllm evaluate writes it)")
     # Tracing the signatures and loading them back takes a while (minutes for a large GPT-2): say what it is.
     print("saving the serving signatures, then checking their answers in a fresh process ...", flush=True)
     path, check = export_for_serving(server, config.export.root, config.name,

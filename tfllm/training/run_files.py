@@ -4,6 +4,8 @@ tokenizer vocabulary trained for a scratch model."""
 import os
 import tempfile
 
+import tensorflow as tf
+
 from tfllm import storage
 
 
@@ -15,6 +17,17 @@ def model_dir(config):
 def evaluation_dir(config, split):
     """`<run_dir>/evaluation/<split>`: where `tfllm evaluate` writes a split's report and predictions."""
     return storage.join(config.run_dir, "evaluation", split)
+
+
+def remove_evaluations(config):
+    """Removes `<run_dir>/evaluation`, the reports of the model that a training run replaces: an export
+    carries the validation report's scores, and they must be the exported model's. Returns the directory
+    removed, or None."""
+    directory = storage.join(config.run_dir, "evaluation")
+    if not storage.exists(directory):
+        return None
+    tf.io.gfile.rmtree(directory)
+    return directory
 
 
 def run_vocabulary(config, texts, names, train):
