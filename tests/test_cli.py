@@ -7,6 +7,7 @@ import subprocess
 import sys
 import warnings
 
+import keras
 import pytest
 import tensorflow as tf
 import yaml
@@ -135,8 +136,11 @@ def test_train_evaluate_predict_export(job, capsys, monkeypatch, keras_hub_prese
     # Training again replaces the model: its reports go with it (an export carried the old model's scores).
     source = f"backbone.source={keras_hub_preset_dir}"  # the file's was edited above
     assert main(["train", config, "--set", "training.epochs=1", "--set", source]) == 0
-    assert f"removed {tmp_path / 'run' / 'evaluation'}: its reports were of the model this run replaces" \
-           in capsys.readouterr().out
+    retrained = capsys.readouterr().out
+    assert f"removed {tmp_path / 'run' / 'evaluation'}: its reports were of the model this run replaces" in retrained
+    # and its TensorBoard logs, which TensorBoard drew as one run with the new ones
+    assert f"removed {tmp_path / 'run' / 'tensorboard'}: the logs of the run this one replaces" in retrained
+    assert len(os.listdir(tmp_path / "run" / "tensorboard" / "train")) == 1
     assert main(["export", config, "--set", f"export.root={tmp_path / 'exports'}"]) == 0
     assert "note: the export carries no validation scores" in capsys.readouterr().out
     assert "validation" not in json.load(open(version.parent / "2" / "assets.extra" / "tfllm_metadata.json"))
@@ -222,6 +226,30 @@ def test_a_missing_column_is_named_in_the_training_file_first_with_no_advice_to_
     error = capsys.readouterr().err
     assert f"{tmp_path / 'train.csv'}:1: field 'language': no such column; the header has ['review', 'sentiment']" in error
     assert "dev.csv" not in error and "on_bad_rows" not in error
+
+
+def test_a_resumed_run_keeps_the_tensorboard_logs_of_its_first_epochs(job, capsys, monkeypatch):
+    from tfllm import runner
+
+    class Interrupt(keras.callbacks.Callback):  # as a kill after the first epoch's backup
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    config, tmp_path = job
+    real_fit = runner.resumable_fit
+    monkeypatch.setattr(runner, "resumable_fit", lambda model, make, epochs, backup, validation, callbacks, *rest:
+                        real_fit(model, make, epochs, backup, validation, [*callbacks, Interrupt()], *rest))
+    with pytest.raises(KeyboardInterrupt):
+        main(["train", config, "--set", "training.epochs=3"])
+    monkeypatch.setattr(runner, "resumable_fit", real_fit)
+    capsys.readouterr()
+    assert main(["train", config, "--set", "training.epochs=3"]) == 0
+    assert "removed" not in capsys.readouterr().out
+    events = tf.compat.v1.train.summary_iterator
+    steps = {event.step for path in glob.glob(str(tmp_path / "run" / "tensorboard" / "train" / "*"))
+             for event in events(path) for value in event.summary.value if value.tag == "epoch_loss"}
+    assert steps == {0, 1, 2}
 
 
 def test_an_interrupted_run_resumes_only_with_the_settings_it_started_with(job, capsys):

@@ -28,7 +28,7 @@ from tfllm.training.distillation import Distillation
 from tfllm.training.optimizer import adamw_with_warmup
 from tfllm.training.precision import precision_scope
 from tfllm.training.resumable_fit import resumable_fit
-from tfllm.training.run_files import evaluation_dir, model_dir, remove_evaluations
+from tfllm.training.run_files import evaluation_dir, model_dir, remove_from_run
 from tfllm.training.strategy import resolve_strategy
 
 
@@ -89,7 +89,8 @@ def train(config, verbose="auto"):
     them all, and the other workers read its backup when they resume: `run_dir` must be storage they
     share (gs://).
     """
-    if storage.exists(backup_dir(config.run_dir)):  # resuming with other settings would mix two runs
+    resuming = storage.exists(backup_dir(config.run_dir))
+    if resuming:  # resuming with other settings would mix two runs
         changed = settings_changed_since_start(config)
         if changed:
             raise ValueError(f"{config.path}: {config.run_dir} holds an interrupted run started with other "
@@ -110,6 +111,9 @@ def train(config, verbose="auto"):
     chief = model.distribute_strategy.extended.should_checkpoint  # the one worker that writes
     if chief:
         record_config(config)
+        removed = None if resuming else remove_from_run(config, "tensorboard")
+        if removed:
+            print(f"removed {removed}: the logs of the run this one replaces")
     monitor, scores = monitored(task, config, model, validation_examples if validation_data is not None else None)
     callbacks = training_callbacks(config.run_dir, monitor=monitor, patience=training.early_stopping_patience,
                                    chief=chief, mode="min" if monitor.endswith(LOWER_IS_BETTER) else "max")
@@ -132,7 +136,7 @@ def train(config, verbose="auto"):
             kept = storage.read_json(best + ".json")
             print(f"kept the weights of epoch {kept['epoch']} of {len(history.get(monitor, []))}: the best "
                   f"{monitor}, {kept['best']:.4f} (training.monitor: {training.monitor})")
-        removed = remove_evaluations(config)
+        removed = remove_from_run(config, "evaluation")
         if removed:
             print(f"removed {removed}: its reports were of the model this run replaces (tfllm evaluate scores "
                   "this one)")

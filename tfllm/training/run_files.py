@@ -19,11 +19,12 @@ def evaluation_dir(config, split):
     return storage.join(config.run_dir, "evaluation", split)
 
 
-def remove_evaluations(config):
-    """Removes `<run_dir>/evaluation`, the reports of the model that a training run replaces: an export
-    carries the validation report's scores, and they must be the exported model's. Returns the directory
+def remove_from_run(config, name):
+    """Removes `<run_dir>/<name>` when a training run starts afresh or ends: "evaluation" (an export
+    carries the validation report's scores, and they must be the exported model's) or "tensorboard"
+    (TensorBoard would draw the replaced run's curves and the new one's as one). Returns the directory
     removed, or None."""
-    directory = storage.join(config.run_dir, "evaluation")
+    directory = storage.join(config.run_dir, name)
     if not storage.exists(directory):
         return None
     tf.io.gfile.rmtree(directory)
