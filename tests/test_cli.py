@@ -139,7 +139,7 @@ def test_train_evaluate_predict_export(job, capsys, monkeypatch, keras_hub_prese
     retrained = capsys.readouterr().out
     assert f"removed {tmp_path / 'run' / 'evaluation'}: its reports were of the model this run replaces" in retrained
     # and its TensorBoard logs, which TensorBoard drew as one run with the new ones
-    assert f"removed {tmp_path / 'run' / 'tensorboard'}: the logs of the run this one replaces" in retrained
+    assert f"removed {tmp_path / 'run' / 'tensorboard'}: the TensorBoard logs of the run this one replaces" in retrained
     assert len(os.listdir(tmp_path / "run" / "tensorboard" / "train")) == 1
     assert main(["export", config, "--set", f"export.root={tmp_path / 'exports'}"]) == 0
     assert "note: the export carries no validation scores" in capsys.readouterr().out

@@ -204,7 +204,12 @@ training: {{epochs: 2, batch_size: 16, learning_rate: 3.0e-3}}
     assert pretrained.returncode == 0, pretrained.stderr[-3000:]
     assert len(json.load(open(tmp_path / "run" / "history.json"))["val_perplexity"]) == 2
     backbone = keras_hub.models.GPT2Backbone.from_preset(str(tmp_path / "run" / "model"))
-    assert backbone.num_layers == 2
+    assert backbone.num_layers == 2 and backbone.vocabulary_size == 300
+    # A new run in the same directory trains its own vocabulary (it kept the old run's, whatever its size).
+    again = run_tfllm("pretrain", config, "--set", "backbone.vocabulary_size=280", "--set", "training.epochs=1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"removed {tmp_path / 'run' / 'tokenizer'}: the vocabulary of the run this one replaces" in again.stdout
+    assert keras_hub.models.GPT2Backbone.from_preset(str(tmp_path / "run" / "model")).vocabulary_size == 280
     config.write_text(config.read_text().replace("task: causal_lm", "task: text_classification"))
     refused = run_tfllm("pretrain", config)
     assert refused.returncode == 2 and "pretrain runs task masked_lm or causal_lm" in refused.stderr

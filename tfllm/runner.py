@@ -101,6 +101,11 @@ def train(config, verbose="auto"):
     strategy = resolve_strategy(training.strategy, training.tpu)  # a multi-worker strategy comes before any op
     keras.utils.set_random_seed(training.seed)
     train_examples, validation_examples = task.splits(config)
+    if strategy.extended.should_checkpoint and not resuming:  # the chief starts the run's files afresh
+        for name, what in (("tensorboard", "the TensorBoard logs"), ("tokenizer", "the vocabulary")):
+            removed = remove_from_run(config, name)
+            if removed:
+                print(f"removed {removed}: {what} of the run this one replaces")
     with strategy.scope(), precision_scope(training.precision, strategy):
         teacher = task.teacher(config)
         model = task.build(config, train_examples) if teacher is None else task.student(config, teacher)
@@ -111,9 +116,6 @@ def train(config, verbose="auto"):
     chief = model.distribute_strategy.extended.should_checkpoint  # the one worker that writes
     if chief:
         record_config(config)
-        removed = None if resuming else remove_from_run(config, "tensorboard")
-        if removed:
-            print(f"removed {removed}: the logs of the run this one replaces")
     monitor, scores = monitored(task, config, model, validation_examples if validation_data is not None else None)
     callbacks = training_callbacks(config.run_dir, monitor=monitor, patience=training.early_stopping_patience,
                                    chief=chief, mode="min" if monitor.endswith(LOWER_IS_BETTER) else "max")

@@ -20,10 +20,11 @@ def evaluation_dir(config, split):
 
 
 def remove_from_run(config, name):
-    """Removes `<run_dir>/<name>` when a training run starts afresh or ends: "evaluation" (an export
-    carries the validation report's scores, and they must be the exported model's) or "tensorboard"
-    (TensorBoard would draw the replaced run's curves and the new one's as one). Returns the directory
-    removed, or None."""
+    """Removes `<run_dir>/<name>`, what a run replaced by a new one left: "tensorboard" (TensorBoard would
+    draw both runs' curves as one), "tokenizer" (a scratch vocabulary is trained once per run, and a new
+    run would keep the old one, whatever its data or vocabulary_size) and, once the new model is saved,
+    "evaluation" (an export carries the validation report's scores: they must be the exported model's).
+    Returns the directory removed, or None."""
     directory = storage.join(config.run_dir, name)
     if not storage.exists(directory):
         return None
@@ -32,7 +33,7 @@ def remove_from_run(config, name):
 
 
 def run_vocabulary(config, texts, names, train):
-    """Trains a tokenizer vocabulary on `texts` once per run dir (a resumed run keeps it); returns the paths
+    """Trains a tokenizer vocabulary on `texts` once per run (a resumed run keeps it); returns the paths
     of the files `names` in `<run_dir>/tokenizer`.
 
     `train(corpus_file, output_dir)` writes them from a local text file of `texts`, one per line.
