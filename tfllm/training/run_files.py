@@ -22,7 +22,7 @@ def evaluation_dir(config, split):
 def remove_from_run(config, name):
     """Removes `<run_dir>/<name>`, what a run replaced by a new one left: "tensorboard" (TensorBoard would
     draw both runs' curves as one), "tokenizer" (a scratch vocabulary is trained once per run, and a new
-    run would keep the old one, whatever its data or vocabulary_size) and, once the new model is saved,
+    run would keep the old one, whatever its data or vocabulary_size) and, as the new model is saved,
     "evaluation" (an export carries the validation report's scores: they must be the exported model's).
     Returns the directory removed, or None."""
     directory = storage.join(config.run_dir, name)
