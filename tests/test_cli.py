@@ -129,7 +129,7 @@ def test_train_evaluate_predict_export(job, capsys, monkeypatch, keras_hub_prese
     assert metadata["quantize"] == "int8" and metadata["validation"]["accuracy"] == report["accuracy"]
     dtypes = tf.train.load_checkpoint(str(version / "variables" / "variables")).get_variable_to_dtype_map()
     assert tf.int8 in dtypes.values()
-    # A version that exists is never overwritten: said in a line, as other input errors are (a traceback).
+    # A version that exists is never overwritten: said in a line, as other input errors are (it was a traceback).
     assert main(["export", config, "--version", "1", "--set", f"export.root={tmp_path / 'exports'}"]) == 2
     assert f"tfllm export: error: {version} exists; a published version is never overwritten (choose another " \
            "version, or none for the next one)" in capsys.readouterr().err
