@@ -234,3 +234,9 @@ def test_the_distillation_section_trains_a_student_from_the_command_line(two_lay
     assert result.returncode != 0 and "keeps at most its 32 feed-forward units, not 64" in result.stderr
     result = run_tfllm("train", student, *distil, "--set", "distillation.student_layers=3")
     assert result.returncode != 0 and "distillation: a student of a 2-layer teacher has 1 to 2 layers" in result.stderr
+    # A student saved into its teacher's run_dir was saved over the teacher: refused, the teacher untouched.
+    teacher_weights = (teacher_dir / "run" / "model" / "model.weights.h5").read_bytes()
+    result = run_tfllm("train", teacher, *distil)
+    assert result.returncode == 2 and "is this job's own run_dir: the student would be saved over its teacher" \
+        in result.stderr
+    assert (teacher_dir / "run" / "model" / "model.weights.h5").read_bytes() == teacher_weights

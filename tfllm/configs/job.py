@@ -328,9 +328,19 @@ def _check_distillation(config):
         if changed:
             raise ValueError(f"{config.path}: distillation.{changed[0]} is set but distillation.teacher is not (the "
                              "teacher's run directory)")
+    elif _same_directory(settings.teacher, config.run_dir):
+        raise ValueError(f"{config.path}: distillation.teacher: {settings.teacher} is this job's own run_dir: the "
+                         "student would be saved over its teacher; give the student another name (or run_dir)")
     elif settings.student_hidden_dim and settings.student_init != "scratch":
         raise ValueError(f"{config.path}: distillation.student_hidden_dim needs distillation.student_init: scratch "
                          "(a student that starts from the teacher's weights has the teacher's hidden size)")
+
+
+def _same_directory(first, second):
+    """Whether two paths (local, both relative to the working directory, or gs://) name one directory."""
+    if "://" in first or "://" in second:
+        return first.rstrip("/") == second.rstrip("/")
+    return os.path.realpath(first) == os.path.realpath(second)
 
 
 def _source_directory(source):
