@@ -57,25 +57,28 @@ def classifier_monitors(config):
     return ("micro_f1", "macro_f1", "loss") if config.model.multi_label else CLASSIFIER_MONITORS
 
 
-def check_names(config, key_name, names, multi_label=False):
-    """A list of names a config key gives (labels, entity types): distinct, and each one that can be served."""
-    for i, name in enumerate(names or []):
+def check_names(config, named, multi_label=False, distinct=True):
+    """Names a config gives, as (key, name) pairs (labels, entity types): each one that can be served, and
+    with `distinct`, none given twice."""
+    first_keys = {}
+    for key_name, name in named:
         problem = label_name_problem(name, multi_label)
-        if problem is None and name in names[:i]:
-            problem = f"repeats {key_name}[{names.index(name)}]"
+        if problem is None and distinct and name in first_keys:
+            problem = f"repeats {first_keys[name]}"
         if problem:
-            raise ValueError(f"{config.path}: {key_name}[{i}]: {name!r} {problem}")
+            raise ValueError(f"{config.path}: {key_name}: {name!r} {problem}")
+        first_keys.setdefault(name, key_name)
 
 
 def check_label_names(config):
     """The label names the config gives (`model.labels`, `data.label_names`) are ones that can be served;
     codes may share a name (they are merged)."""
     multi_label = getattr(config.model, "multi_label", False)
-    check_names(config, "model.labels", config.model.labels, multi_label)
-    for code, name in (getattr(config.data, "label_names", None) or {}).items():
-        problem = label_name_problem(name, multi_label)
-        if problem:
-            raise ValueError(f"{config.path}: data.label_names.{code}: {name!r} {problem}")
+    check_names(config, [(f"model.labels[{i}]", name) for i, name in enumerate(config.model.labels or [])],
+                multi_label)
+    codes = getattr(config.data, "label_names", None) or {}
+    check_names(config, [(f"data.label_names.{code}", name) for code, name in codes.items()], multi_label,
+                distinct=False)
 
 
 SPEC = TaskSpec(

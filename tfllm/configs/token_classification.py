@@ -26,7 +26,7 @@ class TokenClassificationModel:
 
 def check_entity_types(config):
     """`model.entity_types` are distinct names that can be served."""
-    check_names(config, "model.entity_types", config.model.entity_types)
+    check_names(config, [(f"model.entity_types[{i}]", name) for i, name in enumerate(config.model.entity_types or [])])
 
 
 SPEC = TaskSpec(
